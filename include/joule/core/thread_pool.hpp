@@ -1,0 +1,145 @@
+#pragma once
+/**
+ * @file thread_pool.hpp
+ * @brief A small fork-join pool: the CPU policies' only source of threads.
+ *
+ * Why a pool of our own and not OpenMP: every executor owns its context and so its own threads,
+ * with its own thread count (a candidate the chooser varies), and executors of different policies
+ * may run at once from different user threads without sharing one global OpenMP team; the header-
+ * only library needs no -fopenmp on the consumer's side; and ThreadSanitizer understands it
+ * (libgomp is not instrumented). Inference layers are short (tens of microseconds), so workers
+ * spin briefly before sleeping to keep the fork cost low between consecutive layers.
+ */
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <joule/core/error.hpp>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace joule {
+
+namespace detail {
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+/** True on a thread that is executing a pool job: a nested fork then runs inline. */
+inline thread_local bool tl_inside_pool_job = false;
+}  // namespace detail
+
+/** @brief Number of hardware threads, at least 1. */
+inline int hardware_threads() noexcept {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+/** @brief A fixed set of threads (the caller counts as thread 0) that run one job at a time. */
+class thread_pool {
+ public:
+  /** @brief A pool of @p threads threads in all: it starts threads - 1 workers. */
+  explicit thread_pool(int threads) : size_(threads) {
+    require(threads >= 1, "thread_pool: thread count must be at least 1, got ", threads);
+    workers_.reserve(threads - 1);
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+  ~thread_pool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  int size() const noexcept { return size_; }
+
+  /**
+   * @brief Calls body(t) for every thread index t in [0, size()) and returns when all are done.
+   *
+   * The first exception thrown by any call is rethrown here. Called from inside a job, or on a
+   * one-thread pool, the calls run inline one after another.
+   */
+  template <class Body>
+  void run(Body&& body) {
+    if (size_ == 1 || detail::tl_inside_pool_job) {
+      for (int t = 0; t < size_; ++t) body(t);
+      return;
+    }
+    std::lock_guard one_job_at_a_time(run_mutex_);
+    body_ = &body;
+    invoke_ = [](void* b, int t) { (*static_cast<std::remove_reference_t<Body>*>(b))(t); };
+    error_ = nullptr;
+    pending_.store(size_ - 1, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(mutex_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    execute(0);
+    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+      if (spins < kSpinIterations) detail::cpu_relax();
+      else std::this_thread::yield();
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  static constexpr int kSpinIterations = 20000;  // about 50 us before a worker sleeps
+
+  void execute(int t) noexcept {
+    detail::tl_inside_pool_job = true;
+    try {
+      invoke_(body_, t);
+    } catch (...) {
+      std::lock_guard lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    detail::tl_inside_pool_job = false;
+  }
+
+  void worker_loop(int index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      std::uint64_t current = generation_.load(std::memory_order_acquire);
+      for (int spins = 0; current == seen && spins < kSpinIterations; ++spins) {
+        detail::cpu_relax();
+        current = generation_.load(std::memory_order_acquire);
+      }
+      if (current == seen) {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+        if (stop_) return;
+        current = generation_.load(std::memory_order_acquire);
+      }
+      seen = current;
+      execute(index);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  int size_;
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  void* body_ = nullptr;
+  void (*invoke_)(void*, int) = nullptr;
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+};
+
+}  // namespace joule

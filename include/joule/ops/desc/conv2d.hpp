@@ -1,0 +1,32 @@
+#pragma once
+/** @file conv2d.hpp @brief The conv2d operator's contract. */
+#include <cstdint>
+
+#include <joule/ops/desc/activation.hpp>
+
+namespace joule {
+
+/**
+ * @brief 2-D cross-correlation (PyTorch's Conv2d) on NCHW float32, with a fused epilogue.
+ *
+ * input [n, c_in, h, w]; weight [c_out, c_in / groups, kh, kw] (OIHW, PyTorch's layout);
+ * output [n, c_out, out_h, out_w] with out = (in + 2·pad - dil·(k - 1) - 1) / stride + 1.
+ * Epilogue: output = act(conv + bias[c_out] + residual), residual of the output's shape (ep.axis
+ * and ep.ldr are unused). Folded batch-norm arrives as scaled weights and a bias. groups == c_in
+ * == c_out is a depthwise convolution. Output never aliases input or weight.
+ */
+struct conv2d_op {
+  std::int64_t n = 0, c_in = 0, h = 0, w = 0;
+  std::int64_t c_out = 0, kh = 0, kw = 0;
+  std::int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  std::int64_t groups = 1;
+  std::int64_t out_h = 0, out_w = 0;
+  const float* input = nullptr;
+  const float* weight = nullptr;
+  float* output = nullptr;
+  epilogue ep;
+
+  static constexpr const char* name() noexcept { return "conv2d"; }
+};
+
+}  // namespace joule

@@ -1,0 +1,102 @@
+#pragma once
+/**
+ * @file gemm.hpp
+ * @brief ops::gemm and ops::linear: matrix product with a fused bias / residual / activation.
+ *
+ * The front end holds no arithmetic: it checks shapes, builds a gemm_op and forwards it to the
+ * policy's kernel (policy/<backend>/gemm.hpp), found along the policy's fallback chain.
+ */
+#include <joule/config.hpp>
+#include <joule/core/check.hpp>
+#include <joule/core/context.hpp>
+#include <joule/core/kernel.hpp>
+#include <joule/core/tensor.hpp>
+#include <joule/ops/desc/gemm.hpp>
+#include <joule/policy/policies.hpp>
+
+#include <joule/policy/scalar/gemm.hpp>
+#if JOULE_HAS_SIMD
+#include <joule/policy/simd/gemm.hpp>
+#endif
+#if JOULE_HAS_BLAS
+#include <joule/policy/blas/gemm.hpp>
+#endif
+#if JOULE_HAS_EIGEN
+#include <joule/policy/eigen/gemm.hpp>
+#endif
+
+namespace joule::ops {
+
+/** @brief Options of ops::gemm. Default-constructed views mean "none". */
+struct gemm_options {
+  bool trans_b = false;                ///< B is [n, k] (a Linear weight) instead of [k, n]
+  float alpha = 1.f;                   ///< scales A·B
+  tensor_view<const float> bias{};     ///< [n], added to every row
+  tensor_view<const float> residual{}; ///< [m, n], added before the activation
+  activation act = activation::none;
+};
+
+/**
+ * @brief c = act(alpha · a · op(b) + bias + residual) with a [m, k], b [k, n] (or [n, k] when
+ * trans_b) and c [m, n]. Throws joule::error naming the shapes when they do not fit.
+ */
+template <backend P>
+void gemm(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> b, tensor_view<float> c,
+          const gemm_options& options = {}) {
+  constexpr const char* op = "gemm";
+  detail::check_rank(op, "A", a, 2);
+  detail::check_rank(op, "B", b, 2);
+  detail::check_rank(op, "C", c, 2);
+  const std::int64_t m = a.dim(0), k = a.dim(1);
+  const std::int64_t kb = options.trans_b ? b.dim(1) : b.dim(0);
+  const std::int64_t n = options.trans_b ? b.dim(0) : b.dim(1);
+  require(kb == k, op, ": A is ", a.shape(), " but B", options.trans_b ? "^T" : "", " is ", b.shape(),
+          ": inner dimensions ", k, " and ", kb, " differ");
+  detail::check_shape(op, "C", c, shape{m, n});
+  detail::check_no_overlap(op, "C", c, "A", a);
+  detail::check_no_overlap(op, "C", c, "B", b);
+  gemm_op desc{.m = m, .n = n, .k = k, .a = a.data(), .lda = k, .b = b.data(),
+               .ldb = options.trans_b ? k : n, .trans_b = options.trans_b, .c = c.data(), .ldc = n,
+               .alpha = options.alpha, .ep = {}};
+  desc.ep.act = options.act;
+  if (!options.bias.is_none()) {
+    detail::check_shape(op, "bias", options.bias, shape{n});
+    desc.ep.bias = options.bias.data();
+  }
+  if (!options.residual.is_none()) {
+    detail::check_shape(op, "residual", options.residual, shape{m, n});
+    desc.ep.residual = options.residual.data();
+    desc.ep.ldr = n;
+  }
+  if (m == 0 || n == 0) return;
+  kernel_for<gemm_op, P>::run(ctx, desc);
+}
+
+/**
+ * @brief y = act(x · w^T + bias + residual), PyTorch's Linear: x [..., in], w [out, in], bias [out]
+ * (or empty), y [..., out]. The leading axes of x are flattened into the rows of one GEMM.
+ */
+template <backend P>
+void linear(context<P>& ctx, tensor_view<const float> x, tensor_view<const float> w, tensor_view<const float> bias,
+            tensor_view<float> y, activation act = activation::none, tensor_view<const float> residual = {}) {
+  constexpr const char* op = "linear";
+  require(x.rank() >= 1, op, ": input must have rank >= 1, got ", x.shape());
+  detail::check_rank(op, "weight", w, 2);
+  const std::int64_t in = x.dim(-1), out = w.dim(0);
+  require(w.dim(1) == in, op, ": input is ", x.shape(), " but weight is ", w.shape(), ": weight must be [out, ",
+          in, "]");
+  require(y.rank() == x.rank() && y.shape().prefix(y.rank() - 1) == x.shape().prefix(x.rank() - 1) &&
+              y.dim(-1) == out,
+          op, ": output must have the input's leading axes and ", out, " features: input ", x.shape(),
+          ", weight ", w.shape(), ", output ", y.shape());
+  const std::int64_t rows = x.shape().prefix(x.rank() - 1);
+  gemm_options options{.trans_b = true, .bias = bias, .act = act};
+  if (!residual.is_none()) {
+    require(residual.shape() == y.shape(), op, ": residual must have the output's shape ", y.shape(), ", got ",
+            residual.shape());
+    options.residual = residual.reshape(shape{rows, out});
+  }
+  gemm(ctx, x.reshape(shape{rows, in}), w, y.reshape(shape{rows, out}), options);
+}
+
+}  // namespace joule::ops

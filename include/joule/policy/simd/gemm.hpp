@@ -1,0 +1,173 @@
+#pragma once
+/**
+ * @file gemm.hpp
+ * @brief simd gemm: packed, register-blocked GEMM over xsimd batches with a fused epilogue.
+ *
+ * Goto-style blocking: a kc x nc block of B is packed into panels kLanes * kPanelVectors wide
+ * (zero-padded, so the micro-kernel never branches on the column count), and a kRows x panel tile
+ * of C is accumulated in registers over kc. The epilogue runs on the tile while it is still in
+ * registers, on the last k block. The same source builds the AVX-512, AVX2 or SSE kernel,
+ * whichever xsimd::default_arch the compiler flags select.
+ */
+#include <algorithm>
+#include <cstdint>
+
+#include <joule/core/context.hpp>
+#include <joule/core/kernel.hpp>
+#include <joule/ops/desc/gemm.hpp>
+#include <joule/policy/simd.hpp>
+#include <joule/policy/simd/vector_math.hpp>
+
+namespace joule {
+
+namespace simd_detail {
+
+struct gemm_blocking {
+  static constexpr std::int64_t kRows = 6;          // rows of the register tile
+  static constexpr std::int64_t kPanelVectors = 2;  // vectors per row of the register tile
+  static constexpr std::int64_t kPanel = kPanelVectors * kLanes;
+  static constexpr std::int64_t kKc = 256;          // depth of a packed block (A rows stay in L1)
+  static constexpr std::int64_t kNc = 512;          // columns of a packed block (B block stays in L2)
+};
+
+/** @brief Packs B[pc : pc + kc, jc : jc + nc] into kPanel-wide, zero-padded panels. */
+inline void pack_b(const gemm_op& op, std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc,
+                   float* packed) {
+  constexpr std::int64_t kPanel = gemm_blocking::kPanel;
+  for (std::int64_t q = 0; q < nc; q += kPanel) {
+    const std::int64_t cols = std::min(kPanel, nc - q);
+    float* dst = packed + q * kc;
+    if (!op.trans_b) {
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const float* src = op.b + (pc + p) * op.ldb + jc + q;
+        std::int64_t j = 0;
+        for (; j < cols; ++j) dst[p * kPanel + j] = src[j];
+        for (; j < kPanel; ++j) dst[p * kPanel + j] = 0.f;
+      }
+    } else {
+      // B is [n, k]: column j of op(B) is row j of B, contiguous in p.
+      for (std::int64_t j = 0; j < kPanel; ++j) {
+        if (j < cols) {
+          const float* src = op.b + (jc + q + j) * op.ldb + pc;
+          for (std::int64_t p = 0; p < kc; ++p) dst[p * kPanel + j] = src[p];
+        } else {
+          for (std::int64_t p = 0; p < kc; ++p) dst[p * kPanel + j] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+/** @brief Where a register tile goes and what to do with it when it gets there. */
+struct tile_target {
+  float* c;
+  std::int64_t ldc, row, col, rows, cols;
+  bool first_k_block, last_k_block;
+};
+
+/**
+ * @brief Accumulates a Rows x kPanel tile over kc and stores it to @p t.
+ * A is read in place (rows of stride lda); B comes packed.
+ */
+template <std::int64_t Rows>
+inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, const float* packed_b,
+                         const tile_target& t) {
+  constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
+  constexpr std::int64_t kPanel = gemm_blocking::kPanel;
+  batch acc[Rows][kV];
+  for (auto& row : acc)
+    for (auto& v : row) v = batch(0.f);
+  for (std::int64_t p = 0; p < kc; ++p) {
+    batch b[kV];
+    for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
+    for (std::int64_t r = 0; r < Rows; ++r) {
+      const batch a_rp(a[r * op.lda + p]);
+      for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
+    }
+  }
+  const bool full = t.cols == kPanel;
+  for (std::int64_t r = 0; r < Rows; ++r) {
+    float* c_row = t.c + r * t.ldc;
+    if (full) {
+      for (std::int64_t v = 0; v < kV; ++v) {
+        batch sum = acc[r][v];
+        if (!t.first_k_block) sum += batch::load_unaligned(c_row + v * kLanes);
+        sum.store_unaligned(c_row + v * kLanes);
+      }
+    } else {
+      alignas(64) float lane[kPanel];
+      for (std::int64_t v = 0; v < kV; ++v) acc[r][v].store_aligned(lane + v * kLanes);
+      for (std::int64_t j = 0; j < t.cols; ++j) c_row[j] = t.first_k_block ? lane[j] : c_row[j] + lane[j];
+    }
+    if (t.last_k_block) epilogue_row(op.ep, op.alpha, c_row, t.row + r, t.col, t.cols);
+  }
+}
+
+/** @brief Computes C[i0:i1, j0:j1] using @p packed (kKc * kNc floats) for B blocks. */
+inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1,
+                       float* packed) {
+  using blk = gemm_blocking;
+  for (std::int64_t jc = j0; jc < j1; jc += blk::kNc) {
+    const std::int64_t nc = std::min(blk::kNc, j1 - jc);
+    for (std::int64_t pc = 0; pc < op.k; pc += blk::kKc) {
+      const std::int64_t kc = std::min(blk::kKc, op.k - pc);
+      pack_b(op, pc, kc, jc, nc, packed);
+      for (std::int64_t ir = i0; ir < i1; ir += blk::kRows) {
+        const std::int64_t rows = std::min(blk::kRows, i1 - ir);
+        const float* a = op.a + ir * op.lda + pc;
+        for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
+          const tile_target t{op.c + ir * op.ldc + jc + q, op.ldc, ir, jc + q, rows,
+                              std::min(blk::kPanel, nc - q), pc == 0, pc + kc >= op.k};
+          const float* b = packed + q * kc;
+          switch (rows) {
+            case 6: micro_kernel<6>(op, a, kc, b, t); break;
+            case 5: micro_kernel<5>(op, a, kc, b, t); break;
+            case 4: micro_kernel<4>(op, a, kc, b, t); break;
+            case 3: micro_kernel<3>(op, a, kc, b, t); break;
+            case 2: micro_kernel<2>(op, a, kc, b, t); break;
+            default: micro_kernel<1>(op, a, kc, b, t); break;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace simd_detail
+
+template <>
+struct kernel<gemm_op, simd> {
+  static void run(cpu_context& ctx, const gemm_op& op) {
+    using blk = simd_detail::gemm_blocking;
+    if (op.k == 0) {  // nothing to accumulate: C = act(bias + residual)
+      for (std::int64_t i = 0; i < op.m; ++i) {
+        std::fill(op.c + i * op.ldc, op.c + i * op.ldc + op.n, 0.f);
+        simd_detail::epilogue_row(op.ep, op.alpha, op.c + i * op.ldc, i, 0, op.n);
+      }
+      return;
+    }
+    // Each thread owns a block of C and packs its own B blocks: split the columns (in whole
+    // panels) when there are enough of them, as in batch-1 linear layers, else the rows.
+    const std::int64_t panels = (op.n + blk::kPanel - 1) / blk::kPanel;
+    const std::int64_t flops_per_thread = 2 * op.m * op.n * op.k / ctx.threads();
+    const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
+    const bool split_columns = panels >= 2 * threads || op.m < threads * blk::kRows;
+    scratch_frame frame(ctx);
+    float* packed = frame.take<float>(threads * blk::kKc * blk::kNc);
+    auto body = [&](int t) {
+      float* mine = packed + t * blk::kKc * blk::kNc;
+      if (split_columns) {
+        const std::int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
+        if (p0 < p1) simd_detail::gemm_block(op, 0, op.m, p0 * blk::kPanel, std::min(op.n, p1 * blk::kPanel), mine);
+      } else {
+        const std::int64_t tiles = (op.m + blk::kRows - 1) / blk::kRows;
+        const std::int64_t r0 = tiles * t / threads, r1 = tiles * (t + 1) / threads;
+        if (r0 < r1) simd_detail::gemm_block(op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, op.n, mine);
+      }
+    };
+    if (threads == 1) body(0);
+    else ctx.pool().run([&](int t) { if (t < threads) body(t); });
+  }
+};
+
+}  // namespace joule

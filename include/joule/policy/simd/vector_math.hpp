@@ -1,0 +1,60 @@
+#pragma once
+/**
+ * @file vector_math.hpp
+ * @brief What the simd policy's kernels share: the batch type, vector activations, and the
+ * vectorised GEMM epilogue for one row segment.
+ */
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#include <joule/ops/desc/activation.hpp>
+
+namespace joule::simd_detail {
+
+using batch = xsimd::batch<float>;
+inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
+
+/**
+ * @brief One activation on a vector, matching apply_activation() lane by lane.
+ *
+ * ReLU and ReLU6 use select() on comparisons that are false for NaN, so NaN lanes pass through
+ * unchanged; x86 max/min instructions would return the other operand and hide the NaN.
+ */
+inline batch activate(activation act, batch x) noexcept {
+  switch (act) {
+    case activation::none: return x;
+    case activation::relu: return xsimd::select(x < batch(0.f), batch(0.f), x);
+    case activation::relu6: {
+      const batch low = xsimd::select(x < batch(0.f), batch(0.f), x);
+      return xsimd::select(low > batch(6.f), batch(6.f), low);
+    }
+    case activation::gelu_erf: return batch(0.5f) * x * (batch(1.f) + xsimd::erf(x * batch(0.70710678118654752f)));
+    case activation::gelu_tanh: {
+      const batch inner = batch(0.79788456080286536f) * (x + batch(0.044715f) * x * x * x);
+      return batch(0.5f) * x * (batch(1.f) + xsimd::tanh(inner));
+    }
+    case activation::tanh: return xsimd::tanh(x);
+  }
+  return x;
+}
+
+/**
+ * @brief Finishes row @p row, columns [col, col + count) of a GEMM output in place:
+ * c = act(alpha · c + bias + residual). Whole vectors first, then a scalar tail.
+ */
+inline void epilogue_row(const epilogue& ep, float alpha, float* c, std::int64_t row, std::int64_t col,
+                         std::int64_t count) noexcept {
+  const bool row_bias = ep.bias && ep.axis == bias_axis::row;
+  const batch row_bias_v(row_bias ? ep.bias[row] : 0.f);
+  std::int64_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) {
+    batch v = batch::load_unaligned(c + j) * batch(alpha);
+    if (ep.bias) v += row_bias ? row_bias_v : batch::load_unaligned(ep.bias + col + j);
+    if (ep.residual) v += batch::load_unaligned(ep.residual + row * ep.ldr + col + j);
+    activate(ep.act, v).store_unaligned(c + j);
+  }
+  for (; j < count; ++j) c[j] = apply_epilogue(ep, alpha * c[j], row, col + j);
+}
+
+}  // namespace joule::simd_detail

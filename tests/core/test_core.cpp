@@ -1,0 +1,145 @@
+// Core pieces: shape, tensor and views, the thread pool, the scratch arena, kernel lookup along
+// fallback chains, and the policies' run-time reports.
+//
+// Bad input tested: negative dimensions, rank above 5, element counts that overflow int64,
+// reshape to another element count, out-of-range axes and indices, a thread count below 1.
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+
+#include <joule/joule.hpp>
+
+#include "../common/testing.hpp"
+
+namespace {
+
+using joule::shape;
+using joule::tensor;
+
+TEST(shape, dims_numel_and_printing) {
+  const shape s{2, 3, 4};
+  EXPECT_EQ(s.rank(), 3);
+  EXPECT_EQ(s.numel(), 24);
+  EXPECT_EQ(s[-1], 4);
+  EXPECT_EQ(s.prefix(2), 6);
+  EXPECT_EQ(s.to_string(), "[2, 3, 4]");
+  EXPECT_EQ(shape{}.numel(), 1);
+  EXPECT_EQ((shape{0, 5}.numel()), 0);
+}
+
+TEST(shape, rejects_bad_dimensions) {
+  EXPECT_THROW((shape{2, -1}), joule::error);
+  EXPECT_THROW((shape{1, 2, 3, 4, 5, 6}), joule::error);
+  EXPECT_THROW((shape{1LL << 40, 1LL << 40}), joule::error);
+  EXPECT_THROW((shape{2, 3}[2]), joule::error);
+}
+
+TEST(tensor, aligned_zeroed_and_viewable) {
+  tensor<float> t(shape{3, 5});
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % joule::kAlignment, 0u);
+  for (float x : t.span()) EXPECT_EQ(x, 0.f);
+  t[7] = 2.f;
+  joule::tensor_view<const float> v = t;
+  EXPECT_EQ(v(1)[2], 2.f);
+  EXPECT_EQ(v(1).shape(), (shape{5}));
+  EXPECT_EQ(v.reshape(shape{15})[7], 2.f);
+  EXPECT_THROW(v.reshape(shape{4, 4}), joule::error);
+  EXPECT_THROW(v(3), joule::error);
+  tensor<float> copy = t;
+  copy[7] = 3.f;
+  EXPECT_EQ(t[7], 2.f);
+  EXPECT_THROW((tensor<float>(shape{2}, {1.f, 2.f, 3.f})), joule::error);
+}
+
+TEST(thread_pool, runs_every_index_once_and_propagates_errors) {
+  joule::thread_pool pool(3);
+  std::atomic<int> mask{0};
+  pool.run([&](int t) { mask |= 1 << t; });
+  EXPECT_EQ(mask.load(), 0b111);
+  for (int round = 0; round < 1000; ++round) {  // back-to-back jobs, as layers are
+    std::atomic<int> count{0};
+    pool.run([&](int) { ++count; });
+    ASSERT_EQ(count.load(), 3);
+  }
+  EXPECT_THROW(pool.run([&](int t) {
+    if (t == 2) throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  std::atomic<int> nested{0};
+  pool.run([&](int) { pool.run([&](int) { ++nested; }); });  // nested forks run inline
+  EXPECT_EQ(nested.load(), 9);
+  EXPECT_THROW(joule::thread_pool(0), joule::error);
+}
+
+TEST(context, parallel_for_covers_the_range_in_disjoint_pieces) {
+  joule::context<joule::scalar> ctx(2);
+  std::vector<int> hits(1001, 0);
+  ctx.parallel_for(1001, 1, [&](std::int64_t b, std::int64_t e) {
+    for (auto i = b; i < e; ++i) ++hits[i];
+  });
+  for (int h : hits) EXPECT_EQ(h, 1);
+}
+
+TEST(scratch_arena, stops_growing_after_the_first_run) {
+  joule::context<joule::scalar> ctx(1);
+  auto one_run = [&] {
+    joule::scratch_frame outer(ctx);
+    float* a = outer.take<float>(1000);
+    a[999] = 1.f;
+    {
+      joule::scratch_frame inner(ctx);
+      float* b = inner.take<float>(100000);  // forces a new chunk; a must stay valid
+      b[0] = 2.f;
+      EXPECT_EQ(a[999], 1.f);
+    }
+    float* c = outer.take<float>(10);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(c) % joule::kAlignment, 0u);
+  };
+  one_run();
+  const auto growths = ctx.scratch().growth_count();
+  for (int i = 0; i < 5; ++i) one_run();
+  EXPECT_EQ(ctx.scratch().growth_count(), growths);
+}
+
+struct only_in_scalar_op {};
+struct overridden_op {};
+}  // namespace
+
+template <>
+struct joule::kernel<only_in_scalar_op, joule::scalar> {};
+template <>
+struct joule::kernel<overridden_op, joule::scalar> {};
+template <>
+struct joule::kernel<overridden_op, joule::blas> {};
+
+namespace {
+TEST(kernel_lookup, walks_the_fallback_chain) {
+  static_assert(std::is_same_v<joule::kernel_policy<only_in_scalar_op, joule::scalar>, joule::scalar>);
+  static_assert(std::is_same_v<joule::kernel_policy<only_in_scalar_op, joule::blas>, joule::scalar>);
+  static_assert(std::is_same_v<joule::kernel_policy<only_in_scalar_op, joule::eigen>, joule::scalar>);
+  static_assert(std::is_same_v<joule::kernel_policy<overridden_op, joule::blas>, joule::blas>);
+  static_assert(std::is_same_v<joule::kernel_policy<joule::gemm_op, joule::simd>,
+                               std::conditional_t<JOULE_HAS_SIMD != 0, joule::simd, joule::scalar>>);
+  SUCCEED();
+}
+
+TEST(policies, report_availability_with_reasons) {
+  joule::known_policies::for_each([]<class P>() {
+    if (P::available()) EXPECT_TRUE(P::unavailable_reason().empty()) << P::name();
+    else EXPECT_FALSE(P::unavailable_reason().empty()) << P::name();
+  });
+  EXPECT_TRUE(joule::scalar::available());
+#if !JOULE_HAS_CUDA
+  EXPECT_NE(joule::cuda::unavailable_reason().find("without the CUDA toolkit"), std::string::npos);
+#endif
+#if JOULE_HAS_BLAS
+  EXPECT_FALSE(joule::blas::kernel_name().empty());
+  // When the environment forces AVX2 kernels on an AVX-512 CPU, the note must say so.
+  const char* forced = std::getenv("OPENBLAS_CORETYPE");
+  if (forced && std::string(forced) == "Haswell" && __builtin_cpu_supports("avx512f")) {
+    EXPECT_NE(joule::blas::kernel_note().find("OPENBLAS_CORETYPE=Haswell"), std::string::npos)
+        << joule::blas::kernel_note();
+  }
+#endif
+}
+}  // namespace

@@ -1,0 +1,172 @@
+// Conformance of ops::gemm and ops::linear on every CPU policy against the double-precision
+// reference in tests/reference/gemm.hpp.
+//
+// Error bound (per element): 1.2 · gamma(k + 3) · M + 8u · (|ref| + M), u = 2^-24, where M is
+// |alpha| · sum_p |a_ip b_pj| + |bias_j| + |residual_ij|. gamma(k + 3) is Higham's worst case
+// for a float32 sum of k products plus the bias and residual additions, in any order (blocked,
+// vectorised, FMA); 1.2 is the largest slope of the activations (GELU's is 1.13) carrying that
+// error through; 8u · (|ref| + M) covers the activation's own rounding (erf and tanh to a few ulp,
+// and 1 + erf(x) cancelling for very negative x, where the error scales with |x| <= M).
+//
+// Bad input tested: inner dimensions that differ; C of the wrong shape; bias and residual of the
+// wrong shape; operands of the wrong rank; a null data pointer with a non-empty shape; a float
+// pointer that is not 4-byte aligned; C overlapping A in memory; linear with a weight whose input
+// size differs from the input's, and an output whose leading axes differ. Edge cases: sizes that
+// are not multiples of the vector width, m = n = k = 1, k = 0 (C = act(bias)), an empty batch
+// (m = 0), a NaN in A that must stay in its row and an Inf in B that must stay in its column.
+#include <cstring>
+
+#include <joule/ops/gemm.hpp>
+
+#include "../common/testing.hpp"
+#include "../reference/gemm.hpp"
+
+namespace {
+
+using joule::activation;
+using joule::shape;
+using joule::tensor;
+using joule_test::gamma;
+using joule_test::kUnitRoundoff;
+
+constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+                                       activation::gelu_erf, activation::gelu_tanh, activation::tanh};
+
+template <class P>
+class gemm_conformance : public ::testing::Test {
+ protected:
+  void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(P); }
+
+  struct problem {
+    std::int64_t m, n, k;
+    bool trans_b, with_bias, with_residual;
+    float alpha;
+    activation act;
+  };
+
+  /** Runs one problem on policy P with random data and checks it against the reference. */
+  void check(joule::context<P>& ctx, const problem& pr, std::mt19937_64& rng, float nan_in_a = 0.f,
+             float inf_in_b = 0.f) {
+    auto a = joule_test::random_tensor(rng, shape{pr.m, pr.k});
+    auto b = joule_test::random_tensor(rng, pr.trans_b ? shape{pr.n, pr.k} : shape{pr.k, pr.n});
+    auto bias = joule_test::random_tensor(rng, shape{pr.n});
+    auto residual = joule_test::random_tensor(rng, shape{pr.m, pr.n});
+    if (nan_in_a != 0.f && a.numel() > 0) a[a.numel() / 2] = nan_in_a;
+    if (inf_in_b != 0.f && b.numel() > 0) b[b.numel() / 3] = inf_in_b;
+    tensor<float> c(shape{pr.m, pr.n});
+    for (auto& x : c.span()) x = std::numeric_limits<float>::quiet_NaN();  // kernels must not read C
+    joule::ops::gemm_options options{.trans_b = pr.trans_b, .alpha = pr.alpha, .act = pr.act};
+    if (pr.with_bias) options.bias = bias.cview();
+    if (pr.with_residual) options.residual = residual.cview();
+    joule::ops::gemm(ctx, a.cview(), b.cview(), c.view(), options);
+
+    const auto ref = joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
+                                     pr.with_bias ? bias.data() : nullptr,
+                                     pr.with_residual ? residual.data() : nullptr, pr.act);
+    std::vector<double> bound(ref.value.size());
+    for (std::size_t i = 0; i < bound.size(); ++i)
+      bound[i] = 1.2 * gamma(pr.k + 3) * ref.magnitude[i] +
+                 8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]) + 1e-37;
+    std::ostringstream what;
+    what << P::name() << " gemm m=" << pr.m << " n=" << pr.n << " k=" << pr.k << " trans_b=" << pr.trans_b
+         << " bias=" << pr.with_bias << " residual=" << pr.with_residual << " alpha=" << pr.alpha
+         << " act=" << joule::activation_name(pr.act) << " threads=" << ctx.threads();
+    joule_test::expect_within(c.span(), ref.value, bound, what.str());
+  }
+};
+TYPED_TEST_SUITE(gemm_conformance, joule_test::cpu_policy_types, joule_test::policy_name);
+
+TYPED_TEST(gemm_conformance, random_shapes_and_epilogues) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  for (int draw = 0; draw < 24; ++draw) {
+    typename TestFixture::problem pr{joule_test::uniform_int(rng, 1, 70),  joule_test::uniform_int(rng, 1, 90),
+                                     joule_test::uniform_int(rng, 1, 300), rng() % 2 == 0,
+                                     rng() % 2 == 0,                       rng() % 3 == 0,
+                                     rng() % 4 == 0 ? 0.5f : 1.f,          kActivations[rng() % 6]};
+    this->check(ctx, pr, rng);
+  }
+}
+
+TYPED_TEST(gemm_conformance, large_shapes_cross_every_block) {
+  // Deeper than one packed k block, wider than one packed column block, split across threads.
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  this->check(ctx, {131, 1100, 700, false, true, true, 1.f, activation::relu}, rng);
+  this->check(ctx, {257, 67, 530, true, true, false, 1.f, activation::gelu_erf}, rng);
+  this->check(ctx, {1, 3072, 768, true, true, false, 1.f, activation::gelu_erf}, rng);  // BERT, batch 1
+}
+
+TYPED_TEST(gemm_conformance, degenerate_sizes) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(1);
+  this->check(ctx, {1, 1, 1, false, true, true, 1.f, activation::none}, rng);
+  this->check(ctx, {3, 5, 0, false, true, true, 1.f, activation::relu6}, rng);  // k = 0: act(bias + residual)
+  this->check(ctx, {0, 7, 4, true, true, false, 1.f, activation::none}, rng);   // empty batch
+  this->check(ctx, {17, 1, 33, true, false, false, 1.f, activation::tanh}, rng);
+}
+
+TYPED_TEST(gemm_conformance, nan_and_inf_stay_where_they_belong) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  for (activation act : {activation::none, activation::relu}) {
+    this->check(ctx, {40, 50, 60, false, true, false, 1.f, act}, rng, std::numeric_limits<float>::quiet_NaN());
+    this->check(ctx, {40, 50, 60, true, false, false, 1.f, act}, rng, 0.f, std::numeric_limits<float>::infinity());
+  }
+}
+
+TYPED_TEST(gemm_conformance, linear_flattens_leading_axes) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  auto x = joule_test::random_tensor(rng, shape{2, 3, 10});
+  auto w = joule_test::random_tensor(rng, shape{7, 10});
+  auto bias = joule_test::random_tensor(rng, shape{7});
+  tensor<float> y(shape{2, 3, 7});
+  joule::ops::linear(ctx, x.cview(), w.cview(), bias.cview(), y.view(), activation::gelu_erf);
+  const auto ref = joule_ref::gemm(6, 7, 10, x.data(), w.data(), true, 1.f, bias.data(), nullptr, activation::gelu_erf);
+  std::vector<double> bound(ref.value.size());
+  for (std::size_t i = 0; i < bound.size(); ++i)
+    bound[i] = 1.2 * gamma(13) * ref.magnitude[i] + 8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]);
+  joule_test::expect_within(y.span(), ref.value, bound, "linear");
+}
+
+/** Expects a joule::error whose message contains @p fragment. */
+template <class F>
+void expect_error(F&& f, const std::string& fragment) {
+  try {
+    f();
+    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
+  } catch (const joule::error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TYPED_TEST(gemm_conformance, bad_input_is_a_clear_error) {
+  joule::context<TypeParam> ctx(1);
+  tensor<float> a(shape{4, 3}), b(shape{5, 6}), c(shape{4, 6}), b_ok(shape{3, 6});
+  expect_error([&] { joule::ops::gemm(ctx, a.cview(), b.cview(), c.view()); }, "inner dimensions 3 and 5 differ");
+  tensor<float> c_bad(shape{4, 5});
+  expect_error([&] { joule::ops::gemm(ctx, a.cview(), b_ok.cview(), c_bad.view()); }, "C must have shape [4, 6]");
+  tensor<float> bias_bad(shape{5});
+  expect_error([&] { joule::ops::gemm(ctx, a.cview(), b_ok.cview(), c.view(), {.bias = bias_bad.cview()}); },
+               "bias must have shape [6]");
+  tensor<float> residual_bad(shape{6, 4});
+  expect_error([&] { joule::ops::gemm(ctx, a.cview(), b_ok.cview(), c.view(), {.residual = residual_bad.cview()}); },
+               "residual must have shape [4, 6]");
+  tensor<float> rank3(shape{1, 4, 3});
+  expect_error([&] { joule::ops::gemm(ctx, rank3.cview(), b_ok.cview(), c.view()); }, "A must have rank 2");
+  expect_error([&] { joule::ops::gemm(ctx, joule::tensor_view<const float>(nullptr, shape{4, 3}), b_ok.cview(), c.view()); },
+               "null data pointer");
+  std::vector<char> raw(64 * sizeof(float));
+  const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 1);
+  expect_error([&] { joule::ops::gemm(ctx, joule::tensor_view<const float>(misaligned, shape{4, 3}), b_ok.cview(), c.view()); },
+               "not aligned");
+  tensor<float> square(shape{4, 4});
+  expect_error([&] { joule::ops::gemm(ctx, square.cview(), square.cview(), square.view()); }, "C overlaps A");
+  tensor<float> w(shape{7, 9}), x(shape{2, 10}), y(shape{2, 7});
+  expect_error([&] { joule::ops::linear(ctx, x.cview(), w.cview(), {}, y.view()); }, "weight must be [out, 10]");
+  tensor<float> w_ok(shape{7, 10}), y_bad(shape{3, 7});
+  expect_error([&] { joule::ops::linear(ctx, x.cview(), w_ok.cview(), {}, y_bad.view()); }, "leading axes");
+}
+
+}  // namespace
