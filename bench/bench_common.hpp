@@ -1,0 +1,67 @@
+#pragma once
+// What joule's Google Benchmark shootouts share: registering one benchmark per policy, the GFLOP/s
+// counter, and a context line naming the kernels that ran (simd arch, OpenBLAS kernel family).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include <joule/core/context.hpp>
+#include <joule/core/tensor.hpp>
+#include <joule/policy/policies.hpp>
+
+namespace joule_bench {
+
+/** @brief Sets the "GFLOP/s" counter from the floating-point operations of one iteration. */
+inline void set_gflops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/** @brief A tensor of uniform values in [-1, 1), the same for every policy (fixed seed). */
+inline joule::tensor<float> random_tensor(joule::shape s, std::uint64_t seed = 42) {
+  joule::tensor<float> t(s);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (auto& x : t.span()) x = dist(rng);
+  return t;
+}
+
+/**
+ * @brief Registers @p body once per CPU policy that can run here, named "<name>/<policy>".
+ * body is a generic lambda taking (benchmark::State&, joule::context<P>&) with P deduced.
+ */
+template <class Body>
+void register_for_each_policy(const std::string& name, Body body, int threads = 0) {
+  joule::cpu_policies::for_each([&]<class P>() {
+    if (!P::available()) return;
+    benchmark::RegisterBenchmark((name + "/" + P::name()).c_str(), [body, threads](benchmark::State& state) {
+      joule::context<P> ctx(threads);
+      body(state, ctx);
+      state.SetLabel(P::name());
+    })->Unit(benchmark::kMicrosecond)->UseRealTime();
+  });
+}
+
+/** @brief Adds the machine's kernel choices to the benchmark's context block (printed once). */
+inline void add_kernel_context() {
+  benchmark::AddCustomContext("joule.simd_arch", joule::simd::arch_name());
+  benchmark::AddCustomContext("joule.openblas_kernel", joule::blas::kernel_name());
+  const std::string note = joule::blas::kernel_note();
+  if (!note.empty()) benchmark::AddCustomContext("joule.openblas_note", note);
+}
+
+}  // namespace joule_bench
+
+/** @brief main() for a joule benchmark: registers via @p register_fn, then runs Google Benchmark. */
+#define JOULE_BENCHMARK_MAIN(register_fn)                  \
+  int main(int argc, char** argv) {                        \
+    joule_bench::add_kernel_context();                     \
+    register_fn();                                         \
+    benchmark::Initialize(&argc, argv);                    \
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1; \
+    benchmark::RunSpecifiedBenchmarks();                   \
+    benchmark::Shutdown();                                 \
+    return 0;                                              \
+  }
