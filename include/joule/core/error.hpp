@@ -33,7 +33,11 @@ template <class... Parts>
   throw error(detail::concat(std::forward<Parts>(parts)...));
 }
 
-/** @brief Throws joule::error built from @p parts when @p condition is false. */
+/**
+ * @brief Throws joule::error built from @p parts when @p condition is false. The parts are
+ * streamed only on failure, so pass objects (shapes, numbers), not strings built in advance: on a
+ * hot path (run()) an argument like x.to_string() would allocate on every call.
+ */
 template <class... Parts>
 void require(bool condition, Parts&&... parts) {
   if (!condition) fail(std::forward<Parts>(parts)...);

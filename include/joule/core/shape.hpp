@@ -35,7 +35,7 @@ class shape {
   /** @brief Dimension @p i; negative @p i counts from the end, as in NumPy. */
   std::int64_t operator[](int i) const {
     const int j = i < 0 ? i + rank_ : i;
-    require(j >= 0 && j < rank_, "shape: axis ", i, " is out of range for ", to_string());
+    if (j < 0 || j >= rank_) fail("shape: axis ", i, " is out of range for ", *this);
     return dims_[j];
   }
   std::span<const std::int64_t> dims() const noexcept { return {dims_.data(), static_cast<std::size_t>(rank_)}; }

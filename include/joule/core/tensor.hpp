@@ -45,7 +45,7 @@ class tensor_view {
 
   /** @brief The same elements under another shape with the same element count. */
   tensor_view reshape(joule::shape s) const {
-    require(s.numel() == numel(), "reshape: cannot view ", shape_.to_string(), " as ", s.to_string());
+    if (s.numel() != numel()) fail("reshape: cannot view ", shape_, " as ", s);
     return {data_, s};
   }
   /** @brief Element @p i of the first axis, as a view of rank - 1. */
@@ -102,7 +102,7 @@ class tensor {
 
   /** @brief Changes the shape in place; the element count must stay the same. */
   void reshape(joule::shape s) {
-    require(s.numel() == numel(), "reshape: cannot view ", shape_.to_string(), " as ", s.to_string());
+    if (s.numel() != numel()) fail("reshape: cannot view ", shape_, " as ", s);
     shape_ = s;
   }
 

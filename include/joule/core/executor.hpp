@@ -1,0 +1,103 @@
+#pragma once
+/**
+ * @file executor.hpp
+ * @brief joule::compile and joule::executor: one model definition, compiled for one policy.
+ *
+ * @code
+ * auto w   = joule::random_weights(joule::models::resnet<joule::simd>{cfg}.manifest(), 0);
+ * auto net = joule::compile<joule::simd>(joule::models::resnet<joule::simd>{cfg}, w, {.batch = 1});
+ * joule::tensor_view<const float> logits = net.run(image);  // valid until the next run()
+ * @endcode
+ */
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <joule/core/context.hpp>
+#include <joule/core/weights.hpp>
+#include <joule/policy/backend.hpp>
+
+namespace joule {
+
+/** @brief What an executor is compiled for. */
+struct compile_options {
+  std::int64_t batch = 1;         ///< images or sequences per run()
+  std::int64_t image_size = 224;  ///< vision models: input height and width
+  std::int64_t seq_len = 128;     ///< BERT: tokens per sequence
+  int threads = 0;                ///< threads of the executor's context (0: every hardware thread)
+};
+
+/**
+ * @brief What a model definition provides (models::resnet<P>, mobilenet_v2<P>, bert<P>): a name,
+ * its policy, the tensors it expects, a prepare() that prepacks weights and plans every buffer for
+ * the options, and a forward() that allocates nothing.
+ */
+template <class M>
+concept model_definition = requires(M m, const M cm, const weights& w, const compile_options& o,
+                                    context<typename M::policy>& ctx, const typename M::input_type& in) {
+  typename M::policy;
+  typename M::input_type;
+  { cm.name() } -> std::convertible_to<std::string>;
+  { cm.manifest() } -> std::same_as<std::vector<weight_spec>>;
+  { m.prepare(w, o) } -> std::same_as<weight_report>;
+  { m.forward(ctx, in) } -> std::same_as<tensor_view<const float>>;
+  { m.example_input() } -> std::convertible_to<typename M::input_type>;
+  { cm.flops() } -> std::convertible_to<double>;
+};
+
+/**
+ * @brief A model compiled for one policy: weights prepacked in its own memory, buffers planned,
+ * a context of its own. Executors share nothing mutable, so executors of different policies built
+ * from one joule::weights may run from different threads at once; one executor runs on one thread
+ * at a time.
+ */
+template <model_definition Model>
+class executor {
+ public:
+  using policy = typename Model::policy;
+  using input_type = typename Model::input_type;
+
+  executor(Model model, const weights& w, const compile_options& options)
+      : model_(std::move(model)), options_(options), context_(options.threads) {
+    report_ = model_.prepare(w, options_);
+    // One run on the model's example input sizes the scratch arena; after it, run() never allocates.
+    model_.forward(context_, model_.example_input());
+  }
+
+  /** @brief Runs the model. The result lives in the executor until the next run(). */
+  tensor_view<const float> run(const input_type& input) { return model_.forward(context_, input); }
+
+  const Model& model() const noexcept { return model_; }
+  const compile_options& options() const noexcept { return options_; }
+  context<policy>& ctx() noexcept { return context_; }
+  /** @brief What checking the weights found that was not an error (ignored tensors). */
+  const weight_report& weights_report() const noexcept { return report_; }
+  /** @brief Floating-point operations of one run(). */
+  double flops() const { return model_.flops(); }
+
+ private:
+  Model model_;
+  compile_options options_;
+  context<policy> context_;
+  weight_report report_;
+};
+
+namespace detail {
+struct deduce_policy {};
+}  // namespace detail
+
+/**
+ * @brief Compiles @p model for its policy. compile<P>(model, ...) states the policy at the call
+ * site (and checks it); compile(model, ...) takes it from the model.
+ */
+template <class P = detail::deduce_policy, model_definition Model>
+executor<Model> compile(Model model, const weights& w, const compile_options& options = {}) {
+  static_assert(std::is_same_v<P, detail::deduce_policy> || std::is_same_v<P, typename Model::policy>,
+                "joule::compile<P>: the model was instantiated for another policy");
+  return executor<Model>(std::move(model), w, options);
+}
+
+}  // namespace joule

@@ -1,0 +1,213 @@
+#pragma once
+/**
+ * @file mobilenet_v2.hpp
+ * @brief MobileNetV2 (torchvision's layout and names), one definition for every policy.
+ */
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <joule/core/executor.hpp>
+#include <joule/core/weights.hpp>
+#include <joule/nn/buffer.hpp>
+#include <joule/nn/conv_bn_act.hpp>
+#include <joule/nn/linear.hpp>
+#include <joule/ops/pool2d.hpp>
+
+namespace joule::models {
+
+/** @brief One row of MobileNetV2's table: expansion t, channels c, repeats n, first stride s. */
+struct inverted_residual_setting {
+  std::int64_t expand, channels, repeats, stride;
+};
+
+/** @brief Shape of a MobileNetV2. The defaults are torchvision's mobilenet_v2(). */
+struct mobilenet_v2_config {
+  double width_mult = 1.0;
+  std::int64_t num_classes = 1000;
+  std::vector<inverted_residual_setting> settings{{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                                                  {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+  std::int64_t round_nearest = 8;
+
+  std::string name() const {
+    const mobilenet_v2_config d{};
+    bool same_settings = settings.size() == d.settings.size();
+    for (std::size_t i = 0; same_settings && i < settings.size(); ++i)
+      same_settings = settings[i].expand == d.settings[i].expand && settings[i].channels == d.settings[i].channels &&
+                      settings[i].repeats == d.settings[i].repeats && settings[i].stride == d.settings[i].stride;
+    if (same_settings && width_mult == 1.0 && num_classes == 1000 && round_nearest == 8) return "mobilenet_v2";
+    std::string s = "mobilenet_v2[";
+    for (const auto& r : settings)
+      s += std::to_string(r.expand) + "," + std::to_string(r.channels) + "," + std::to_string(r.repeats) + "," +
+           std::to_string(r.stride) + ";";
+    return s + "]x" + std::to_string(width_mult) + "c" + std::to_string(num_classes);
+  }
+};
+
+inline mobilenet_v2_config mobilenet_v2_default_config() { return {}; }
+/** @brief A small MobileNetV2 for tests: an expansion-1 block, residual blocks, strides 1 and 2. */
+inline mobilenet_v2_config mobilenet_v2_small_config() {
+  return {0.25, 10, {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 2, 2}, {4, 48, 1, 1}}, 8};
+}
+
+namespace detail {
+/** torchvision's _make_divisible: round to a multiple of @p divisor, never below 90% of @p v. */
+inline std::int64_t make_divisible(double v, std::int64_t divisor) {
+  std::int64_t rounded = std::max<std::int64_t>(divisor, static_cast<std::int64_t>(v + divisor / 2.0) / divisor * divisor);
+  if (static_cast<double>(rounded) < 0.9 * v) rounded += divisor;
+  return rounded;
+}
+}  // namespace detail
+
+/**
+ * @brief MobileNetV2 on policy @p P: features (stem conv, inverted residual blocks, last 1x1 conv,
+ * all with batch-norm folded and ReLU6), global average pool, classifier (dropout is an identity at
+ * inference). Input [batch, 3, H, W]; output logits [batch, classes].
+ */
+template <backend P>
+class mobilenet_v2 {
+ public:
+  using policy = P;
+  using input_type = tensor_view<const float>;
+
+  explicit mobilenet_v2(mobilenet_v2_config config) : config_(std::move(config)) {
+    std::int64_t in = detail::make_divisible(32 * config_.width_mult, config_.round_nearest);
+    last_channel_ = detail::make_divisible(1280 * std::max(1.0, config_.width_mult), config_.round_nearest);
+    stem_ = nn::conv_bn_act<P>({"features.0.0", "features.0.1", 3, in, 3, 2, 1, activation::relu6});
+    int index = 1;
+    for (const auto& row : config_.settings) {
+      const std::int64_t out = detail::make_divisible(row.channels * config_.width_mult, config_.round_nearest);
+      for (std::int64_t i = 0; i < row.repeats; ++i, ++index) {
+        const std::int64_t stride = i == 0 ? row.stride : 1;
+        const std::int64_t hidden = static_cast<std::int64_t>(std::llround(static_cast<double>(in * row.expand)));
+        const std::string name = "features." + std::to_string(index) + ".conv.";
+        block b;
+        b.expands = row.expand != 1;
+        int layer = 0;
+        if (b.expands) {
+          b.expand = nn::conv_bn_act<P>(
+              {name + "0.0", name + "0.1", in, hidden, 1, 1, 1, activation::relu6});
+          layer = 1;
+        }
+        const std::string dw = name + std::to_string(layer);
+        b.depthwise = nn::conv_bn_act<P>({dw + ".0", dw + ".1", hidden, hidden, 3, stride, hidden, activation::relu6});
+        b.project = nn::conv_bn_act<P>({name + std::to_string(layer + 1), name + std::to_string(layer + 2), hidden, out, 1,
+                                        1, 1, activation::none});
+        b.residual = stride == 1 && in == out;
+        blocks_.push_back(std::move(b));
+        in = out;
+      }
+    }
+    const std::string last = "features." + std::to_string(index);
+    last_ = nn::conv_bn_act<P>({last + ".0", last + ".1", in, last_channel_, 1, 1, 1, activation::relu6});
+    classifier_ = nn::linear<P>("classifier.1", last_channel_, config_.num_classes);
+  }
+
+  std::string name() const { return config_.name(); }
+  const mobilenet_v2_config& config() const noexcept { return config_; }
+
+  std::vector<weight_spec> manifest() const {
+    std::vector<weight_spec> m;
+    stem_.add_to_manifest(m);
+    for (const auto& b : blocks_) {
+      if (b.expands) b.expand.add_to_manifest(m);
+      b.depthwise.add_to_manifest(m);
+      b.project.add_to_manifest(m);
+    }
+    last_.add_to_manifest(m);
+    classifier_.add_to_manifest(m);
+    return m;
+  }
+
+  static bool ignored_weight(std::string_view name) { return name.ends_with(".num_batches_tracked"); }
+
+  weight_report prepare(const weights& w, const compile_options& options) {
+    auto report = check_weights(w, manifest(), name(), ignored_weight);
+    require(options.batch >= 0 && options.image_size >= 32, name(), ": batch must be >= 0 and image_size >= 32, got ",
+            options.batch, " and ", options.image_size);
+    stem_.prepare(w);
+    for (auto& b : blocks_) {
+      if (b.expands) b.expand.prepare(w);
+      b.depthwise.prepare(w);
+      b.project.prepare(w);
+    }
+    last_.prepare(w);
+    classifier_.prepare(w);
+
+    input_shape_ = shape{options.batch, 3, options.image_size, options.image_size};
+    stem_shape_ = stem_.output_shape(input_shape_);
+    flops_ = stem_.flops(input_shape_);
+    std::int64_t largest = stem_shape_.numel();
+    shape s = stem_shape_;
+    for (auto& b : blocks_) {
+      b.hidden = b.expands ? b.expand.output_shape(s) : s;
+      b.hidden2 = b.depthwise.output_shape(b.hidden);
+      b.out = b.project.output_shape(b.hidden2);
+      flops_ += (b.expands ? b.expand.flops(s) : 0.0) + b.depthwise.flops(b.hidden) + b.project.flops(b.hidden2);
+      largest = std::max({largest, b.hidden.numel(), b.hidden2.numel(), b.out.numel()});
+      s = b.out;
+    }
+    last_shape_ = last_.output_shape(s);
+    flops_ += last_.flops(s) + classifier_.flops(options.batch);
+    largest = std::max(largest, last_shape_.numel());
+    for (auto& buffer : buffers_) buffer = tensor<float>(shape{largest});
+    pooled_ = tensor<float>(shape{options.batch, last_channel_});
+    logits_ = tensor<float>(shape{options.batch, config_.num_classes});
+    example_ = tensor<float>(input_shape_);
+    return report;
+  }
+
+  tensor_view<const float> example_input() const { return example_.cview(); }
+  const shape& input_shape() const noexcept { return input_shape_; }
+  double flops() const noexcept { return flops_; }
+
+  tensor_view<const float> forward(context<P>& ctx, tensor_view<const float> image) {
+    if (!(image.shape() == input_shape_))
+      fail(name(), ": input must be ", input_shape_, " (as compiled), got ", image.shape());
+    auto& [x, y, t1, t2] = buffers_;
+    tensor_view<float> current = nn::view_as(x, stem_shape_);
+    stem_.forward(ctx, image, current);
+    tensor<float>* spare = &y;
+    for (const auto& b : blocks_) {
+      tensor_view<const float> hidden = current;
+      if (b.expands) {
+        const auto expanded = nn::view_as(t1, b.hidden);
+        b.expand.forward(ctx, current, expanded);
+        hidden = expanded;
+      }
+      const auto filtered = nn::view_as(t2, b.hidden2);
+      b.depthwise.forward(ctx, hidden, filtered);
+      const auto out = nn::view_as(*spare, b.out);
+      b.project.forward(ctx, filtered, out, b.residual ? tensor_view<const float>(current) : tensor_view<const float>{});
+      spare = current.data() == x.data() ? &x : &y;
+      current = out;
+    }
+    const auto features = nn::view_as(t1, last_shape_);
+    last_.forward(ctx, current, features);
+    ops::global_avg_pool(ctx, tensor_view<const float>(features), pooled_.view());
+    classifier_.forward(ctx, pooled_.cview(), logits_.view());
+    return logits_.cview();
+  }
+
+ private:
+  struct block {
+    nn::conv_bn_act<P> expand, depthwise, project;
+    bool expands = false, residual = false;
+    shape hidden, hidden2, out;
+  };
+
+  mobilenet_v2_config config_;
+  std::int64_t last_channel_ = 0;
+  nn::conv_bn_act<P> stem_, last_;
+  std::vector<block> blocks_;
+  nn::linear<P> classifier_;
+  shape input_shape_, stem_shape_, last_shape_;
+  double flops_ = 0;
+  std::array<tensor<float>, 4> buffers_;  // block input/output ping-pong, expanded, depthwise output
+  tensor<float> pooled_, logits_, example_;
+};
+
+}  // namespace joule::models

@@ -1,0 +1,190 @@
+#pragma once
+/**
+ * @file resnet.hpp
+ * @brief ResNet with bottleneck blocks (torchvision's ResNet-50 layout, v1.5: stride on the 3x3),
+ * one definition for every policy, reading torchvision state-dict names.
+ */
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <joule/core/executor.hpp>
+#include <joule/core/weights.hpp>
+#include <joule/nn/buffer.hpp>
+#include <joule/nn/conv_bn_act.hpp>
+#include <joule/nn/linear.hpp>
+#include <joule/ops/pool2d.hpp>
+
+namespace joule::models {
+
+/** @brief Shape of a bottleneck ResNet. The defaults are torchvision's resnet50. */
+struct resnet_config {
+  std::array<int, 4> layers{3, 4, 6, 3};  ///< bottleneck blocks per stage
+  std::int64_t base_width = 64;           ///< stem channels and the first stage's bottleneck width
+  std::int64_t num_classes = 1000;
+  std::int64_t in_channels = 3;
+
+  std::string name() const {
+    const resnet_config r50{};
+    if (layers == r50.layers && base_width == r50.base_width && num_classes == r50.num_classes &&
+        in_channels == r50.in_channels)
+      return "resnet50";
+    return "resnet[" + std::to_string(layers[0]) + "," + std::to_string(layers[1]) + "," + std::to_string(layers[2]) +
+           "," + std::to_string(layers[3]) + "]w" + std::to_string(base_width) + "c" + std::to_string(num_classes);
+  }
+};
+
+/** @brief torchvision's resnet50. */
+inline resnet_config resnet50_config() { return {}; }
+/** @brief A small ResNet for tests: one block per stage (so every stage has a downsample), width 8. */
+inline resnet_config resnet_small_config() { return {{1, 1, 1, 1}, 8, 10, 3}; }
+
+/**
+ * @brief ResNet on policy @p P: conv1/bn1/relu, max pool, four stages of bottlenecks, global
+ * average pool, fc. Input [batch, in_channels, H, W] float32 (NCHW); output logits [batch, classes].
+ */
+template <backend P>
+class resnet {
+ public:
+  using policy = P;
+  using input_type = tensor_view<const float>;
+  static constexpr std::int64_t kExpansion = 4;
+
+  explicit resnet(resnet_config config) : config_(config) {
+    const auto w = config_.base_width;
+    stem_ = nn::conv_bn_act<P>({"conv1", "bn1", config_.in_channels, w, 7, 2, 1, activation::relu});
+    std::int64_t in = w;
+    for (int stage = 0; stage < 4; ++stage) {
+      const std::int64_t width = w << stage, out = width * kExpansion;
+      for (int i = 0; i < config_.layers[stage]; ++i) {
+        const std::int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
+        const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
+        bottleneck b;
+        b.conv1 = nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu});
+        b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu});
+        // ReLU after the residual add, which the convolution's epilogue does before its activation.
+        b.conv3 = nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu});
+        b.has_downsample = stride != 1 || in != out;
+        if (b.has_downsample)
+          b.downsample =
+              nn::conv_bn_act<P>({name + ".downsample.0", name + ".downsample.1", in, out, 1, stride, 1, activation::none});
+        blocks_.push_back(std::move(b));
+        in = out;
+      }
+    }
+    fc_ = nn::linear<P>("fc", in, config_.num_classes);
+  }
+
+  std::string name() const { return config_.name(); }
+  const resnet_config& config() const noexcept { return config_; }
+
+  std::vector<weight_spec> manifest() const {
+    std::vector<weight_spec> m;
+    stem_.add_to_manifest(m);
+    for (const auto& b : blocks_) {
+      b.conv1.add_to_manifest(m);
+      b.conv2.add_to_manifest(m);
+      b.conv3.add_to_manifest(m);
+      if (b.has_downsample) b.downsample.add_to_manifest(m);
+    }
+    fc_.add_to_manifest(m);
+    return m;
+  }
+
+  /** @brief torchvision state dicts also hold batch-norm step counters, which inference ignores. */
+  static bool ignored_weight(std::string_view name) { return name.ends_with(".num_batches_tracked"); }
+
+  weight_report prepare(const weights& w, const compile_options& options) {
+    auto report = check_weights(w, manifest(), name(), ignored_weight);
+    require(options.batch >= 0 && options.image_size >= 32, name(), ": batch must be >= 0 and image_size >= 32, got ",
+            options.batch, " and ", options.image_size);
+    stem_.prepare(w);
+    for (auto& b : blocks_) {
+      b.conv1.prepare(w);
+      b.conv2.prepare(w);
+      b.conv3.prepare(w);
+      if (b.has_downsample) b.downsample.prepare(w);
+    }
+    fc_.prepare(w);
+
+    // Walk the shapes once: remember each block's, count the flops, size the buffers.
+    input_shape_ = shape{options.batch, config_.in_channels, options.image_size, options.image_size};
+    flops_ = stem_.flops(input_shape_);
+    stem_shape_ = stem_.output_shape(input_shape_);
+    pool_shape_ = ops::pool2d_output_shape(stem_shape_, max_pool());
+    std::int64_t largest = std::max(stem_shape_.numel(), pool_shape_.numel());
+    shape s = pool_shape_;
+    for (auto& b : blocks_) {
+      b.in = s;
+      b.mid1 = b.conv1.output_shape(s);
+      b.mid2 = b.conv2.output_shape(b.mid1);
+      b.out = b.conv3.output_shape(b.mid2);
+      flops_ += b.conv1.flops(s) + b.conv2.flops(b.mid1) + b.conv3.flops(b.mid2) +
+                (b.has_downsample ? b.downsample.flops(s) : 0.0);
+      largest = std::max({largest, b.mid1.numel(), b.mid2.numel(), b.out.numel()});
+      s = b.out;
+    }
+    features_shape_ = shape{options.batch, s[1]};
+    flops_ += fc_.flops(options.batch);
+    for (auto& buffer : buffers_) buffer = tensor<float>(shape{largest});
+    pooled_ = tensor<float>(features_shape_);
+    logits_ = tensor<float>(shape{options.batch, config_.num_classes});
+    example_ = tensor<float>(input_shape_);
+    return report;
+  }
+
+  tensor_view<const float> example_input() const { return example_.cview(); }
+  const shape& input_shape() const noexcept { return input_shape_; }
+  double flops() const noexcept { return flops_; }
+
+  tensor_view<const float> forward(context<P>& ctx, tensor_view<const float> image) {
+    if (!(image.shape() == input_shape_))
+      fail(name(), ": input must be ", input_shape_, " (as compiled), got ", image.shape());
+    auto [x, y, t1, t2, t3] = std::tie(buffers_[0], buffers_[1], buffers_[2], buffers_[3], buffers_[4]);
+    stem_.forward(ctx, image, nn::view_as(t1, stem_shape_));
+    tensor_view<float> current = nn::view_as(x, pool_shape_);
+    ops::pool2d(ctx, nn::view_as(t1, stem_shape_), current, max_pool());
+    tensor<float>* spare = &y;
+    for (const auto& b : blocks_) {
+      const auto mid1 = nn::view_as(t1, b.mid1), mid2 = nn::view_as(t2, b.mid2);
+      b.conv1.forward(ctx, current, mid1);
+      b.conv2.forward(ctx, mid1, mid2);
+      tensor_view<const float> identity = current;
+      if (b.has_downsample) {
+        const auto projected = nn::view_as(t3, b.out);
+        b.downsample.forward(ctx, current, projected);
+        identity = projected;
+      }
+      const auto out = nn::view_as(*spare, b.out);
+      b.conv3.forward(ctx, mid2, out, identity);
+      spare = current.data() == x.data() ? &x : &y;
+      current = out;
+    }
+    ops::global_avg_pool(ctx, tensor_view<const float>(current), pooled_.view());
+    fc_.forward(ctx, pooled_.cview(), logits_.view());
+    return logits_.cview();
+  }
+
+ private:
+  struct bottleneck {
+    nn::conv_bn_act<P> conv1, conv2, conv3, downsample;
+    bool has_downsample = false;
+    shape in, mid1, mid2, out;
+  };
+  static ops::pool2d_params max_pool() {
+    return {.kind = pool_kind::max, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+  }
+
+  resnet_config config_;
+  nn::conv_bn_act<P> stem_;
+  std::vector<bottleneck> blocks_;
+  nn::linear<P> fc_;
+  shape input_shape_, stem_shape_, pool_shape_, features_shape_;
+  double flops_ = 0;
+  std::array<tensor<float>, 5> buffers_;  // block input/output ping-pong, two temporaries, downsample
+  tensor<float> pooled_, logits_, example_;
+};
+
+}  // namespace joule::models

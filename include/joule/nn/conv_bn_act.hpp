@@ -1,0 +1,83 @@
+#pragma once
+/** @file conv_bn_act.hpp @brief Convolution + batch-norm (folded at compile time) + activation. */
+#include <string>
+#include <vector>
+
+#include <joule/core/context.hpp>
+#include <joule/core/weights.hpp>
+#include <joule/ops/batch_norm.hpp>
+#include <joule/ops/conv2d.hpp>
+
+namespace joule::nn {
+
+/** @brief Where a conv_bn_act finds its tensors and how it is shaped. */
+struct conv_bn_act_spec {
+  std::string conv;  ///< checkpoint prefix of the convolution ("layer1.0.conv1")
+  std::string bn;    ///< checkpoint prefix of its batch-norm ("layer1.0.bn1")
+  std::int64_t in = 0, out = 0, kernel = 1, stride = 1, groups = 1;
+  activation act = activation::none;
+};
+
+/**
+ * @brief The Conv2d -> BatchNorm2d -> activation unit of ResNet and MobileNetV2 (torchvision's
+ * Conv2dNormActivation), with "same" padding (kernel - 1) / 2. Compiling folds the batch-norm
+ * into the convolution's weights and bias, so running is one convolution with a fused epilogue
+ * (bias, optional residual, activation).
+ */
+template <backend P>
+class conv_bn_act {
+ public:
+  conv_bn_act() = default;
+  explicit conv_bn_act(conv_bn_act_spec spec) : spec_(std::move(spec)) {}
+
+  const conv_bn_act_spec& spec() const noexcept { return spec_; }
+
+  void add_to_manifest(std::vector<weight_spec>& manifest) const {
+    const shape channels{spec_.out};
+    manifest.push_back({spec_.conv + ".weight", shape{spec_.out, spec_.in / spec_.groups, spec_.kernel, spec_.kernel},
+                        weight_init::he_normal});
+    manifest.push_back({spec_.bn + ".weight", channels, weight_init::bn_gamma});
+    manifest.push_back({spec_.bn + ".bias", channels, weight_init::bn_beta});
+    manifest.push_back({spec_.bn + ".running_mean", channels, weight_init::bn_mean});
+    manifest.push_back({spec_.bn + ".running_var", channels, weight_init::bn_var});
+  }
+
+  /** @brief Folds the batch-norm (eps 1e-5, PyTorch's default) into this layer's own weights. */
+  void prepare(const weights& w) {
+    auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
+                                       w.at(spec_.bn + ".bias").cview(), w.at(spec_.bn + ".running_mean").cview(),
+                                       w.at(spec_.bn + ".running_var").cview(), 1e-5f);
+    weight_ = std::move(folded.weight);
+    bias_ = std::move(folded.bias);
+  }
+
+  ops::conv2d_params params() const noexcept {
+    const std::int64_t pad = (spec_.kernel - 1) / 2;
+    return {.stride_h = spec_.stride, .stride_w = spec_.stride, .pad_h = pad, .pad_w = pad, .groups = spec_.groups};
+  }
+
+  shape output_shape(const shape& input) const {
+    return ops::conv2d_output_shape(input, shape{spec_.out, spec_.in / spec_.groups, spec_.kernel, spec_.kernel},
+                                    params());
+  }
+
+  /** @brief Multiply-adds x 2 for one call on @p input. */
+  double flops(const shape& input) const {
+    return 2.0 * static_cast<double>(output_shape(input).numel()) * (spec_.in / spec_.groups) * spec_.kernel *
+           spec_.kernel;
+  }
+
+  /** @brief out = act(conv(in) + bias [+ residual]). */
+  void forward(context<P>& ctx, tensor_view<const float> in, tensor_view<float> out,
+               tensor_view<const float> residual = {}) const {
+    ops::conv2d(ctx, in, weight_.cview(), out, params(),
+                {.bias = bias_.cview(), .residual = residual, .act = spec_.act});
+  }
+
+ private:
+  conv_bn_act_spec spec_;
+  tensor<float> weight_;
+  tensor<float> bias_;
+};
+
+}  // namespace joule::nn

@@ -1,0 +1,67 @@
+#pragma once
+/** @file linear.hpp @brief PyTorch's Linear: y = act(x · W^T + b [+ residual]). */
+#include <string>
+#include <vector>
+
+#include <joule/core/context.hpp>
+#include <joule/core/weights.hpp>
+#include <joule/ops/gemm.hpp>
+
+namespace joule::nn {
+
+/**
+ * @brief A Linear layer whose weight may be the concatenation of several checkpoint tensors
+ * (BERT's query, key and value projections become one [3·hidden, hidden] GEMM).
+ */
+template <backend P>
+class linear {
+ public:
+  linear() = default;
+  /** @brief One Linear named @p prefix ("encoder.layer.0.intermediate.dense"). */
+  linear(std::string prefix, std::int64_t in, std::int64_t out, activation act = activation::none,
+         weight_init init = weight_init::lecun_normal)
+      : linear(std::vector<std::string>{std::move(prefix)}, in, out, act, init) {}
+  /** @brief Several Linears over the same input, fused along the output axis in this order. */
+  linear(std::vector<std::string> prefixes, std::int64_t in, std::int64_t out_each, activation act = activation::none,
+         weight_init init = weight_init::lecun_normal)
+      : prefixes_(std::move(prefixes)), in_(in), out_each_(out_each), act_(act), init_(init) {}
+
+  std::int64_t in_features() const noexcept { return in_; }
+  std::int64_t out_features() const noexcept { return out_each_ * static_cast<std::int64_t>(prefixes_.size()); }
+
+  void add_to_manifest(std::vector<weight_spec>& manifest, const std::string& name_prefix = "") const {
+    for (const auto& p : prefixes_) {
+      manifest.push_back({name_prefix + p + ".weight", shape{out_each_, in_}, init_});
+      manifest.push_back({name_prefix + p + ".bias", shape{out_each_}, weight_init::zeros});
+    }
+  }
+
+  /** @brief Copies (and concatenates) the checkpoint tensors into this layer's own storage. */
+  void prepare(const weights& w, const std::string& name_prefix = "") {
+    weight_ = tensor<float>(shape{out_features(), in_});
+    bias_ = tensor<float>(shape{out_features()});
+    for (std::size_t i = 0; i < prefixes_.size(); ++i) {
+      const auto& wi = w.at(name_prefix + prefixes_[i] + ".weight");
+      const auto& bi = w.at(name_prefix + prefixes_[i] + ".bias");
+      std::copy_n(wi.data(), wi.numel(), weight_.data() + i * wi.numel());
+      std::copy_n(bi.data(), bi.numel(), bias_.data() + i * bi.numel());
+    }
+  }
+
+  double flops(std::int64_t rows) const { return 2.0 * rows * in_ * out_features(); }
+
+  void forward(context<P>& ctx, tensor_view<const float> x, tensor_view<float> y,
+               tensor_view<const float> residual = {}) const {
+    ops::linear(ctx, x, weight_.cview(), bias_.cview(), y, act_, residual);
+  }
+
+ private:
+  std::vector<std::string> prefixes_;
+  std::int64_t in_ = 0, out_each_ = 0;
+  activation act_ = activation::none;
+  weight_init init_ = weight_init::lecun_normal;
+  tensor<float> weight_;
+  tensor<float> bias_;
+};
+
+}  // namespace joule::nn

@@ -1,0 +1,227 @@
+// The reference models on every CPU policy: golden outputs that PyTorch produced for the small
+// configurations (tests/data, written by tools/make_golden.py), agreement between policies on the
+// full-size configurations at reduced size, checkpoint names and errors, no allocation in run(),
+// and executors of every policy running at once from several threads.
+//
+// Tolerance: normwise relative error max|joule - torch| / max|torch| <= 1e-4. Each layer adds
+// float32 rounding of about sqrt(K)·u (K up to a few thousand, u = 2^-24: ~1e-6) in a different
+// summation order than PyTorch's, and batch-norm / layer-norm keep activations O(1), so the error
+// grows roughly linearly with depth (~20-50 layers): 1e-4 leaves a margin of ~3-10x over what
+// float32 accumulation produces, and any wrong index, layout or missing term is orders above it.
+//
+// Bad input tested: a missing tensor, a tensor of the wrong shape and an unexpected tensor (all
+// listed by name in one error); an input of another shape than compiled; BERT ids out of the
+// vocabulary; a BERT attention mask with values other than 0 and 1.
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <new>
+#include <thread>
+
+#include <joule/io/npy.hpp>
+#include <joule/io/weights.hpp>
+#include <joule/models/bert.hpp>
+#include <joule/models/mobilenet_v2.hpp>
+#include <joule/models/resnet.hpp>
+
+#include "../common/testing.hpp"
+
+// Counts heap allocations made by this process, to prove that run() makes none. (GCC cannot see
+// that this operator new and delete are a malloc/free pair and warns at every inlined delete.)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+static std::atomic<std::int64_t> g_allocations{0};
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using joule::shape;
+using joule::tensor;
+
+const std::string kData = JOULE_TEST_DATA_DIR;
+
+double normwise_error(joule::tensor_view<const float> got, joule::tensor_view<const float> want) {
+  double err = 0, scale = 0;
+  for (std::int64_t i = 0; i < want.numel(); ++i) {
+    err = std::max(err, std::abs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(double(want[i])));
+  }
+  return err / scale;
+}
+
+template <class E>
+void expect_error(E&& f, const std::string& fragment) {
+  try {
+    f();
+    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
+  } catch (const joule::error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+template <class P>
+class models : public ::testing::Test {
+ protected:
+  void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(P); }
+};
+TYPED_TEST_SUITE(models, joule_test::cpu_policy_types, joule_test::policy_name);
+
+TYPED_TEST(models, resnet_matches_pytorch) {
+  const auto w = joule::io::load_weights(kData + "/resnet_small.safetensors");
+  const auto input = joule::io::read_npy_f32(kData + "/resnet_small.input.npy");
+  const auto expected = joule::io::read_npy_f32(kData + "/resnet_small.expected.npy");
+  auto net = joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()}, w,
+                                       {.batch = 2, .image_size = 64, .threads = 2});
+  const auto out = net.run(input.cview());
+  ASSERT_EQ(out.shape(), expected.shape());
+  EXPECT_LE(normwise_error(out, expected.cview()), 1e-4);
+}
+
+TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
+  const auto w = joule::io::load_weights(kData + "/mobilenet_v2_small.safetensors");
+  const auto input = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.input.npy");
+  const auto expected = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.expected.npy");
+  auto net = joule::compile<TypeParam>(
+      joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, w,
+      {.batch = 2, .image_size = 64, .threads = 2});
+  const auto out = net.run(input.cview());
+  ASSERT_EQ(out.shape(), expected.shape());
+  EXPECT_LE(normwise_error(out, expected.cview()), 1e-4);
+}
+
+struct bert_fixture {
+  joule::weights w = joule::io::load_weights(kData + "/bert_small.safetensors");
+  tensor<std::int64_t> ids = joule::io::read_npy_i64(kData + "/bert_small.ids.npy");
+  tensor<std::int64_t> mask = joule::io::read_npy_i64(kData + "/bert_small.mask.npy");
+  tensor<std::int64_t> types = joule::io::read_npy_i64(kData + "/bert_small.token_types.npy");
+  tensor<float> expected = joule::io::read_npy_f32(kData + "/bert_small.expected.npy");
+};
+
+TYPED_TEST(models, bert_matches_pytorch_with_mask_and_token_types) {
+  bert_fixture f;
+  auto net = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, f.w,
+                                       {.batch = 2, .seq_len = 16, .threads = 2});
+  const auto out = net.run({f.ids.cview(), f.mask.cview(), f.types.cview()});
+  ASSERT_EQ(out.shape(), f.expected.shape());
+  EXPECT_LE(normwise_error(out, f.expected.cview()), 1e-4);
+  // The pooler is in the checkpoint but not in the encoder's output: ignored, and said so.
+  EXPECT_NE(net.weights_report().to_string().find("pooler.dense.weight"), std::string::npos);
+}
+
+TYPED_TEST(models, bert_reads_prefixed_checkpoints_and_ignores_heads) {
+  bert_fixture f;
+  joule::weights prefixed;
+  for (const auto& name : f.w.names()) prefixed.insert("bert." + name, tensor<float>(f.w.at(name)));
+  prefixed.insert("cls.predictions.bias", tensor<float>(shape{100}));
+  auto net = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, prefixed,
+                                       {.batch = 2, .seq_len = 16, .threads = 1});
+  const auto out = net.run({f.ids.cview(), f.mask.cview(), f.types.cview()});
+  EXPECT_LE(normwise_error(out, f.expected.cview()), 1e-4);
+  EXPECT_NE(net.weights_report().to_string().find("cls.predictions.bias"), std::string::npos);
+}
+
+TYPED_TEST(models, full_size_configurations_agree_with_scalar) {
+  // ResNet-50, MobileNetV2 and BERT-base as configured for real use, at a reduced input size.
+  auto check = [&]<class Model, class Scalar>(Model model, Scalar reference_model, const joule::compile_options& o,
+                                              const auto& input) {
+    const auto w = joule::random_weights(model.manifest(), 7);
+    auto net = joule::compile(std::move(model), w, o);
+    auto reference = joule::compile(std::move(reference_model), w, o);
+    const auto got = tensor<float>::copy_of(net.run(input));
+    EXPECT_LE(normwise_error(got.cview(), reference.run(input)), 1e-4) << net.model().name();
+  };
+  using S = joule::scalar;
+  const joule::compile_options vision{.batch = 1, .image_size = 64, .threads = 2};
+  std::mt19937_64 rng(1);
+  const tensor<float> image = joule_test::random_tensor(rng, shape{1, 3, 64, 64});
+  check(joule::models::resnet<TypeParam>{joule::models::resnet50_config()},
+        joule::models::resnet<S>{joule::models::resnet50_config()}, vision, image.cview());
+  check(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_default_config()},
+        joule::models::mobilenet_v2<S>{joule::models::mobilenet_v2_default_config()}, vision, image.cview());
+  tensor<std::int64_t> ids(shape{1, 16});
+  for (std::int64_t i = 0; i < 16; ++i) ids[i] = (i * 7919) % 30522;
+  check(joule::models::bert<TypeParam>{joule::models::bert_base_config()},
+        joule::models::bert<S>{joule::models::bert_base_config()}, {.batch = 1, .seq_len = 16, .threads = 2},
+        joule::models::bert_input{ids.cview()});
+}
+
+TYPED_TEST(models, run_allocates_nothing) {
+  const auto w = joule::io::load_weights(kData + "/resnet_small.safetensors");
+  const auto input = joule::io::read_npy_f32(kData + "/resnet_small.input.npy");
+  auto net = joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()}, w,
+                                       {.batch = 2, .image_size = 64, .threads = 2});
+  bert_fixture f;
+  auto bert = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, f.w,
+                                        {.batch = 2, .seq_len = 16, .threads = 2});
+  const auto before = g_allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    net.run(input.cview());
+    bert.run({f.ids.cview(), f.mask.cview(), f.types.cview()});
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+TYPED_TEST(models, bad_checkpoints_and_inputs_are_clear_errors) {
+  using R = joule::models::resnet<TypeParam>;
+  const auto good = joule::io::load_weights(kData + "/resnet_small.safetensors");
+  joule::weights bad;
+  for (const auto& name : good.names())
+    if (name != "layer2.0.conv2.weight") bad.insert(name, tensor<float>(good.at(name)));
+  bad.insert("fc.bias", tensor<float>(shape{11}));
+  bad.insert("layer9.0.conv1.weight", tensor<float>(shape{1}));
+  try {
+    joule::compile(R{joule::models::resnet_small_config()}, bad, {.batch = 1, .image_size = 64});
+    ADD_FAILURE() << "expected an error";
+  } catch (const joule::error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("Missing: layer2.0.conv2.weight"), std::string::npos) << m;
+    EXPECT_NE(m.find("Wrong shape: fc.bias is [11], expected [10]"), std::string::npos) << m;
+    EXPECT_NE(m.find("Unexpected: layer9.0.conv1.weight"), std::string::npos) << m;
+  }
+  auto net = joule::compile(R{joule::models::resnet_small_config()}, good, {.batch = 1, .image_size = 64});
+  tensor<float> wrong(shape{1, 3, 32, 32});
+  expect_error([&] { net.run(wrong.cview()); }, "input must be [1, 3, 64, 64] (as compiled), got [1, 3, 32, 32]");
+
+  bert_fixture f;
+  auto bert = joule::compile(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, f.w,
+                             {.batch = 2, .seq_len = 16, .threads = 1});
+  auto ids = f.ids;
+  ids[5] = 100;  // vocabulary is 100
+  expect_error([&] { bert.run({ids.cview()}); }, "100");
+  auto mask = f.mask;
+  mask[3] = 2;
+  expect_error([&] { bert.run({f.ids.cview(), mask.cview()}); }, "mask values must be 0 or 1, got 2 at position 3");
+}
+
+TEST(models_concurrency, executors_of_every_policy_run_at_once) {
+  const auto w = joule::io::load_weights(kData + "/mobilenet_v2_small.safetensors");
+  const auto input = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.input.npy");
+  std::vector<tensor<float>> alone, together;
+  std::vector<std::function<void(std::vector<tensor<float>>&, std::size_t)>> runners;
+  joule::cpu_policies::for_each([&]<class P>() {
+    if (!P::available()) return;
+    auto net = std::make_shared<joule::executor<joule::models::mobilenet_v2<P>>>(
+        joule::models::mobilenet_v2<P>{joule::models::mobilenet_v2_small_config()}, w,
+        joule::compile_options{.batch = 2, .image_size = 64, .threads = 1});
+    runners.push_back([net, &input](std::vector<tensor<float>>& out, std::size_t i) {
+      for (int r = 0; r < 5; ++r) out[i] = tensor<float>::copy_of(net->run(input.cview()));
+    });
+  });
+  alone.resize(runners.size());
+  together.resize(runners.size());
+  for (std::size_t i = 0; i < runners.size(); ++i) runners[i](alone, i);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < runners.size(); ++i) threads.emplace_back([&, i] { runners[i](together, i); });
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < runners.size(); ++i)
+    for (std::int64_t j = 0; j < alone[i].numel(); ++j) ASSERT_EQ(alone[i][j], together[i][j]) << "executor " << i;
+}
+
+}  // namespace
