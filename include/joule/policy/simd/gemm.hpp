@@ -74,14 +74,21 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
                          const tile_target& t) {
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
   constexpr std::int64_t kPanel = gemm_blocking::kPanel;
+  // The accumulators must live in registers: at -O2 GCC does not unroll these fixed-trip loops
+  // by itself and keeps acc[][] in memory (a load and a store around every FMA), hence the pragmas.
   batch acc[Rows][kV];
-  for (auto& row : acc)
-    for (auto& v : row) v = batch(0.f);
+#pragma GCC unroll 8
+  for (std::int64_t r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = batch(0.f);
   for (std::int64_t p = 0; p < kc; ++p) {
     batch b[kV];
+#pragma GCC unroll 4
     for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
+#pragma GCC unroll 8
     for (std::int64_t r = 0; r < Rows; ++r) {
       const batch a_rp(a[r * op.lda + p]);
+#pragma GCC unroll 4
       for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
     }
   }

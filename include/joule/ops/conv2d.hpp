@@ -1,0 +1,124 @@
+#pragma once
+/**
+ * @file conv2d.hpp
+ * @brief ops::conv2d: 2-D convolution (PyTorch's Conv2d) on NCHW float32 with a fused bias,
+ * residual and activation.
+ *
+ * The front end holds no arithmetic: it checks shapes and parameters, builds a conv2d_op and
+ * forwards it to the policy's kernel (policy/<backend>/conv2d.hpp), found along the policy's
+ * fallback chain.
+ */
+#include <cstdint>
+
+#include <joule/config.hpp>
+#include <joule/core/check.hpp>
+#include <joule/core/context.hpp>
+#include <joule/core/kernel.hpp>
+#include <joule/core/tensor.hpp>
+#include <joule/ops/desc/conv2d.hpp>
+#include <joule/policy/policies.hpp>
+
+#include <joule/policy/scalar/conv2d.hpp>
+#if JOULE_HAS_SIMD
+#include <joule/policy/simd/conv2d.hpp>
+#endif
+#if JOULE_HAS_BLAS
+#include <joule/policy/blas/conv2d.hpp>
+#endif
+#if JOULE_HAS_EIGEN
+#include <joule/policy/eigen/conv2d.hpp>
+#endif
+
+namespace joule::ops {
+
+/** @brief Geometry of ops::conv2d, with PyTorch's Conv2d defaults. */
+struct conv2d_params {
+  std::int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+};
+
+/** @brief What ops::conv2d fuses after the convolution. Default-constructed views mean "none". */
+struct conv2d_epilogue {
+  tensor_view<const float> bias{};      ///< [c_out] (a folded batch-norm's shift goes here)
+  tensor_view<const float> residual{};  ///< the output's shape, added before the activation
+  activation act = activation::none;
+};
+
+/**
+ * @brief Output shape [n, c_out, out_h, out_w] of a convolution of @p input [n, c, h, w] by
+ * @p weight [c_out, c / groups, kh, kw], out = (in + 2 · pad - dil · (k - 1) - 1) / stride + 1.
+ *
+ * Throws joule::error naming the shapes for wrong ranks, empty kernels or channels, a channel
+ * mismatch, strides or dilations <= 0, negative padding, padding beyond the dilated kernel extent
+ * dil · (k - 1), groups that are <= 0 or do not divide both channel counts, and a kernel larger than
+ * the padded input (an empty output).
+ */
+inline shape conv2d_output_shape(const shape& input, const shape& weight, const conv2d_params& p) {
+  constexpr const char* op = "conv2d";
+  require(input.rank() == 4, op, ": input must have rank 4 [n, c, h, w], got shape ", input);
+  require(weight.rank() == 4, op, ": weight must have rank 4 [c_out, c_in / groups, kh, kw], got shape ", weight);
+  require(p.stride_h > 0 && p.stride_w > 0, op, ": negative or zero strides (", p.stride_h, ", ", p.stride_w,
+          ") for input ", input, " and weight ", weight);
+  require(p.dil_h > 0 && p.dil_w > 0, op, ": negative or zero dilation (", p.dil_h, ", ", p.dil_w,
+          ") for input ", input, " and weight ", weight);
+  require(p.pad_h >= 0 && p.pad_w >= 0, op, ": negative padding (", p.pad_h, ", ", p.pad_w, ") for input ", input,
+          " and weight ", weight);
+  require(p.groups > 0, op, ": groups must be positive, got ", p.groups, " for input ", input, " and weight ",
+          weight);
+  const std::int64_t c_in = input[1], c_out = weight[0], kh = weight[2], kw = weight[3];
+  require(c_in > 0 && c_out > 0 && kh > 0 && kw > 0, op, ": input ", input, " and weight ", weight,
+          " must have at least one channel and a non-empty kernel");
+  require(c_in % p.groups == 0 && c_out % p.groups == 0, op, ": groups = ", p.groups,
+          " must divide the input channels and the output channels: input ", input, ", weight ", weight);
+  require(weight[1] * p.groups == c_in, op, ": channel mismatch: input ", input, " has ", c_in,
+          " channels but weight ", weight, " with groups = ", p.groups, " expects ", weight[1] * p.groups);
+  const std::int64_t extent_h = p.dil_h * (kh - 1), extent_w = p.dil_w * (kw - 1);
+  require(p.pad_h <= extent_h && p.pad_w <= extent_w, op, ": padding (", p.pad_h, ", ", p.pad_w,
+          ") exceeds the dilated kernel extent dil * (k - 1) = (", extent_h, ", ", extent_w, ") of weight ", weight);
+  const std::int64_t padded_h = input[2] + 2 * p.pad_h, padded_w = input[3] + 2 * p.pad_w;
+  require(padded_h > extent_h && padded_w > extent_w, op, ": kernel larger than the padded input, the output would be empty: input ",
+          input, " padded by (", p.pad_h, ", ", p.pad_w, ") against weight ", weight, " dilated by (", p.dil_h, ", ",
+          p.dil_w, ")");
+  return shape{input[0], c_out, (padded_h - extent_h - 1) / p.stride_h + 1, (padded_w - extent_w - 1) / p.stride_w + 1};
+}
+
+/**
+ * @brief output = act(conv2d(input, weight) + bias + residual), input [n, c_in, h, w], weight
+ * [c_out, c_in / groups, kh, kw] (PyTorch's OIHW), output conv2d_output_shape(...).
+ *
+ * groups == c_in == c_out is a depthwise convolution. An empty batch (n = 0) does nothing. The
+ * output must not overlap the input, weight, bias or residual. Throws joule::error naming the
+ * shapes on any bad argument (see conv2d_output_shape).
+ */
+template <backend P>
+void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight,
+            tensor_view<float> output, const conv2d_params& p = {}, const conv2d_epilogue& ep = {}) {
+  constexpr const char* op = "conv2d";
+  detail::check_rank(op, "input", input, 4);
+  detail::check_rank(op, "weight", weight, 4);
+  const shape out_shape = conv2d_output_shape(input.shape(), weight.shape(), p);
+  detail::check_shape(op, "output", output, out_shape);
+  conv2d_op desc{.n = input.dim(0), .c_in = input.dim(1), .h = input.dim(2), .w = input.dim(3),
+                 .c_out = weight.dim(0), .kh = weight.dim(2), .kw = weight.dim(3),
+                 .stride_h = p.stride_h, .stride_w = p.stride_w, .pad_h = p.pad_h, .pad_w = p.pad_w,
+                 .dil_h = p.dil_h, .dil_w = p.dil_w, .groups = p.groups,
+                 .out_h = out_shape[2], .out_w = out_shape[3],
+                 .input = input.data(), .weight = weight.data(), .output = output.data(), .ep = {}};
+  desc.ep.act = ep.act;
+  desc.ep.axis = bias_axis::row;
+  if (!ep.bias.is_none()) {
+    detail::check_shape(op, "bias", ep.bias, shape{desc.c_out});
+    detail::check_no_overlap(op, "output", output, "bias", ep.bias);
+    desc.ep.bias = ep.bias.data();
+  }
+  if (!ep.residual.is_none()) {
+    detail::check_shape(op, "residual", ep.residual, out_shape);
+    detail::check_no_overlap(op, "output", output, "residual", ep.residual);
+    desc.ep.residual = ep.residual.data();
+  }
+  detail::check_no_overlap(op, "output", output, "input", input);
+  detail::check_no_overlap(op, "output", output, "weight", weight);
+  if (output.numel() == 0) return;
+  kernel_for<conv2d_op, P>::run(ctx, desc);
+}
+
+}  // namespace joule::ops

@@ -1,0 +1,270 @@
+#pragma once
+/**
+ * @file im2col.hpp
+ * @brief How the CPU policies' sliding-window kernels (convolution, pooling) see their input.
+ *
+ * - im2col and conv2d_as_gemm: a convolution lowered to one GEMM per image and group, run by the
+ *   policy's own gemm kernel with the convolution's bias, residual and activation as its epilogue.
+ *   The simd, blas and eigen convolutions share this lowering and differ only in their GEMM.
+ * - padded_plane: one input plane copied with its padding written out and its columns split by
+ *   stride phase, so that a vector kernel reads the taps of kLanes neighbouring windows as one
+ *   contiguous load, with no border tests (the simd depthwise convolution and pooling).
+ * - parallel_ranges: a fork that tells each range its thread index, for per-thread scratch.
+ *
+ * The rearrangements are memory-bound copies in plain loops, except two that GCC at -O2 leaves
+ * scalar and that would otherwise dominate a small depthwise layer: the padding fill and the
+ * stride-2 column split are vectorised when the simd policy is built.
+ */
+#include <algorithm>
+#include <cstdint>
+
+#include <joule/config.hpp>
+#include <joule/core/context.hpp>
+#include <joule/core/kernel.hpp>
+#include <joule/ops/desc/conv2d.hpp>
+#include <joule/ops/desc/gemm.hpp>
+#include <joule/ops/desc/pool2d.hpp>
+#if JOULE_HAS_SIMD
+#include <joule/policy/simd/vector_math.hpp>
+#endif
+
+namespace joule::detail {
+
+/** @brief The geometry of a 2-D sliding window over one [h, w] plane (floor mode). */
+struct window_geometry {
+  std::int64_t h = 0, w = 0, kh = 1, kw = 1;
+  std::int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  std::int64_t out_h = 0, out_w = 0;
+};
+
+inline window_geometry geometry_of(const conv2d_op& op) noexcept {
+  return {op.h,     op.w,     op.kh,    op.kw,    op.stride_h, op.stride_w, op.pad_h,
+          op.pad_w, op.dil_h, op.dil_w, op.out_h, op.out_w};
+}
+
+inline window_geometry geometry_of(const pool2d_op& op) noexcept {
+  return {op.h, op.w, op.kh, op.kw, op.stride_h, op.stride_w, op.pad_h, op.pad_w, 1, 1, op.out_h, op.out_w};
+}
+
+/** @brief ceil(a / b) for a >= 0, b > 0. */
+constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) noexcept { return (a + b - 1) / b; }
+
+/**
+ * @brief The output columns [begin, end) whose tap at input column offset @p x0 (ix = ox · stride +
+ * x0) lands inside [0, w); outside them the tap reads padding.
+ */
+struct column_span {
+  std::int64_t begin, end;
+};
+inline column_span valid_columns(std::int64_t x0, std::int64_t stride, std::int64_t w, std::int64_t out_w) noexcept {
+  const std::int64_t begin = std::min(out_w, x0 >= 0 ? std::int64_t{0} : ceil_div(-x0, stride));
+  const std::int64_t end = w - x0 > 0 ? std::clamp(ceil_div(w - x0, stride), begin, out_w) : begin;
+  return {begin, end};
+}
+
+/**
+ * @brief The columns matrix of @p channels planes of @p input ([channels, h, w]):
+ * cols[(c · kh + ky) · kw + kx][oy · out_w + ox] = input[c][oy · sh - ph + ky · dh][ox · sw - pw + kx · dw],
+ * 0 where that position is padding. Rows are split across the context's threads.
+ */
+inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t channels, const float* input,
+                   float* cols) {
+  const std::int64_t taps = g.kh * g.kw, pixels = g.out_h * g.out_w;
+  ctx.parallel_for(channels * taps, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(pixels, 1)),
+                   [&](std::int64_t r0, std::int64_t r1) {
+                     for (std::int64_t r = r0; r < r1; ++r) {
+                       const std::int64_t c = r / taps, ky = r % taps / g.kw, kx = r % g.kw;
+                       const float* plane = input + c * g.h * g.w;
+                       const std::int64_t x0 = kx * g.dil_w - g.pad_w;
+                       const column_span cs = valid_columns(x0, g.stride_w, g.w, g.out_w);
+                       for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
+                         float* dst = cols + r * pixels + oy * g.out_w;
+                         const std::int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dil_h;
+                         if (iy < 0 || iy >= g.h) {
+                           std::fill(dst, dst + g.out_w, 0.f);
+                           continue;
+                         }
+                         const float* src = plane + iy * g.w;
+                         std::fill(dst, dst + cs.begin, 0.f);
+                         for (std::int64_t ox = cs.begin; ox < cs.end; ++ox) dst[ox] = src[ox * g.stride_w + x0];
+                         std::fill(dst + cs.end, dst + g.out_w, 0.f);
+                       }
+                     }
+                   });
+}
+
+/**
+ * @brief A convolution as GEMMs on policy @p P's gemm kernel: for each image and group,
+ * output[c_out/g, pixels] = weight[c_out/g, c_in/g · kh · kw] · cols, with the bias (along rows) and
+ * the residual fused as the GEMM's epilogue. A 1x1, stride-1, unpadded convolution multiplies the
+ * input planes directly: they already are its columns matrix.
+ */
+template <class P>
+void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
+  const std::int64_t cin_g = op.c_in / op.groups, cout_g = op.c_out / op.groups;
+  const std::int64_t depth = cin_g * op.kh * op.kw, pixels = op.out_h * op.out_w, in_plane = op.h * op.w;
+  const bool direct = op.kh == 1 && op.kw == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_h == 0 &&
+                      op.pad_w == 0;
+  const window_geometry g = geometry_of(op);
+  scratch_frame frame(ctx);
+  float* cols = direct ? nullptr : frame.take<float>(depth * pixels);
+  for (std::int64_t b = 0; b < op.n; ++b) {
+    for (std::int64_t grp = 0; grp < op.groups; ++grp) {
+      const float* in = op.input + (b * op.c_in + grp * cin_g) * in_plane;
+      if (!direct) im2col(ctx, g, cin_g, in, cols);
+      const std::int64_t out_offset = (b * op.c_out + grp * cout_g) * pixels;
+      gemm_op gemm{.m = cout_g, .n = pixels, .k = depth, .a = op.weight + grp * cout_g * depth, .lda = depth,
+                   .b = direct ? in : cols, .ldb = pixels, .trans_b = false, .c = op.output + out_offset,
+                   .ldc = pixels, .alpha = 1.f, .ep = {}};
+      gemm.ep.bias = op.ep.bias ? op.ep.bias + grp * cout_g : nullptr;
+      gemm.ep.axis = bias_axis::row;
+      gemm.ep.residual = op.ep.residual ? op.ep.residual + out_offset : nullptr;
+      gemm.ep.ldr = pixels;
+      gemm.ep.act = op.ep.act;
+      kernel_for<gemm_op, P>::run(ctx, gemm);
+    }
+  }
+}
+
+/** @brief Floats of slack after every phase row: one AVX-512 register, the widest vector read. */
+inline constexpr std::int64_t kPlaneSlack = 16;
+
+/**
+ * @brief Layout of a padded, phase-split copy of one input plane.
+ *
+ * Padded row pr holds input row pr - pad_h (or padding); its padded column x = j · phases + q is
+ * stored at phase q, index j. For an output column ox and a tap at padded column offset off, the
+ * value sits at phase off % phases, index ox + off / phases: kLanes neighbouring outputs read one
+ * contiguous vector whatever the stride. Every phase row has kPlaneSlack floats beyond the last
+ * index a window reads, so a whole vector may be loaded at the last output columns.
+ */
+struct padded_plane {
+  std::int64_t rows = 0, phases = 1, phase_len = 0;
+
+  std::int64_t row_floats() const noexcept { return phases * phase_len; }
+  std::int64_t plane_floats() const noexcept { return rows * row_floats(); }
+  /** @brief Scratch floats one plane needs: the plane, and its unsplit rows when there are phases. */
+  std::int64_t scratch_floats() const noexcept { return phases > 1 ? 2 * plane_floats() : plane_floats(); }
+  /** @brief Where padded row @p pr, padded column offset @p off sits for output column 0, in floats. */
+  std::int64_t offset(std::int64_t pr, std::int64_t off) const noexcept {
+    return pr * row_floats() + off % phases * phase_len + off / phases;
+  }
+};
+
+/**
+ * @brief offsets[ky · kw + kx] = distance, in floats of a padded_plane, from output (oy, ox)'s
+ * window origin to its tap (ky, kx), the same for every output: computed once per call so that
+ * inner loops do no division by the stride.
+ */
+inline void window_tap_offsets(const padded_plane& pl, const window_geometry& g, std::int64_t* offsets) noexcept {
+  for (std::int64_t ky = 0; ky < g.kh; ++ky)
+    for (std::int64_t kx = 0; kx < g.kw; ++kx)
+      offsets[ky * g.kw + kx] = pl.offset(ky * g.dil_h, kx * g.dil_w);
+}
+
+/** @brief The layout for @p g: only the padded rows and columns that some window reads. */
+inline padded_plane plan_padded_plane(const window_geometry& g) noexcept {
+  const std::int64_t rows = (g.out_h - 1) * g.stride_h + g.dil_h * (g.kh - 1) + 1;
+  const std::int64_t cols = (g.out_w - 1) * g.stride_w + g.dil_w * (g.kw - 1) + 1;
+  const std::int64_t len = ceil_div(ceil_div(cols, g.stride_w) + kPlaneSlack, kPlaneSlack) * kPlaneSlack;
+  return {rows, g.stride_w, len};
+}
+
+/** @brief p[0, count) = value, with vector stores when the simd policy is built (GCC -O2 would not). */
+inline void fill_floats(float* p, std::int64_t count, float value) noexcept {
+  std::int64_t i = 0;
+#if JOULE_HAS_SIMD
+  const simd_detail::batch v(value);
+  for (; i + simd_detail::kLanes <= count; i += simd_detail::kLanes) v.store_unaligned(p + i);
+#endif
+  for (; i < count; ++i) p[i] = value;
+}
+
+/**
+ * @brief Splits padded row @p row (phases · phase_len floats) into its phases:
+ * dst[q · phase_len + j] = row[j · phases + q].
+ */
+inline void split_phases(const padded_plane& pl, const float* row, float* dst) noexcept {
+#if JOULE_HAS_SIMD
+  if (pl.phases == 2) {
+    using simd_detail::batch;
+    using simd_detail::kLanes;
+    // Two vectors [a0 .. a(N-1)], [b0 .. b(N-1)] become [evens of a | evens of b] (phase 0) and
+    // [odds of a | odds of b] (phase 1): each vector is permuted so that the halves wanted sit in
+    // the right half, then one blend picks them.
+    struct evens_low {
+      static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i : 2 * (i - n / 2) + 1; }
+    };
+    struct odds_low {
+      static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i + 1 : 2 * (i - n / 2); }
+    };
+    struct low_half {
+      static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; }
+    };
+    using index_batch = xsimd::batch<std::uint32_t>;
+    constexpr auto even_first = xsimd::make_batch_constant<index_batch, evens_low>();
+    constexpr auto odd_first = xsimd::make_batch_constant<index_batch, odds_low>();
+    const xsimd::batch_bool<float> low = xsimd::make_batch_bool_constant<batch, low_half>();
+    for (std::int64_t j = 0; j < pl.phase_len; j += kLanes) {
+      const batch a = batch::load_aligned(row + 2 * j);
+      const batch b = batch::load_aligned(row + 2 * j + kLanes);
+      xsimd::select(low, xsimd::swizzle(a, even_first), xsimd::swizzle(b, odd_first)).store_aligned(dst + j);
+      xsimd::select(low, xsimd::swizzle(a, odd_first), xsimd::swizzle(b, even_first))
+          .store_aligned(dst + pl.phase_len + j);
+    }
+    return;
+  }
+#endif
+  for (std::int64_t q = 0; q < pl.phases; ++q)
+    for (std::int64_t j = 0; j < pl.phase_len; ++j) dst[q * pl.phase_len + j] = row[j * pl.phases + q];
+}
+
+/**
+ * @brief Writes the padded, phase-split copy of @p src ([h, w]) to @p dst (pl.scratch_floats()
+ * floats, 64-byte aligned), with @p pad_value in the padding and the slack: 0 for a convolution or
+ * an average, -inf for a max, so padding never changes a result.
+ */
+inline void fill_padded_plane(const padded_plane& pl, const window_geometry& g, const float* src, float pad_value,
+                              float* dst) noexcept {
+  const std::int64_t len = pl.row_floats();
+  // Input columns that land in a padded row (all of them: len exceeds pad_w + w).
+  const std::int64_t columns = std::clamp<std::int64_t>(len - g.pad_w, 0, g.w);
+  // With several phases, every padded row is built first and split after, in a second pass: a
+  // split reading a row just written would wait on the copy's misaligned stores, row after row.
+  float* padded = pl.phases == 1 ? dst : dst + pl.plane_floats();
+  for (std::int64_t pr = 0; pr < pl.rows; ++pr) {
+    float* row = padded + pr * len;
+    fill_floats(row, len, pad_value);
+    const std::int64_t iy = pr - g.pad_h;
+    if (iy >= 0 && iy < g.h) std::copy(src + iy * g.w, src + iy * g.w + columns, row + g.pad_w);
+  }
+  if (pl.phases > 1)
+    for (std::int64_t pr = 0; pr < pl.rows; ++pr) split_phases(pl, padded + pr * len, dst + pr * len);
+}
+
+/** @brief Threads worth using for @p count independent items totalling @p work operations. */
+inline int threads_for(const cpu_context& ctx, std::int64_t count, std::int64_t work,
+                       std::int64_t min_work_per_thread = 65536) noexcept {
+  const std::int64_t by_work = std::max<std::int64_t>(1, work / min_work_per_thread);
+  return static_cast<int>(std::min<std::int64_t>({ctx.threads(), count, by_work}));
+}
+
+/**
+ * @brief Splits [0, count) into @p threads contiguous ranges and calls body(t, begin, end) on thread
+ * t. Unlike cpu_context::parallel_for, the body learns its thread index, so each thread can use its
+ * own slice of scratch memory taken before the fork.
+ */
+template <class Body>
+void parallel_ranges(cpu_context& ctx, int threads, std::int64_t count, Body&& body) {
+  if (threads <= 1) {
+    if (count > 0) body(0, std::int64_t{0}, count);
+    return;
+  }
+  ctx.pool().run([&](int t) {
+    if (t >= threads) return;
+    const std::int64_t begin = count * t / threads, end = count * (t + 1) / threads;
+    if (begin < end) body(t, begin, end);
+  });
+}
+
+}  // namespace joule::detail

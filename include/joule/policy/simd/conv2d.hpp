@@ -1,0 +1,151 @@
+#pragma once
+/**
+ * @file conv2d.hpp
+ * @brief simd conv2d: a dedicated vector kernel for depthwise convolutions, im2col + the simd GEMM
+ * (epilogue fused) for everything else, and the simd GEMM on the input itself, with no im2col, for
+ * 1x1 stride-1 unpadded convolutions (detail::conv2d_as_gemm).
+ *
+ * Depthwise (groups == c_in == c_out) does a few multiply-adds per output and would waste a GEMM:
+ * each plane is copied once into a padded, phase-split layout (detail::padded_plane), then a tile of
+ * up to 4 output rows x 2 vectors of output columns accumulates every tap as one contiguous load and
+ * one FMA per vector, for any stride, dilation and kernel size. Eight independent accumulators hide
+ * the FMA latency; the bias, residual and activation are applied while the tile is in registers.
+ */
+#include <algorithm>
+#include <cstdint>
+
+#include <joule/core/context.hpp>
+#include <joule/core/kernel.hpp>
+#include <joule/ops/desc/conv2d.hpp>
+#include <joule/policy/detail/im2col.hpp>
+#include <joule/policy/simd.hpp>
+#include <joule/policy/simd/gemm.hpp>
+#include <joule/policy/simd/vector_math.hpp>
+
+namespace joule {
+
+namespace simd_detail {
+
+/** @brief One plane of a depthwise convolution: its padded input, filter, and where results go. */
+struct depthwise_plane {
+  const conv2d_op* op;
+  const detail::padded_plane* layout;
+  const std::int64_t* taps;  ///< kh · kw tap offsets in the padded plane (detail::window_tap_offsets)
+  const float* padded;       ///< the padded, phase-split input plane
+  const float* filter;       ///< kh · kw weights
+  float bias;                ///< 0 when the convolution has none
+  const float* residual;     ///< this plane of the residual, or null
+  float* out;                ///< this plane of the output
+};
+
+/** @brief out[0, count) = act(v + bias + residual) for the first @p count lanes of @p v. */
+inline void store_conv_lanes(batch v, float bias, const float* residual, activation act, float* out,
+                             std::int64_t count) noexcept {
+  if (count == kLanes) {
+    v += batch(bias);
+    if (residual) v += batch::load_unaligned(residual);
+    activate(act, v).store_unaligned(out);
+    return;
+  }
+  // A partial vector at the end of a row, where the residual and the output may end: the lanes
+  // go through a buffer, and the arithmetic stays vectorised.
+  alignas(64) float lanes[kLanes] = {};
+  v += batch(bias);
+  if (residual) {
+    std::copy(residual, residual + count, lanes);
+    v += batch::load_aligned(lanes);
+  }
+  activate(act, v).store_aligned(lanes);
+  std::copy(lanes, lanes + count, out);
+}
+
+/** @brief Output rows [oy0, oy0 + Rows) x columns [ox0, ox0 + Vectors · kLanes) of one plane. */
+template <int Rows, int Vectors>
+inline void depthwise_tile(const depthwise_plane& p, std::int64_t oy0, std::int64_t ox0) noexcept {
+  const conv2d_op& op = *p.op;
+  const std::int64_t row_step = op.stride_h * p.layout->row_floats();
+  const float* origin = p.padded + oy0 * row_step + ox0;
+  // The tile's loops are unrolled by hand (pragmas) so that the accumulators live in registers:
+  // GCC at -O2 keeps a small array in memory otherwise, and every FMA then waits on a store.
+  batch acc[Rows][Vectors];
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < Vectors; ++v) acc[r][v] = batch(0.f);
+  for (std::int64_t t = 0; t < op.kh * op.kw; ++t) {
+    const batch weight(p.filter[t]);
+    const float* tap = origin + p.taps[t];
+#pragma GCC unroll 4
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < Vectors; ++v)
+        acc[r][v] = xsimd::fma(batch::load_unaligned(tap + r * row_step + v * kLanes), weight, acc[r][v]);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r) {
+    const std::int64_t offset = (oy0 + r) * op.out_w + ox0;
+#pragma GCC unroll 2
+    for (int v = 0; v < Vectors; ++v) {
+      const std::int64_t count = std::min(kLanes, op.out_w - ox0 - v * kLanes);
+      store_conv_lanes(acc[r][v], p.bias, p.residual ? p.residual + offset + v * kLanes : nullptr, op.ep.act,
+                       p.out + offset + v * kLanes, count);
+    }
+  }
+}
+
+template <int Rows>
+inline void depthwise_rows(const depthwise_plane& p, std::int64_t oy0) noexcept {
+  const std::int64_t out_w = p.op->out_w;
+  for (std::int64_t ox0 = 0; ox0 < out_w; ox0 += 2 * kLanes) {
+    if (out_w - ox0 > kLanes) depthwise_tile<Rows, 2>(p, oy0, ox0);
+    else depthwise_tile<Rows, 1>(p, oy0, ox0);
+  }
+}
+
+/** @brief Depthwise convolution: every (image, channel) plane on its own, planes split across threads. */
+inline void depthwise_conv2d(cpu_context& ctx, const conv2d_op& op) {
+  const detail::window_geometry g = detail::geometry_of(op);
+  const detail::padded_plane layout = detail::plan_padded_plane(g);
+  const std::int64_t planes = op.n * op.c_in, pixels = op.out_h * op.out_w;
+  // A small plane costs more to copy than to convolve: both count as work when choosing threads.
+  const int threads = detail::threads_for(ctx, planes, planes * (layout.scratch_floats() + pixels * op.kh * op.kw));
+  scratch_frame frame(ctx);
+  std::int64_t* taps = frame.take<std::int64_t>(op.kh * op.kw);
+  detail::window_tap_offsets(layout, g, taps);
+  float* scratch = frame.take<float>(threads * layout.scratch_floats());
+  detail::parallel_ranges(ctx, threads, planes, [&](int t, std::int64_t p0, std::int64_t p1) {
+    float* padded = scratch + t * layout.scratch_floats();
+    for (std::int64_t plane = p0; plane < p1; ++plane) {
+      const std::int64_t c = plane % op.c_in;
+      detail::fill_padded_plane(layout, g, op.input + plane * op.h * op.w, 0.f, padded);
+      const depthwise_plane p{&op,
+                              &layout,
+                              taps,
+                              padded,
+                              op.weight + c * op.kh * op.kw,
+                              op.ep.bias ? op.ep.bias[c] : 0.f,
+                              op.ep.residual ? op.ep.residual + plane * pixels : nullptr,
+                              op.output + plane * pixels};
+      std::int64_t oy0 = 0;
+      for (; oy0 + 4 <= op.out_h; oy0 += 4) depthwise_rows<4>(p, oy0);
+      switch (op.out_h - oy0) {
+        case 3: depthwise_rows<3>(p, oy0); break;
+        case 2: depthwise_rows<2>(p, oy0); break;
+        case 1: depthwise_rows<1>(p, oy0); break;
+        default: break;
+      }
+    }
+  });
+}
+
+}  // namespace simd_detail
+
+template <>
+struct kernel<conv2d_op, simd> {
+  static void run(cpu_context& ctx, const conv2d_op& op) {
+    if (op.groups == op.c_in && op.groups == op.c_out) simd_detail::depthwise_conv2d(ctx, op);
+    else detail::conv2d_as_gemm<simd>(ctx, op);
+  }
+};
+
+}  // namespace joule

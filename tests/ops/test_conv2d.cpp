@@ -1,0 +1,445 @@
+// Conformance of ops::conv2d and ops::fold_batch_norm on every CPU policy against the double-precision
+// reference in tests/reference/conv2d.hpp.
+//
+// Error bound (per output): 1.2 · gamma(K + 3) · M + 8u · (|ref| + M), u = 2^-24, K = c_in / groups ·
+// kh · kw, M = sum |w · x| over the window + |bias| + |residual|. A convolution output is a dot product
+// of K terms plus the bias and the residual, so gamma(K + 3) is Higham's worst case for any float32
+// summation order (direct loops, im2col + blocked / vectorised / FMA GEMM, BLAS, Eigen); 1.2 and
+// 8u · (|ref| + M) carry it through the activation exactly as in test_gemm.cpp. Layers too large to
+// check every output against a double reference within a few seconds are checked at 3000 random
+// outputs plus the first and last, and every output is checked to have been written (the output is
+// filled with NaN before the call, so a kernel that skips or reads it fails).
+//
+// fold_batch_norm: conv(x, w') + b' and batch_norm(conv(x, w) + b) are each compared with the exact
+// s · (conv(x, w) + b - mean) + beta, s = gamma / sqrt(var + eps), and with each other. The folded
+// weight w' = fl(w · s) adds one rounding per product, hence 1.2 · gamma(K + 4) · M1 + 8u · (|ref| +
+// M1) with M1 = sum |w s x| + |b'|. The unfolded path adds the batch-norm's roundings (scale ~3u,
+// shift ~5u, multiply-add ~2u, see test_batch_norm.cpp) on top of gamma(K + 3) · |s| · Mz, hence
+// 1.2 · gamma(K + 11) · M2 + 8u · (|ref| + M2) with M2 = |s| · (sum |w x| + |b|) + |mean · s| + |beta|.
+// The two results must agree within the sum of both bounds. The folded values themselves are the
+// double-precision products rounded once: within u of the exact ones, relatively.
+//
+// Shapes: random draws of dense, two-group and depthwise convolutions with 1x1 / 3x3 / 5x5 / 7x7
+// (sometimes non-square) kernels, strides 1 and 2, padding 0 to 2, dilation 1 and 2, batch 1 to 3,
+// widths up to ~50 (not multiples of the vector width), with and without bias and residual, under
+// every activation; every kind of layer of ResNet-50 (7x7/2 stem on 3 channels, 1x1 stride 1 with a
+// residual, 1x1 stride 2, 3x3 stride 1 and 2) and MobileNetV2 (3x3/2 stem, 1x1 expand and project,
+// depthwise 3x3 stride 1 and 2 at 112, 56, 28, 14 and 7 with 32 to 960 channels) at batch 1; size 1;
+// an empty batch (n = 0 is a no-op, also with null pointers); a kernel as large as the padded input;
+// a depthwise multiplier (groups = c_in, c_out = 2 c_in, not the depthwise kernel).
+// NaN: one NaN input pixel must make exactly the outputs whose window holds it NaN (including none,
+// when a stride-2 1x1 convolution skips it).
+//
+// Bad input tested (message fragment): input / weight of the wrong rank ("input must have rank 4",
+// "weight must have rank 4"); channel mismatch ("channel mismatch"); stride <= 0 ("negative or zero
+// strides"); dilation <= 0 ("negative or zero dilation"); negative padding ("negative padding");
+// padding beyond the dilated kernel ("exceeds the dilated kernel extent"); groups <= 0 ("groups must
+// be positive"); groups not dividing c_in or c_out ("must divide the input channels"); empty channels
+// or kernel ("at least one channel"); a kernel larger than the padded input ("output would be empty");
+// output of the wrong shape ("output must have shape [1, 8, 6, 6]"); bias not [c_out] ("bias must
+// have shape [8]"); residual not the output's shape ("residual must have shape [1, 8, 6, 6]"); a null
+// pointer ("null data pointer"); a misaligned pointer ("not aligned"); output overlapping the input
+// or the residual ("output overlaps input", "output overlaps residual"); fold_batch_norm with a
+// weight of rank 1 ("conv_weight must have rank >= 2"), parameters or a bias not [c_out] ("gamma must
+// have shape [4]", "conv_bias must have shape [4]"), var + eps <= 0 ("is not positive").
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include <joule/ops/batch_norm.hpp>
+#include <joule/ops/conv2d.hpp>
+
+#include "../common/testing.hpp"
+#include "../reference/conv2d.hpp"
+
+namespace {
+
+using joule::activation;
+using joule::shape;
+using joule::tensor;
+using joule::ops::conv2d_params;
+using joule_test::gamma;
+using joule_test::kUnitRoundoff;
+
+constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+                                       activation::gelu_erf, activation::gelu_tanh, activation::tanh};
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+/** One convolution to run: shapes, geometry and epilogue. */
+struct conv_case {
+  const char* label;
+  shape input, weight;
+  conv2d_params params;
+  bool bias = false, residual = false;
+  activation act = activation::none;
+};
+
+std::string describe(const conv_case& c) {
+  std::ostringstream out;
+  out << c.label << " input " << c.input << " weight " << c.weight << " stride (" << c.params.stride_h << ", "
+      << c.params.stride_w << ") pad (" << c.params.pad_h << ", " << c.params.pad_w << ") dil (" << c.params.dil_h
+      << ", " << c.params.dil_w << ") groups " << c.params.groups << " bias=" << c.bias << " residual=" << c.residual
+      << " act=" << joule::activation_name(c.act);
+  return out.str();
+}
+
+joule_ref::conv2d_problem problem_of(const shape& input, const shape& weight, const conv2d_params& p) {
+  const shape out = joule::ops::conv2d_output_shape(input, weight, p);
+  return {input[0], input[1], input[2],  input[3],  weight[0], weight[2], weight[3], p.stride_h, p.stride_w,
+          p.pad_h,  p.pad_w,  p.dil_h,   p.dil_w,   p.groups,  out[2],    out[3]};
+}
+
+/** Every output index when a full double-precision check is cheap, else a random sample. */
+std::vector<std::int64_t> indices_to_check(std::mt19937_64& rng, std::int64_t outputs, std::int64_t depth) {
+  constexpr std::int64_t kFullCheckWork = 4'000'000, kSamples = 3000;
+  std::vector<std::int64_t> indices;
+  if (outputs * depth <= kFullCheckWork) {
+    for (std::int64_t i = 0; i < outputs; ++i) indices.push_back(i);
+    return indices;
+  }
+  indices = {0, outputs - 1};
+  for (std::int64_t s = 0; s < kSamples; ++s) indices.push_back(joule_test::uniform_int(rng, 0, outputs - 1));
+  return indices;
+}
+
+/** A random dense, two-group or depthwise convolution within the geometry the op supports. */
+conv_case random_case(std::mt19937_64& rng) {
+  constexpr std::int64_t kKernels[] = {1, 3, 5, 7};
+  const std::int64_t kh = kKernels[rng() % 4], kw = rng() % 4 == 0 ? kKernels[rng() % 4] : kh;
+  conv2d_params p;
+  p.stride_h = 1 + static_cast<std::int64_t>(rng() % 2);
+  p.stride_w = 1 + static_cast<std::int64_t>(rng() % 2);
+  p.dil_h = kh > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
+  p.dil_w = kw > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
+  p.pad_h = std::min<std::int64_t>(rng() % 3, p.dil_h * (kh - 1));
+  p.pad_w = std::min<std::int64_t>(rng() % 3, p.dil_w * (kw - 1));
+  const std::int64_t h = std::max<std::int64_t>(1, p.dil_h * (kh - 1) + 1 - 2 * p.pad_h) + joule_test::uniform_int(rng, 0, 12);
+  const std::int64_t w = std::max<std::int64_t>(1, p.dil_w * (kw - 1) + 1 - 2 * p.pad_w) + joule_test::uniform_int(rng, 0, 40);
+  const std::int64_t n = joule_test::uniform_int(rng, 1, 3);
+  std::int64_t c_in, c_out;
+  switch (rng() % 3) {
+    case 0:
+      c_in = joule_test::uniform_int(rng, 1, 12), c_out = joule_test::uniform_int(rng, 1, 12);
+      break;
+    case 1:
+      p.groups = 2;
+      c_in = 2 * joule_test::uniform_int(rng, 1, 6), c_out = 2 * joule_test::uniform_int(rng, 1, 6);
+      break;
+    default:
+      c_in = c_out = p.groups = joule_test::uniform_int(rng, 1, 24);
+      break;
+  }
+  return {"random", shape{n, c_in, h, w}, shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0, rng() % 3 == 0,
+          kActivations[rng() % 6]};
+}
+
+template <class P>
+class conv2d_conformance : public ::testing::Test {
+ protected:
+  void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(P); }
+
+  /**
+   * Runs @p c on policy P with random data (and a NaN at input element @p nan_index when >= 0) and
+   * checks it against the reference.
+   */
+  void check(joule::context<P>& ctx, const conv_case& c, std::mt19937_64& rng, std::int64_t nan_index = -1) {
+    const shape out_shape = joule::ops::conv2d_output_shape(c.input, c.weight, c.params);
+    auto input = joule_test::random_tensor(rng, c.input);
+    auto weight = joule_test::random_tensor(rng, c.weight);
+    auto bias = joule_test::random_tensor(rng, shape{c.weight[0]});
+    auto residual = joule_test::random_tensor(rng, out_shape);
+    if (nan_index >= 0) input[nan_index] = kNaN;
+    tensor<float> output(out_shape);
+    for (auto& v : output.span()) v = kNaN;  // kernels must write, not read, the output
+    joule::ops::conv2d_epilogue ep{.act = c.act};
+    if (c.bias) ep.bias = bias.cview();
+    if (c.residual) ep.residual = residual.cview();
+    joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep);
+
+    const std::string what = std::string(P::name()) + " " + describe(c) + " threads=" + std::to_string(ctx.threads());
+    const auto problem = problem_of(c.input, c.weight, c.params);
+    const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
+    const auto indices = indices_to_check(rng, output.numel(), depth);
+    if (static_cast<std::int64_t>(indices.size()) < output.numel() && nan_index < 0) {
+      std::int64_t unwritten = 0;
+      for (const float v : output.span()) unwritten += std::isnan(v) ? 1 : 0;
+      EXPECT_EQ(unwritten, 0) << what << ": outputs left unwritten or NaN";
+    }
+    std::vector<float> got;
+    std::vector<double> want, bound;
+    for (const std::int64_t i : indices) {
+      const auto e = joule_ref::conv2d_at(problem, input.data(), weight.data(), c.bias ? bias.data() : nullptr,
+                                          c.residual ? residual.data() : nullptr, c.act, i);
+      got.push_back(output[i]);
+      want.push_back(e.value);
+      bound.push_back(1.2 * gamma(depth + 3) * e.magnitude + 8 * kUnitRoundoff * (std::abs(e.value) + e.magnitude) +
+                      1e-37);
+    }
+    joule_test::expect_within(got, want, bound, what);
+  }
+};
+TYPED_TEST_SUITE(conv2d_conformance, joule_test::cpu_policy_types, joule_test::policy_name);
+
+conv2d_params stride_pad(std::int64_t stride, std::int64_t pad, std::int64_t groups = 1) {
+  return {.stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad, .groups = groups};
+}
+
+TYPED_TEST(conv2d_conformance, random_shapes_and_epilogues) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  for (int draw = 0; draw < 30; ++draw) this->check(ctx, random_case(rng), rng);
+}
+
+TYPED_TEST(conv2d_conformance, resnet50_layers) {
+  // torchvision's ResNet-50 (v1.5: stride in the 3x3) at batch 1, batch-norm folded into a bias.
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  const conv_case cases[] = {
+      {"resnet50 stem 7x7/2", shape{1, 3, 224, 224}, shape{64, 3, 7, 7}, stride_pad(2, 3), true, false, activation::relu},
+      {"resnet50 layer1 1x1 expand + identity", shape{1, 64, 56, 56}, shape{256, 64, 1, 1}, stride_pad(1, 0), true, true,
+       activation::relu},
+      {"resnet50 layer1 3x3", shape{1, 64, 56, 56}, shape{64, 64, 3, 3}, stride_pad(1, 1), true, false, activation::relu},
+      {"resnet50 layer2 3x3/2", shape{1, 128, 56, 56}, shape{128, 128, 3, 3}, stride_pad(2, 1), true, false,
+       activation::relu},
+      {"resnet50 layer2 downsample 1x1/2", shape{1, 256, 56, 56}, shape{512, 256, 1, 1}, stride_pad(2, 0), true, false,
+       activation::none},
+      {"resnet50 layer4 1x1 reduce", shape{1, 2048, 7, 7}, shape{512, 2048, 1, 1}, stride_pad(1, 0), true, false,
+       activation::relu},
+  };
+  for (const auto& c : cases) this->check(ctx, c, rng);
+}
+
+TYPED_TEST(conv2d_conformance, mobilenet_v2_layers) {
+  // torchvision's MobileNetV2 at batch 1: stem, 1x1 expand / project, and every depthwise 3x3 it has.
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  const auto dw = [](const char* label, std::int64_t c, std::int64_t size, std::int64_t stride) {
+    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true, false,
+                     activation::relu6};
+  };
+  const conv_case cases[] = {
+      {"mobilenet_v2 stem 3x3/2", shape{1, 3, 224, 224}, shape{32, 3, 3, 3}, stride_pad(2, 1), true, false,
+       activation::relu6},
+      dw("mobilenet_v2 dw 112 c32", 32, 112, 1),
+      dw("mobilenet_v2 dw/2 112 c96", 96, 112, 2),
+      dw("mobilenet_v2 dw 56 c144", 144, 56, 1),
+      dw("mobilenet_v2 dw/2 56 c144", 144, 56, 2),
+      dw("mobilenet_v2 dw 28 c192", 192, 28, 1),
+      dw("mobilenet_v2 dw/2 28 c192", 192, 28, 2),
+      dw("mobilenet_v2 dw 14 c384", 384, 14, 1),
+      dw("mobilenet_v2 dw 14 c576", 576, 14, 1),
+      dw("mobilenet_v2 dw/2 14 c576", 576, 14, 2),
+      dw("mobilenet_v2 dw 7 c960", 960, 7, 1),
+      {"mobilenet_v2 1x1 expand 28", shape{1, 32, 28, 28}, shape{192, 32, 1, 1}, stride_pad(1, 0), true, false,
+       activation::relu6},
+      {"mobilenet_v2 1x1 project 28 + residual", shape{1, 192, 28, 28}, shape{32, 192, 1, 1}, stride_pad(1, 0), true,
+       true, activation::none},
+      {"mobilenet_v2 last 1x1 7", shape{1, 320, 7, 7}, shape{1280, 320, 1, 1}, stride_pad(1, 0), true, false,
+       activation::relu6},
+  };
+  for (const auto& c : cases) this->check(ctx, c, rng);
+}
+
+TYPED_TEST(conv2d_conformance, degenerate_and_edge_shapes) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(1);
+  this->check(ctx, {"size 1", shape{1, 1, 1, 1}, shape{1, 1, 1, 1}, {}, true, true, activation::relu}, rng);
+  this->check(ctx, {"kernel = padded input", shape{2, 3, 3, 3}, shape{5, 3, 7, 7}, stride_pad(1, 2), true, false,
+                    activation::none}, rng);
+  this->check(ctx, {"depthwise multiplier", shape{2, 4, 9, 10}, shape{8, 1, 3, 3}, stride_pad(1, 1, 4), true, true,
+                    activation::relu6}, rng);
+  this->check(ctx, {"wide depthwise", shape{1, 3, 5, 100}, shape{3, 1, 3, 3}, stride_pad(2, 1, 3), true, true,
+                    activation::gelu_tanh}, rng);
+  this->check(ctx, {"wide dense", shape{1, 3, 4, 83}, shape{4, 3, 3, 5}, {.stride_w = 2, .pad_h = 1, .pad_w = 2}, true,
+                    true, activation::tanh}, rng);
+  this->check(ctx, {"depthwise 5x5 dilated", shape{2, 6, 17, 19}, shape{6, 1, 5, 5},
+                    {.stride_h = 2, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2, .groups = 6}, false, true,
+                    activation::gelu_erf}, rng);
+  this->check(ctx, {"1x1 grouped", shape{2, 6, 5, 7}, shape{9, 2, 1, 1}, stride_pad(1, 0, 3), true, false,
+                    activation::none}, rng);
+  // An empty batch is a no-op, with allocated tensors and with null pointers alike.
+  tensor<float> input(shape{0, 3, 8, 8}), weight(shape{4, 3, 3, 3}), output(shape{0, 4, 6, 6}), bias(shape{4});
+  tensor<float> residual(shape{0, 4, 6, 6});
+  EXPECT_NO_THROW(joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), {},
+                                     {.bias = bias.cview(), .residual = residual.cview(), .act = activation::relu}));
+  EXPECT_NO_THROW(joule::ops::conv2d(ctx, joule::tensor_view<const float>(nullptr, shape{0, 3, 8, 8}), weight.cview(),
+                                     joule::tensor_view<float>(nullptr, shape{0, 4, 6, 6})));
+}
+
+TYPED_TEST(conv2d_conformance, nan_stays_in_its_windows) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  const conv_case cases[] = {
+      {"dense 3x3", shape{2, 3, 9, 11}, shape{4, 3, 3, 3}, stride_pad(1, 1), true, false, activation::relu},
+      {"1x1 direct", shape{1, 4, 5, 7}, shape{6, 4, 1, 1}, stride_pad(1, 0), true, true, activation::none},
+      {"1x1 stride 2", shape{1, 4, 9, 9}, shape{6, 4, 1, 1}, stride_pad(2, 0), false, false, activation::relu6},
+      {"depthwise 3x3/2", shape{1, 8, 13, 37}, shape{8, 1, 3, 3}, stride_pad(2, 1, 8), true, false, activation::relu},
+      {"grouped 5x5 dilated", shape{1, 4, 12, 12}, shape{6, 2, 5, 5}, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2},
+       true, false, activation::none},
+  };
+  for (const auto& c : cases) {
+    const std::int64_t numel = c.input.numel(), plane = c.input[2] * c.input[3];
+    // A corner, an interior pixel of another channel, and the pixel at (1, 1): the last one is
+    // skipped by stride-2 1x1 windows, so there no output may turn NaN.
+    for (std::int64_t at : {std::int64_t{0}, numel - plane / 2 - 1, plane + c.input[3] + 1}) this->check(ctx, c, rng, at);
+  }
+}
+
+TYPED_TEST(conv2d_conformance, folded_batch_norm_matches_conv_then_batch_norm) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  const conv_case cases[] = {
+      {"dense 3x3", shape{2, 8, 10, 12}, shape{6, 8, 3, 3}, stride_pad(1, 1), true, false, activation::relu},
+      {"depthwise 3x3/2", shape{1, 8, 15, 21}, shape{8, 1, 3, 3}, stride_pad(2, 1, 8), false, false, activation::relu6},
+      {"1x1", shape{1, 16, 7, 7}, shape{24, 16, 1, 1}, stride_pad(1, 0), true, false, activation::none},
+  };
+  for (const auto& c : cases) {
+    const std::int64_t c_out = c.weight[0];
+    auto x = joule_test::random_tensor(rng, c.input);
+    auto w = joule_test::random_tensor(rng, c.weight);
+    auto b = joule_test::random_tensor(rng, shape{c_out});
+    auto gamma_t = joule_test::random_tensor(rng, shape{c_out}, -2.f, 2.f);
+    auto beta = joule_test::random_tensor(rng, shape{c_out});
+    auto mean = joule_test::random_tensor(rng, shape{c_out});
+    auto var = joule_test::random_tensor(rng, shape{c_out}, 0.1f, 2.f);
+    const float eps = 1e-3f;
+    const joule::tensor_view<const float> conv_bias = c.bias ? b.cview() : joule::tensor_view<const float>{};
+    const auto folded = joule::ops::fold_batch_norm(w.cview(), conv_bias, gamma_t.cview(), beta.cview(), mean.cview(),
+                                                    var.cview(), eps);
+    const shape out_shape = joule::ops::conv2d_output_shape(c.input, c.weight, c.params);
+    tensor<float> y_folded(out_shape), y_unfolded(out_shape);
+    joule::ops::conv2d(ctx, x.cview(), folded.weight.cview(), y_folded.view(), c.params,
+                       {.bias = folded.bias.cview(), .act = c.act});
+    joule::ops::conv2d(ctx, x.cview(), w.cview(), y_unfolded.view(), c.params, {.bias = conv_bias});
+    joule::ops::batch_norm(ctx, y_unfolded.cview(), y_unfolded.view(), mean.cview(), var.cview(), gamma_t.cview(),
+                           beta.cview(), eps, c.act);
+
+    const auto problem = problem_of(c.input, c.weight, c.params);
+    const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3], pixels = out_shape[2] * out_shape[3];
+    std::vector<double> want(out_shape.numel()), bound_folded(want.size()), bound_unfolded(want.size()),
+        bound_both(want.size());
+    for (std::int64_t i = 0; i < out_shape.numel(); ++i) {
+      const std::int64_t o = i / pixels % c_out;
+      const double s = gamma_t[o] / std::sqrt(static_cast<double>(var[o]) + eps);
+      const auto conv = joule_ref::conv2d_at(problem, x.data(), w.data(), nullptr, nullptr, activation::none, i);
+      const double bias = c.bias ? b[o] : 0.0;
+      const double folded_bias = (bias - mean[o]) * s + beta[o];
+      const double exact = conv.value * s + folded_bias;
+      const double m1 = std::abs(s) * conv.magnitude + std::abs(folded_bias);
+      const double m2 = std::abs(s) * (conv.magnitude + std::abs(bias)) + std::abs(mean[o] * s) + std::abs(beta[o]);
+      want[i] = joule_ref::activation(c.act, exact);
+      bound_folded[i] = 1.2 * gamma(depth + 4) * m1 + 8 * kUnitRoundoff * (std::abs(want[i]) + m1) + 1e-37;
+      bound_unfolded[i] = 1.2 * gamma(depth + 11) * m2 + 8 * kUnitRoundoff * (std::abs(want[i]) + m2) + 1e-37;
+      bound_both[i] = bound_folded[i] + bound_unfolded[i];
+    }
+    const std::string what = std::string(TypeParam::name()) + " fold " + describe(c);
+    joule_test::expect_within(y_folded.span(), want, bound_folded, what + " (folded)");
+    joule_test::expect_within(y_unfolded.span(), want, bound_unfolded, what + " (conv then batch_norm)");
+    std::vector<double> unfolded(y_unfolded.span().begin(), y_unfolded.span().end());
+    joule_test::expect_within(y_folded.span(), unfolded, bound_both, what + " (folded vs unfolded)");
+  }
+}
+
+TEST(fold_batch_norm, rounds_the_double_precision_fold_once) {
+  auto rng = joule_test::rng_for_test();
+  for (const shape weight_shape : {shape{4, 3, 3, 3}, shape{4, 1, 3, 3}, shape{4, 10}}) {
+    for (const bool with_bias : {false, true}) {
+      auto w = joule_test::random_tensor(rng, weight_shape);
+      auto b = joule_test::random_tensor(rng, shape{4});
+      auto g = joule_test::random_tensor(rng, shape{4}, -2.f, 2.f);
+      auto beta = joule_test::random_tensor(rng, shape{4});
+      auto mean = joule_test::random_tensor(rng, shape{4});
+      auto var = joule_test::random_tensor(rng, shape{4}, 0.f, 2.f);
+      var[0] = 0.f;  // var + eps > 0 still
+      const auto folded = joule::ops::fold_batch_norm(w.cview(), with_bias ? b.cview() : joule::tensor_view<const float>{},
+                                                      g.cview(), beta.cview(), mean.cview(), var.cview());
+      ASSERT_EQ(folded.weight.shape(), weight_shape);
+      ASSERT_EQ(folded.bias.shape(), shape{4});
+      const std::int64_t per_channel = weight_shape.numel() / 4;
+      std::vector<double> want_w(w.numel()), want_b(4);
+      for (std::int64_t o = 0; o < 4; ++o) {
+        const double s = g[o] / std::sqrt(static_cast<double>(var[o]) + static_cast<double>(1e-5f));
+        for (std::int64_t i = 0; i < per_channel; ++i) want_w[o * per_channel + i] = w[o * per_channel + i] * s;
+        want_b[o] = ((with_bias ? b[o] : 0.0) - mean[o]) * s + beta[o];
+      }
+      joule_test::expect_close(folded.weight.span(), want_w, kUnitRoundoff, 1e-37, "folded weight");
+      joule_test::expect_close(folded.bias.span(), want_b, kUnitRoundoff, 1e-37, "folded bias");
+    }
+  }
+}
+
+/** Expects a joule::error whose message contains @p fragment. */
+template <class F>
+void expect_error(F&& f, const std::string& fragment) {
+  try {
+    f();
+    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
+  } catch (const joule::error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
+  joule::context<TypeParam> ctx(1);
+  tensor<float> x(shape{1, 4, 8, 8}), w(shape{8, 4, 3, 3}), y(shape{1, 8, 6, 6});
+  const auto run = [&](joule::tensor_view<const float> in, joule::tensor_view<const float> weight,
+                       joule::tensor_view<float> out, const conv2d_params& p = {},
+                       const joule::ops::conv2d_epilogue& ep = {}) { joule::ops::conv2d(ctx, in, weight, out, p, ep); };
+  tensor<float> rank3(shape{4, 8, 8}), rank2(shape{8, 36});
+  expect_error([&] { run(rank3.cview(), w.cview(), y.view()); }, "input must have rank 4");
+  expect_error([&] { run(x.cview(), rank2.cview(), y.view()); }, "weight must have rank 4");
+  tensor<float> w3(shape{8, 3, 3, 3});
+  expect_error([&] { run(x.cview(), w3.cview(), y.view()); }, "channel mismatch");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.stride_h = 0}); }, "negative or zero strides");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.stride_w = -1}); }, "negative or zero strides");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.dil_h = 0}); }, "negative or zero dilation");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.dil_w = -2}); }, "negative or zero dilation");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.pad_h = -1}); }, "negative padding");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.pad_w = 3}); }, "exceeds the dilated kernel extent");
+  tensor<float> w1x1(shape{8, 4, 1, 1});
+  expect_error([&] { run(x.cview(), w1x1.cview(), y.view(), {.pad_h = 1}); }, "exceeds the dilated kernel extent");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.groups = 0}); }, "groups must be positive");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {.groups = -4}); }, "groups must be positive");
+  tensor<float> w_g3(shape{6, 1, 3, 3});
+  expect_error([&] { run(x.cview(), w_g3.cview(), y.view(), {.groups = 3}); }, "must divide the input channels");
+  tensor<float> w_odd(shape{3, 2, 3, 3});
+  expect_error([&] { run(x.cview(), w_odd.cview(), y.view(), {.groups = 2}); }, "must divide the input channels");
+  tensor<float> w_empty(shape{0, 4, 3, 3});
+  expect_error([&] { run(x.cview(), w_empty.cview(), y.view()); }, "at least one channel");
+  tensor<float> small(shape{1, 1, 2, 2}), w5(shape{1, 1, 5, 5}), y1(shape{1, 1, 1, 1});
+  expect_error([&] { run(small.cview(), w5.cview(), y1.view(), {.pad_h = 1, .pad_w = 1}); }, "output would be empty");
+  expect_error([&] { joule::ops::conv2d_output_shape(shape{1, 1, 2, 2}, shape{1, 1, 5, 5}, {}); }, "output would be empty");
+  tensor<float> y_bad(shape{1, 8, 8, 8});
+  expect_error([&] { run(x.cview(), w.cview(), y_bad.view()); }, "output must have shape [1, 8, 6, 6]");
+  tensor<float> bias_bad(shape{7}), residual_bad(shape{1, 8, 6, 5});
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.bias = bias_bad.cview()}); }, "bias must have shape [8]");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.residual = residual_bad.cview()}); },
+               "residual must have shape [1, 8, 6, 6]");
+  expect_error([&] { run(joule::tensor_view<const float>(nullptr, x.shape()), w.cview(), y.view()); }, "null data pointer");
+  std::vector<char> raw(600 * sizeof(float));
+  const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 2);
+  expect_error([&] { run(joule::tensor_view<const float>(misaligned, x.shape()), w.cview(), y.view()); }, "not aligned");
+  // The output placed inside the input's memory, then on the residual's.
+  tensor<float> shared(shape{1024});
+  expect_error([&] { run(joule::tensor_view<const float>(shared.data(), x.shape()), w.cview(),
+                         joule::tensor_view<float>(shared.data() + 128, y.shape())); },
+               "output overlaps input");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.residual = y.cview()}); }, "output overlaps residual");
+}
+
+TEST(fold_batch_norm, bad_input_is_a_clear_error) {
+  tensor<float> w(shape{4, 3, 3, 3}), p4(shape{4}), p5(shape{5}), rank1(shape{4});
+  expect_error([&] { joule::ops::fold_batch_norm(rank1.cview(), {}, p4.cview(), p4.cview(), p4.cview(), p4.cview()); },
+               "conv_weight must have rank >= 2");
+  expect_error([&] { joule::ops::fold_batch_norm(w.cview(), {}, p5.cview(), p4.cview(), p4.cview(), p4.cview()); },
+               "gamma must have shape [4]");
+  expect_error([&] { joule::ops::fold_batch_norm(w.cview(), p5.cview(), p4.cview(), p4.cview(), p4.cview(), p4.cview()); },
+               "conv_bias must have shape [4]");
+  tensor<float> var(shape{4}, {1.f, 1.f, -1.f, 1.f});
+  expect_error([&] { joule::ops::fold_batch_norm(w.cview(), {}, p4.cview(), p4.cview(), p4.cview(), var.cview()); },
+               "is not positive");
+  expect_error([&] { joule::ops::fold_batch_norm(w.cview(), {}, p4.cview(), p4.cview(), p4.cview(), p4.cview(), 0.f); },
+               "is not positive");
+}
+
+}  // namespace
