@@ -85,6 +85,17 @@ inline void expect_close(std::span<const float> actual, std::span<const double> 
   expect_within(actual, expected, bound, what);
 }
 
+/** @brief Expects @p f to throw joule::error whose message contains @p fragment. */
+template <class F>
+void expect_error(F&& f, const std::string& fragment) {
+  try {
+    f();
+    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
+  } catch (const joule::error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
 template <class List>
 struct gtest_types;
 template <class... Ps>

@@ -42,6 +42,8 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::shape;
 using joule::tensor;
 
@@ -54,16 +56,6 @@ double normwise_error(joule::tensor_view<const float> got, joule::tensor_view<co
     scale = std::max(scale, std::abs(double(want[i])));
   }
   return err / scale;
-}
-
-template <class E>
-void expect_error(E&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 template <class P>

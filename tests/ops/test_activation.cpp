@@ -27,6 +27,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::activation;
 using joule::shape;
 using joule::tensor;
@@ -150,17 +152,6 @@ TYPED_TEST(activation_conformance, nan_and_inf_change_only_their_element) {
     // The reference decides +-inf (relu(-inf) = 0, gelu(-inf) = -inf · 0 = NaN, tanh(inf) = 1);
     // every other element must match as if the specials were not there.
     this->check(ctx, x, act);
-  }
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
 }
 

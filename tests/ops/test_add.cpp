@@ -25,6 +25,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::activation;
 using joule::shape;
 using joule::tensor;
@@ -140,17 +142,6 @@ TYPED_TEST(add_conformance, nan_stays_with_what_depends_on_it) {
     for (std::int64_t i = 0; i < y.numel(); ++i)
       EXPECT_EQ(std::isnan(y[i]), i == 50 || i % 35 == 33) << TypeParam::name() << " element " << i;
     this->check(ctx, a, b, act);
-  }
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
 }
 

@@ -40,6 +40,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::shape;
 using joule::tensor;
 
@@ -163,17 +165,6 @@ TYPED_TEST(attention_conformance, second_run_takes_no_new_scratch) {
   const auto growths = ctx.scratch().growth_count();
   joule::ops::attention_fused_qkv(ctx, qkv.cview(), {}, out.view(), 4);
   EXPECT_EQ(ctx.scratch().growth_count(), growths) << TypeParam::name();
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(attention_conformance, bad_input_is_a_clear_error) {

@@ -27,6 +27,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::activation;
 using joule::shape;
 using joule::tensor;
@@ -102,17 +104,6 @@ TYPED_TEST(batch_norm_conformance, edge_shapes_and_nan) {
   EXPECT_NO_THROW(joule::ops::batch_norm(ctx, empty.cview(), empty.view(), p.cview(), p.cview(), p.cview(), p.cview()));
   EXPECT_NO_THROW(joule::ops::batch_norm(ctx, empty_inner.cview(), empty_inner.view(), p.cview(), p.cview(), p.cview(),
                                          p.cview()));
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(batch_norm_conformance, bad_input_is_a_clear_error) {

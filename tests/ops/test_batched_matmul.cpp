@@ -24,6 +24,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::shape;
 using joule::tensor;
 using joule_test::gamma;
@@ -110,17 +112,6 @@ TYPED_TEST(batched_matmul_conformance, nan_and_inf_stay_where_they_belong) {
   joule::context<TypeParam> ctx(2);
   this->check(ctx, {{5}, 20, 30, 40, false, 1.f}, rng, std::numeric_limits<float>::quiet_NaN());
   this->check(ctx, {{5}, 20, 30, 40, true, 1.f}, rng, 0.f, std::numeric_limits<float>::infinity());
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(batched_matmul_conformance, bad_input_is_a_clear_error) {

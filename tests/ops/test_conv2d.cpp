@@ -54,6 +54,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::activation;
 using joule::shape;
 using joule::tensor;
@@ -365,17 +367,6 @@ TEST(fold_batch_norm, rounds_the_double_precision_fold_once) {
       joule_test::expect_close(folded.weight.span(), want_w, kUnitRoundoff, 1e-37, "folded weight");
       joule_test::expect_close(folded.bias.span(), want_b, kUnitRoundoff, 1e-37, "folded bias");
     }
-  }
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
 }
 

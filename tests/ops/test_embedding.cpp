@@ -19,6 +19,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::shape;
 using joule::tensor;
 
@@ -94,17 +96,6 @@ TYPED_TEST(embedding_conformance, bert_base_word_embeddings) {
   const auto table = make_table(30522, 768, 11);
   this->check(ctx, random_ids(rng, shape{128}, 30522), table);
   this->check(ctx, random_ids(rng, shape{1, 128}, 30522), table);
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(embedding_conformance, bad_input_is_a_clear_error) {

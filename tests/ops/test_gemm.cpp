@@ -23,6 +23,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::activation;
 using joule::shape;
 using joule::tensor;
@@ -128,17 +130,6 @@ TYPED_TEST(gemm_conformance, linear_flattens_leading_axes) {
   for (std::size_t i = 0; i < bound.size(); ++i)
     bound[i] = 1.2 * gamma(13) * ref.magnitude[i] + 8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]);
   joule_test::expect_within(y.span(), ref.value, bound, "linear");
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(gemm_conformance, bad_input_is_a_clear_error) {

@@ -35,6 +35,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::shape;
 using joule::tensor;
 
@@ -133,17 +135,6 @@ TYPED_TEST(layer_norm_conformance, nan_poisons_its_row_only) {
     EXPECT_EQ(std::isnan(y[i]), row == 2 || row == 4) << TypeParam::name() << " element " << i;
   }
   this->check(ctx, rng, x, &residual, 1e-5f);
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(layer_norm_conformance, bad_input_is_a_clear_error) {

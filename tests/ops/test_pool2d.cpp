@@ -31,6 +31,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::pool_kind;
 using joule::shape;
 using joule::tensor;
@@ -170,17 +172,6 @@ TYPED_TEST(pool2d_conformance, nan_stays_in_its_windows) {
       this->check(ctx, input, {.kind = kind, .kh = 2, .kw = 3, .stride_h = 1, .stride_w = 1});
       this->check_global(ctx, input);
     }
-  }
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
 }
 

@@ -31,6 +31,8 @@
 
 namespace {
 
+using joule_test::expect_error;
+
 using joule::shape;
 using joule::tensor;
 
@@ -111,17 +113,6 @@ TYPED_TEST(softmax_conformance, nan_poisons_its_row_only) {
     EXPECT_EQ(std::isnan(y[i]), row == 1 || row == 3 || row == 5) << TypeParam::name() << " element " << i;
   }
   this->check(ctx, x);
-}
-
-/** Expects a joule::error whose message contains @p fragment. */
-template <class F>
-void expect_error(F&& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected joule::error containing \"" << fragment << "\"";
-  } catch (const joule::error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 
 TYPED_TEST(softmax_conformance, bad_input_is_a_clear_error) {
