@@ -1,0 +1,128 @@
+// The model shootout under Google Benchmark: ResNet-50 and MobileNetV2 at batch 1 and 64, BERT-base
+// at sequence length 128 and batch 1 and 8, on every policy, with energy counters (J/iter and W
+// from joule::energy's probe: measured where the machine has a sensor, estimated otherwise, and the
+// label says which), J/inference, GFLOP/s and inferences per second.
+//
+//   build/release/bench/bench_models --benchmark_filter='batch:1/' --benchmark_out=models.json
+//   python3 tools/plot_benchmark.py models.json models.png     # the same chart as joule-shootout
+//
+// Names: models/<model>/batch:<b>/<policy>/threads:<t>. Threads: every core (the scalar policy: one),
+// or JOULE_BENCH_THREADS. Each benchmark compiles its executor once (one run sizes its buffers),
+// then runs for --benchmark_min_time (Google Benchmark's default, 0.5 s) and at least one
+// iteration. The scalar policy is plain loops: one ResNet-50 run at batch 64 takes minutes, so a
+// full run is long. Leave it out with
+//   --benchmark_filter='-/scalar/'           (a leading '-' negates the filter)
+// or measure it alone with --benchmark_filter='/scalar/' when there is time.
+// Unavailable policies (cuda without a device) are listed, skipped with their reason.
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <joule/choose/family.hpp>
+#include <joule/energy/benchmark.hpp>
+#include <joule/energy/probe.hpp>
+
+#include "bench_common.hpp"
+
+namespace {
+
+int bench_threads() {
+  const char* env = std::getenv("JOULE_BENCH_THREADS");
+  return env ? std::max(1, std::atoi(env)) : joule::hardware_threads();
+}
+
+joule::energy::meter& shared_meter() {
+  static const joule::energy::probe_result probed = joule::energy::probe();
+  return *probed.chosen;
+}
+
+/** The weights of one model at a time: BERT-base's alone are 440 MB. */
+const joule::weights& weights_for(const std::string& model, const std::vector<joule::weight_spec>& manifest) {
+  static std::string held;
+  static std::optional<joule::weights> w;
+  if (held != model || !w) {
+    w.reset();
+    w = joule::random_weights(manifest, 0);
+    held = model;
+  }
+  return *w;
+}
+
+/** One compiled executor at a time, kept while Google Benchmark calls the same benchmark again. */
+struct executor_slot {
+  std::string name;
+  std::shared_ptr<void> executor;
+  std::shared_ptr<void> input;
+};
+executor_slot& slot() {
+  static executor_slot s;
+  return s;
+}
+
+template <class P, class Family>
+void register_model(const Family& family, const std::string& model, std::int64_t batch, std::int64_t seq_len) {
+  using traits = joule::tuning::family_traits<std::remove_cvref_t<decltype(family.config)>>;
+  using model_type = decltype(family.template instantiate<P>());
+  const int threads = std::is_same_v<P, joule::scalar> ? 1 : bench_threads();
+  const std::string name =
+      "models/" + model + "/batch:" + std::to_string(batch) + "/" + P::name() + "/threads:" + std::to_string(threads);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+    if (!P::available()) {
+      state.SkipWithError((std::string(P::name()) + " is unavailable here: " + P::unavailable_reason()).c_str());
+      return;
+    }
+    const joule::compile_options options{.batch = batch, .image_size = 224, .seq_len = seq_len, .threads = threads};
+    auto& s = slot();
+    if (s.name != name) {
+      s = {};
+      const auto& w = weights_for(model, family.template instantiate<joule::scalar>().manifest());
+      s.executor = std::make_shared<joule::executor<model_type>>(family.template instantiate<P>(), w, options);
+      s.input = std::make_shared<typename traits::input_data>(traits::make_input(family.config, options, 1));
+      s.name = name;
+    }
+    auto& net = *std::static_pointer_cast<joule::executor<model_type>>(s.executor);
+    const auto& input = *std::static_pointer_cast<typename traits::input_data>(s.input);
+    {
+      joule::energy::benchmark_meter energy(state, shared_meter(), std::string("policy=") + P::name());
+      for (auto _ : state) benchmark::DoNotOptimize(net.run(input.view()).data());
+      energy.stop();
+    }
+    state.counters["J/inference"] = state.counters["J/iter"].value / static_cast<double>(batch);
+    state.SetItemsProcessed(state.iterations() * batch);
+    joule_bench::set_gflops(state, net.flops());
+  });
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+template <class Family>
+void register_all_policies(const Family& family, const std::string& model, std::initializer_list<std::int64_t> batches,
+                           std::int64_t seq_len = 128) {
+  for (const auto batch : batches)
+    joule::compiled_policies::for_each([&]<class P>() { register_model<P>(family, model, batch, seq_len); });
+}
+
+void register_all() {
+  register_all_policies(joule::models::resnet_family{joule::models::resnet50_config()}, "resnet50", {1, 64});
+  register_all_policies(joule::models::mobilenet_v2_family{joule::models::mobilenet_v2_default_config()},
+                        "mobilenet_v2", {1, 64});
+  register_all_policies(joule::models::bert_family{joule::models::bert_base_config()}, "bert-base", {1, 8}, 128);
+  // Policies joule knows but this program has no kernels for (cuda: they need nvcc), listed with why.
+  joule::known_policies::for_each([&]<class P>() {
+    if constexpr (!joule::contains<joule::compiled_policies, P>::value) {
+      const std::string reason = P::available()
+                                     ? std::string("its kernels are not compiled into this program (need nvcc)")
+                                     : P::unavailable_reason();
+      benchmark::RegisterBenchmark((std::string("models/all/") + P::name()).c_str(), [reason](benchmark::State& state) {
+        state.SkipWithError(reason.c_str());
+        for (auto _ : state) {
+        }
+      });
+    }
+  });
+  benchmark::AddCustomContext("joule.energy_meter", shared_meter().label());
+}
+
+}  // namespace
+
+JOULE_BENCHMARK_MAIN(register_all)
