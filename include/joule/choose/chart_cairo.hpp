@@ -324,7 +324,13 @@ inline void render_chart(const std::vector<chart_panel>& panels, const std::file
   cairo_scale(cr, scale, scale);
   cairo_set_source_rgb(cr, 1, 1, 1);
   cairo_paint(cr);
-  font(cr, 13, true);
+  // A single panel is narrow: shrink the heading until it fits rather than cut it off.
+  double heading_size = 13;
+  for (cairo_text_extents_t extents;; heading_size -= 0.5) {
+    font(cr, heading_size, true);
+    cairo_text_extents(cr, heading.c_str(), &extents);
+    if (extents.x_advance <= width - 32 || heading_size <= 7) break;
+  }
   cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
   text(cr, 16, 22, heading);
   for (std::size_t i = 0; i < panels.size(); ++i)
