@@ -40,26 +40,9 @@ struct machine_key {
   friend bool operator==(const machine_key&, const machine_key&) = default;
 };
 
-inline void to_json(nlohmann::json& j, const machine_key& k) {
-  j = nlohmann::json{
-      {"cpu_model", k.cpu_model},       {"cpu_flags", k.cpu_flags},     {"cores", k.cores},
-      {"gpu_model", k.gpu_model},       {"gpu_driver", k.gpu_driver},   {"joule_version", k.joule_version},
-      {"blas_library", k.blas_library}, {"blas_kernel", k.blas_kernel}, {"simd_arch", k.simd_arch},
-      {"compiler", k.compiler}};
-}
-
-inline void from_json(const nlohmann::json& j, machine_key& k) {
-  j.at("cpu_model").get_to(k.cpu_model);
-  j.at("cpu_flags").get_to(k.cpu_flags);
-  j.at("cores").get_to(k.cores);
-  j.at("gpu_model").get_to(k.gpu_model);
-  j.at("gpu_driver").get_to(k.gpu_driver);
-  j.at("joule_version").get_to(k.joule_version);
-  j.at("blas_library").get_to(k.blas_library);
-  j.at("blas_kernel").get_to(k.blas_kernel);
-  j.at("simd_arch").get_to(k.simd_arch);
-  j.at("compiler").get_to(k.compiler);
-}
+// JSON with one field per member, named as the member; a missing field is an error when read.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(machine_key, cpu_model, cpu_flags, cores, gpu_model, gpu_driver, joule_version,
+                                   blas_library, blas_kernel, simd_arch, compiler)
 
 namespace detail {
 
