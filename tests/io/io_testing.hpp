@@ -83,13 +83,13 @@ inline std::uint32_t bits(float f) { return std::bit_cast<std::uint32_t>(f); }
  * @brief Runs @p body and expects a joule::error whose message contains every one of
  * @p fragments; anything else (no exception, another exception type) is a failure.
  */
-template <class Body>
-void expect_error(Body&& body, std::initializer_list<std::string_view> fragments, const std::string& what = "") {
+template <class Body, class Fragments>
+void expect_error_with(Body&& body, const Fragments& fragments, const std::string& what = "") {
   try {
     body();
   } catch (const joule::error& e) {
     const std::string message = e.what();
-    for (const auto fragment : fragments)
+    for (const auto& fragment : fragments)
       EXPECT_NE(message.find(fragment), std::string::npos)
           << what << ": the message\n  " << message << "\nlacks \"" << fragment << "\"";
     return;
@@ -98,6 +98,20 @@ void expect_error(Body&& body, std::initializer_list<std::string_view> fragments
     return;
   }
   ADD_FAILURE() << what << ": expected joule::error, nothing was thrown";
+}
+
+template <class Body>
+void expect_error(Body&& body, std::initializer_list<std::string_view> fragments, const std::string& what = "") {
+  expect_error_with(std::forward<Body>(body), fragments, what);
+}
+
+/** @brief The malformed-file check both readers share: the message names the file and each fragment. */
+template <class Body>
+void expect_file_error(Body&& body, const std::string& path, const std::vector<std::string>& fragments,
+                       const std::string& what) {
+  std::vector<std::string> expected{"'" + path + "'"};
+  expected.insert(expected.end(), fragments.begin(), fragments.end());
+  expect_error_with(std::forward<Body>(body), expected, what);
 }
 
 }  // namespace joule_test::io

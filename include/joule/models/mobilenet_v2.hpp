@@ -122,7 +122,7 @@ class mobilenet_v2 {
     return m;
   }
 
-  static bool ignored_weight(std::string_view name) { return name.ends_with(".num_batches_tracked"); }
+  static bool ignored_weight(std::string_view name) { return nn::is_batch_norm_counter(name); }
 
   weight_report prepare(const weights& w, const compile_options& options) {
     auto report = check_weights(w, manifest(), name(), ignored_weight);

@@ -1,6 +1,7 @@
 #pragma once
 /** @file conv_bn_act.hpp @brief Convolution + batch-norm (folded at compile time) + activation. */
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <joule/core/context.hpp>
@@ -9,6 +10,12 @@
 #include <joule/ops/conv2d.hpp>
 
 namespace joule::nn {
+
+/**
+ * @brief True for BatchNorm2d's step counter (`<prefix>.num_batches_tracked`), which PyTorch state
+ * dicts carry and inference never reads: models with batch-norm ignore it (and report it).
+ */
+inline bool is_batch_norm_counter(std::string_view name) { return name.ends_with(".num_batches_tracked"); }
 
 /** @brief Where a conv_bn_act finds its tensors and how it is shaped. */
 struct conv_bn_act_spec {
