@@ -36,4 +36,16 @@ struct cuda {
   }
 };
 
+template <class Policy>
+class context;
+#if JOULE_HAS_CUDA
 }  // namespace joule
+// The stream, handles and scratch of the cuda policy: plain C++ over the toolkit's C headers, so
+// every translation unit of a CUDA build sees the same definition (kernels still need nvcc).
+#include <joule/policy/cuda/context.hpp>
+#else
+/** @brief Declared, never defined without the toolkit: using it is a compile error, not a CPU context. */
+template <>
+class context<cuda>;
+}  // namespace joule
+#endif
