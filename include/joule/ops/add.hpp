@@ -20,6 +20,9 @@
 #if JOULE_HAS_SIMD
 #include <joule/policy/simd/add.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/add.cuh>
+#endif
 
 namespace joule::ops {
 

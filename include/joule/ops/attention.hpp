@@ -28,6 +28,9 @@
 #if JOULE_HAS_EIGEN
 #include <joule/policy/eigen/attention.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/attention.cuh>
+#endif
 
 namespace joule::detail {
 

@@ -24,6 +24,9 @@
 #if JOULE_HAS_SIMD
 #include <joule/policy/simd/batch_norm.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/batch_norm.cuh>
+#endif
 
 namespace joule::ops {
 

@@ -28,6 +28,9 @@
 #if JOULE_HAS_EIGEN
 #include <joule/policy/eigen/batched_matmul.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/batched_matmul.cuh>
+#endif
 
 namespace joule::ops {
 

@@ -28,6 +28,9 @@
 #if JOULE_HAS_EIGEN
 #include <joule/policy/eigen/conv2d.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/conv2d.cuh>
+#endif
 
 namespace joule::ops {
 

@@ -23,6 +23,9 @@
 #if JOULE_HAS_SIMD
 #include <joule/policy/simd/embedding.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/embedding.cuh>
+#endif
 
 namespace joule::detail {
 /** @brief "ids[1, 5]": the multi-index of flat position @p flat in ids of shape @p s. */

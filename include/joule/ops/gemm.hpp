@@ -24,6 +24,9 @@
 #if JOULE_HAS_EIGEN
 #include <joule/policy/eigen/gemm.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/gemm.cuh>
+#endif
 
 namespace joule::ops {
 

@@ -18,6 +18,9 @@
 #if JOULE_HAS_SIMD
 #include <joule/policy/simd/layer_norm.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/layer_norm.cuh>
+#endif
 
 namespace joule::ops {
 

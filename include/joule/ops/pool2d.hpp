@@ -23,6 +23,10 @@
 #include <joule/policy/simd/global_avg_pool.hpp>
 #include <joule/policy/simd/pool2d.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/global_avg_pool.cuh>
+#include <joule/policy/cuda/pool2d.cuh>
+#endif
 
 namespace joule::ops {
 

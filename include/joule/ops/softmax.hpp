@@ -18,6 +18,9 @@
 #if JOULE_HAS_SIMD
 #include <joule/policy/simd/softmax.hpp>
 #endif
+#if JOULE_CUDA_KERNELS
+#include <joule/policy/cuda/softmax.cuh>
+#endif
 
 namespace joule::ops {
 
