@@ -34,14 +34,37 @@ if(NOT JOULE_WITH_EIGEN STREQUAL "OFF")
 endif()
 joule_resolve_backend(EIGEN "${Eigen3_FOUND}")
 
+# CUDA: the toolkit's compiler must work (check_language builds a test file) and CUDAToolkit must
+# find cudart and cuBLAS; cuDNN is looked up beside them. Debian installs the toolkit under
+# /usr/local/cuda without putting nvcc on PATH, so that nvcc is the hint when none is on PATH.
 if(NOT JOULE_WITH_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    find_program(_joule_nvcc_on_path nvcc)
+    if(NOT _joule_nvcc_on_path)
+      set(ENV{CUDACXX} /usr/local/cuda/bin/nvcc)
+    endif()
+  endif()
+  # Architecture detection needs a GPU, and the machines that build joule (CI included) have none:
+  # compile for Ampere (sm_80: A100) and Hopper (sm_90: H100/H200) unless told otherwise. Each
+  # architecture is a full device compile of every CUDA translation unit, so a one-GPU user (or CI,
+  # with two cores) may pass -DCMAKE_CUDA_ARCHITECTURES=90 to halve nvcc's time.
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures joule's CUDA code is compiled for")
+  endif()
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
+    enable_language(CUDA)
     find_package(CUDAToolkit QUIET)
+    if(CUDAToolkit_FOUND)
+      include(${CMAKE_CURRENT_LIST_DIR}/joule_cudnn.cmake)
+    endif()
   endif()
 endif()
-joule_resolve_backend(CUDA "${CUDAToolkit_FOUND}")
+if(CUDAToolkit_FOUND AND TARGET CUDA::cublas AND TARGET joule::cudnn)
+  set(_joule_cuda_found TRUE)
+endif()
+joule_resolve_backend(CUDA "${_joule_cuda_found}")
 
 function(joule_link_backends target)
   target_compile_definitions(${target} INTERFACE
@@ -57,6 +80,9 @@ function(joule_link_backends target)
     target_link_libraries(${target} INTERFACE Eigen3::Eigen)
   endif()
   if(JOULE_HAS_CUDA)
-    target_link_libraries(${target} INTERFACE CUDA::cudart CUDA::cublas)
+    target_link_libraries(${target} INTERFACE CUDA::cudart CUDA::cublas joule::cudnn)
+    # nvcc translation units need C++20 as the host ones do; the CUDA feature is only requested
+    # where CUDA is compiled, so consumers without the CUDA language are not asked for it.
+    target_compile_options(${target} INTERFACE "$<$<COMPILE_LANGUAGE:CUDA>:--std=c++20;--expt-relaxed-constexpr>")
   endif()
 endfunction()

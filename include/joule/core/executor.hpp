@@ -16,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include <joule/config.hpp>
 #include <joule/core/context.hpp>
+#include <joule/core/memory_space.hpp>
 #include <joule/core/weights.hpp>
 #include <joule/policy/backend.hpp>
 
@@ -28,7 +30,29 @@ struct compile_options {
   std::int64_t image_size = 224;  ///< vision models: input height and width
   std::int64_t seq_len = 128;     ///< BERT: tokens per sequence
   int threads = 0;                ///< threads of the executor's context (0: every hardware thread)
+  /**
+   * Device policies: let cuBLAS/cuDNN use TF32 tensor cores for float32 products (faster, 10-bit
+   * mantissa inputs). Off by default, so every policy computes float32 as the reference does.
+   */
+  bool allow_tf32 = false;
 };
+
+/**
+ * @brief Host-device copies an executor made in run(): only at the model's input and output, so
+ * these are the whole of its traffic (weights are uploaded once, at compile time, and not counted).
+ * Always zero for host policies.
+ */
+struct transfer_stats {
+  std::int64_t to_device_copies = 0;
+  std::int64_t to_device_bytes = 0;
+  std::int64_t to_host_copies = 0;
+  std::int64_t to_host_bytes = 0;
+  friend bool operator==(const transfer_stats&, const transfer_stats&) = default;
+};
+
+/** @brief True for a policy whose tensors live in device memory (cuda). */
+template <class P>
+inline constexpr bool device_policy = !is_host_space<typename P::memory_space>;
 
 /**
  * @brief What a model definition provides (models::resnet<P>, mobilenet_v2<P>, bert<P>): a name,
@@ -53,6 +77,9 @@ concept model_definition = requires(M m, const M cm, const weights& w, const com
  * a context of its own. Executors share nothing mutable, so executors of different policies built
  * from one joule::weights may run from different threads at once; one executor runs on one thread
  * at a time.
+ *
+ * This is the host policies' executor; device policies get the specialisation in
+ * core/device_executor.hpp (same interface, input and output copied at the edges, CUDA graphs).
  */
 template <model_definition Model>
 class executor {
@@ -77,6 +104,8 @@ class executor {
   const weight_report& weights_report() const noexcept { return report_; }
   /** @brief Floating-point operations of one run(). */
   double flops() const { return model_.flops(); }
+  /** @brief Host-device copies made by run(): none for a host policy. */
+  transfer_stats transfers() const noexcept { return {}; }
 
  private:
   Model model_;
@@ -88,6 +117,14 @@ class executor {
 namespace detail {
 struct deduce_policy {};
 }  // namespace detail
+
+}  // namespace joule
+
+#if JOULE_HAS_CUDA
+#include <joule/core/device_executor.hpp>
+#endif
+
+namespace joule {
 
 /**
  * @brief Compiles @p model for its policy. compile<P>(model, ...) states the policy at the call

@@ -5,6 +5,11 @@
  *
  * Layout is always dense row-major (C order), the layout of PyTorch's contiguous tensors and of
  * NumPy's default arrays, so that .npy and safetensors data map onto a view with no copy.
+ *
+ * A tensor lives in a memory space (core/memory_space.hpp): `tensor<float>` is host memory, as it
+ * always was; `tensor<float, device_space>` is GPU memory. A view is a pointer and a shape in
+ * either space: the host may pass a device view around and hand it to device kernels, but must
+ * never read through it (element access is offered on host tensors only).
  */
 #include <algorithm>
 #include <cstdint>
@@ -15,6 +20,7 @@
 
 #include <joule/core/aligned_buffer.hpp>
 #include <joule/core/error.hpp>
+#include <joule/core/memory_space.hpp>
 #include <joule/core/shape.hpp>
 
 namespace joule {
@@ -62,21 +68,32 @@ class tensor_view {
   joule::shape shape_;
 };
 
-/** @brief An owning tensor of @p T in 64-byte aligned, zero-initialised host memory. */
-template <class T>
+/**
+ * @brief An owning tensor of @p T in memory space @p Space: 64-byte aligned, zero-initialised host
+ * memory (the default), or zero-initialised device memory. Element access (operator[], span(),
+ * values) exists only for host tensors, so host code cannot read device memory by accident.
+ */
+template <class T, class Space = host_space>
 class tensor {
+  static constexpr bool kHost = is_host_space<Space>;
+
  public:
   using value_type = T;
+  using memory_space = Space;
 
   tensor() = default;
   explicit tensor(joule::shape s) : buffer_(static_cast<std::size_t>(s.numel())), shape_(s) {}
-  tensor(joule::shape s, std::initializer_list<T> values) : tensor(s) {
+  tensor(joule::shape s, std::initializer_list<T> values)
+    requires kHost
+      : tensor(s) {
     require(static_cast<std::int64_t>(values.size()) == s.numel(), "tensor: ", values.size(),
             " values given for shape ", s.to_string());
     std::copy(values.begin(), values.end(), data());
   }
-  /** @brief A tensor holding a copy of @p values. */
-  static tensor copy_of(tensor_view<const T> values) {
+  /** @brief A host tensor holding a copy of the host view @p values (see to_space for devices). */
+  static tensor copy_of(tensor_view<const T> values)
+    requires kHost
+  {
     tensor t(values.shape());
     std::copy_n(values.data(), values.numel(), t.data());
     return t;
@@ -89,10 +106,26 @@ class tensor {
   std::int64_t dim(int axis) const { return shape_[axis]; }
   std::int64_t numel() const { return shape_.numel(); }
   bool empty() const { return numel() == 0; }
-  T& operator[](std::int64_t flat_index) noexcept { return data()[flat_index]; }
-  const T& operator[](std::int64_t flat_index) const noexcept { return data()[flat_index]; }
-  std::span<T> span() noexcept { return {data(), static_cast<std::size_t>(numel())}; }
-  std::span<const T> span() const noexcept { return {data(), static_cast<std::size_t>(numel())}; }
+  T& operator[](std::int64_t flat_index) noexcept
+    requires kHost
+  {
+    return data()[flat_index];
+  }
+  const T& operator[](std::int64_t flat_index) const noexcept
+    requires kHost
+  {
+    return data()[flat_index];
+  }
+  std::span<T> span() noexcept
+    requires kHost
+  {
+    return {data(), static_cast<std::size_t>(numel())};
+  }
+  std::span<const T> span() const noexcept
+    requires kHost
+  {
+    return {data(), static_cast<std::size_t>(numel())};
+  }
 
   tensor_view<T> view() noexcept { return {data(), shape_}; }
   tensor_view<const T> view() const noexcept { return {data(), shape_}; }
@@ -107,8 +140,54 @@ class tensor {
   }
 
  private:
-  aligned_buffer<T> buffer_;
+  detail::space_storage<T, Space> buffer_;
   joule::shape shape_;
 };
+
+/**
+ * @brief @p t in memory space @p To. Host to host moves (no copy: models call this on every
+ * weight they prepare, for every policy); any other pair copies with cudaMemcpy.
+ */
+template <class To, class T, class From>
+tensor<T, To> to_space(tensor<T, From>&& t) {
+  if constexpr (std::is_same_v<To, From>) {
+    return std::move(t);
+  } else {
+#if JOULE_HAS_CUDA
+    tensor<T, To> out(t.shape());
+    if (t.numel())
+      detail::cuda_runtime_require(cudaMemcpy(out.data(), t.data(), static_cast<std::size_t>(t.numel()) * sizeof(T),
+                                              detail::copy_kind<From, To>()),
+                                   "to_space: cudaMemcpy");
+    return out;
+#else
+    static_assert(std::is_same_v<To, From>, "joule::to_space: device memory needs JOULE_WITH_CUDA");
+#endif
+  }
+}
+/** @brief A copy of @p t in memory space @p To. */
+template <class To, class T, class From>
+tensor<T, To> to_space(const tensor<T, From>& t) {
+  return to_space<To>(tensor<T, From>(t));
+}
+
+/** @brief A host copy of @p t, wherever it lives (tests and tools read device results with it). */
+template <class T, class Space>
+tensor<T> copy_to_host(const tensor<T, Space>& t) {
+  return to_space<host_space>(t);
+}
+
+#if JOULE_HAS_CUDA
+/** @brief A host copy of the device view @p v (a model's output before the executor's edge). */
+template <class T>
+tensor<std::remove_const_t<T>> copy_to_host(tensor_view<T> v, device_space) {
+  tensor<std::remove_const_t<T>> out(v.shape());
+  if (v.numel())
+    detail::cuda_runtime_require(cudaMemcpy(out.data(), v.data(), static_cast<std::size_t>(v.numel()) * sizeof(T),
+                                            cudaMemcpyDeviceToHost),
+                                 "copy_to_host: cudaMemcpy");
+  return out;
+}
+#endif
 
 }  // namespace joule

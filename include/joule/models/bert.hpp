@@ -41,6 +41,12 @@ inline bert_config bert_base_config() { return {}; }
 /** @brief A small BERT for tests: two layers, hidden 32, 4 heads. */
 inline bert_config bert_small_config() { return {2, 32, 4, 64, 100, 40, 2, 1e-12f}; }
 
+/** @brief Added to the attention scores of padding tokens: Hugging Face's original BERT convention. */
+inline constexpr float kBertMaskedScore = -10000.f;
+
+/** @brief Additive attention score of mask value @p m (1: attend, 0: padding; checked before). */
+constexpr float bert_mask_score(std::int64_t m) noexcept { return m == 1 ? 0.f : kBertMaskedScore; }
+
 /**
  * @brief What BERT runs on: token ids [batch, seq] (int64), and optionally an attention mask of
  * ones (attend) and zeros (padding) and token type ids, both [batch, seq] int64.
@@ -49,6 +55,12 @@ struct bert_input {
   tensor_view<const std::int64_t> ids;
   tensor_view<const std::int64_t> mask{};
   tensor_view<const std::int64_t> token_types{};
+  /**
+   * @brief The mask already turned into additive attention scores [batch, seq] float (0 to attend,
+   * kBertMaskedScore for padding); when given, @p mask is not read. A device executor fills it at its
+   * input edge, where the mask is still on the host, so the model never reads device memory.
+   */
+  tensor_view<const float> mask_scores{};
 };
 
 /**
@@ -63,8 +75,7 @@ class bert {
  public:
   using policy = P;
   using input_type = bert_input;
-  /** Added to the attention scores of padding tokens: Hugging Face's original BERT convention. */
-  static constexpr float kMaskedScore = -10000.f;
+  static constexpr float kMaskedScore = kBertMaskedScore;
 
   explicit bert(bert_config config) : config_(config) {
     require(config_.heads > 0 && config_.hidden % config_.heads == 0, "bert: hidden size ", config_.hidden,
@@ -104,7 +115,10 @@ class bert {
     require(options.batch >= 0 && options.seq_len >= 1 && options.seq_len <= config_.max_positions, name(),
             ": seq_len must be in [1, ", config_.max_positions, "] and batch >= 0, got seq_len ", options.seq_len,
             " and batch ", options.batch);
-    auto copy = [&](const std::string& n) { return tensor<float>::copy_of(w.at(prefix_ + n).cview()); };
+    // Copied on the host, then moved to the policy's memory space (uploaded once for a device policy).
+    auto copy = [&](const std::string& n) {
+      return to_space<typename P::memory_space>(tensor<float>::copy_of(w.at(prefix_ + n).cview()));
+    };
     word_ = copy("embeddings.word_embeddings.weight");
     position_ = copy("embeddings.position_embeddings.weight");
     token_type_ = copy("embeddings.token_type_embeddings.weight");
@@ -124,13 +138,13 @@ class bert {
     batch_ = options.batch;
     seq_ = options.seq_len;
     const std::int64_t b = batch_, s = seq_, h = config_.hidden;
-    hidden_ = tensor<float>(shape{b, s, h});
-    scratch_hidden_ = tensor<float>(shape{b, s, h});
-    attention_ = tensor<float>(shape{b, s, h});
-    qkv_ = tensor<float>(shape{b, s, 3 * h});
-    intermediate_ = tensor<float>(shape{b, s, config_.intermediate});
-    token_type_rows_ = tensor<float>(shape{b, s, h});
-    mask_ = tensor<float>(shape{b, s});
+    hidden_ = space_tensor(shape{b, s, h});
+    scratch_hidden_ = space_tensor(shape{b, s, h});
+    attention_ = space_tensor(shape{b, s, h});
+    qkv_ = space_tensor(shape{b, s, 3 * h});
+    intermediate_ = space_tensor(shape{b, s, config_.intermediate});
+    token_type_rows_ = space_tensor(shape{b, s, h});
+    mask_ = space_tensor(shape{b, s});
     example_ids_ = tensor<std::int64_t>(shape{b, s});
     flops_ = 0;
     for (const auto& lw : layers_)
@@ -142,14 +156,30 @@ class bert {
   bert_input example_input() const { return {example_ids_.cview()}; }
   double flops() const noexcept { return flops_; }
 
+  /**
+   * @brief Checks @p in on the host without running anything: shapes as compiled, every token id in
+   * [0, vocab), every token type in [0, type_vocab), mask values 0 or 1. A device executor calls it
+   * at its input edge, before the upload: on the device nothing reads the ids back.
+   */
+  void check_input(const bert_input& in) const {
+    check_shapes(in);
+    const auto check_range = [&](tensor_view<const std::int64_t> ids, std::int64_t limit, const char* what) {
+      for (std::int64_t i = 0; i < ids.numel(); ++i)
+        if (ids[i] < 0 || ids[i] >= limit)
+          fail(name(), ": ", what, " ", ids[i], " at ", detail::embedding_id_position(ids.shape(), i),
+               " is out of range [0, ", limit, ")");
+    };
+    check_range(in.ids, config_.vocab, "token id");
+    if (!in.token_types.is_none()) check_range(in.token_types, config_.type_vocab, "token type");
+    if (!in.mask.is_none() && in.mask_scores.is_none())
+      for (std::int64_t i = 0; i < in.mask.numel(); ++i)
+        if (in.mask[i] != 0 && in.mask[i] != 1)
+          fail(name(), ": attention mask values must be 0 or 1, got ", in.mask[i], " at position ", i);
+  }
+
   tensor_view<const float> forward(context<P>& ctx, const bert_input& in) {
+    check_shapes(in);
     const shape tokens{batch_, seq_};
-    // Checks build their message only when they fail: run() allocates nothing.
-    if (!(in.ids.shape() == tokens)) fail(name(), ": token ids must be ", tokens, " (as compiled), got ", in.ids.shape());
-    if (!in.mask.is_none() && !(in.mask.shape() == tokens))
-      fail(name(), ": attention mask must be ", tokens, ", got ", in.mask.shape());
-    if (!in.token_types.is_none() && !(in.token_types.shape() == tokens))
-      fail(name(), ": token types must be ", tokens, ", got ", in.token_types.shape());
     const std::int64_t h = config_.hidden;
 
     // Embeddings: word + position (rows 0..seq-1) + token type, then layer-norm.
@@ -164,14 +194,19 @@ class bert {
     ops::layer_norm(ctx, hidden_.cview(), embedding_gamma_.cview(), embedding_beta_.cview(), hidden_.view(),
                     config_.layer_norm_eps);
 
-    tensor_view<const float> mask{};
-    if (!in.mask.is_none()) {
-      for (std::int64_t i = 0; i < tokens.numel(); ++i) {
-        const std::int64_t m = in.mask[i];
-        if (m != 0 && m != 1) fail(name(), ": attention mask values must be 0 or 1, got ", m, " at position ", i);
-        mask_[i] = m == 1 ? 0.f : kMaskedScore;
+    tensor_view<const float> mask = in.mask_scores;
+    if (mask.is_none() && !in.mask.is_none()) {
+      if constexpr (is_host_space<typename P::memory_space>) {
+        for (std::int64_t i = 0; i < tokens.numel(); ++i) {
+          const std::int64_t m = in.mask[i];
+          if (m != 0 && m != 1) fail(name(), ": attention mask values must be 0 or 1, got ", m, " at position ", i);
+          mask_[i] = bert_mask_score(m);
+        }
+        mask = mask_.cview();
+      } else {
+        // Device memory cannot be read here; joule::executor converts the mask at its input edge.
+        fail(name(), ": on a device policy the attention mask must come as mask_scores (joule::executor does this)");
       }
-      mask = mask_.cview();
     }
 
     for (const auto& lw : layers_) {
@@ -189,11 +224,25 @@ class bert {
   }
 
  private:
+  /** Weights and activations live in the policy's memory space: host, or device memory for cuda. */
+  using space_tensor = tensor<float, typename P::memory_space>;
   struct layer_weights {
     nn::linear<P> qkv, attention_out, up, down;
     std::string attention_norm, output_norm;
-    tensor<float> attention_gamma, attention_beta, output_gamma, output_beta;
+    space_tensor attention_gamma, attention_beta, output_gamma, output_beta;
   };
+
+  // Checks build their message only when they fail: run() allocates nothing.
+  void check_shapes(const bert_input& in) const {
+    const shape tokens{batch_, seq_};
+    if (!(in.ids.shape() == tokens)) fail(name(), ": token ids must be ", tokens, " (as compiled), got ", in.ids.shape());
+    if (!in.mask.is_none() && !(in.mask.shape() == tokens))
+      fail(name(), ": attention mask must be ", tokens, ", got ", in.mask.shape());
+    if (!in.mask_scores.is_none() && !(in.mask_scores.shape() == tokens))
+      fail(name(), ": attention mask scores must be ", tokens, ", got ", in.mask_scores.shape());
+    if (!in.token_types.is_none() && !(in.token_types.shape() == tokens))
+      fail(name(), ": token types must be ", tokens, ", got ", in.token_types.shape());
+  }
 
   std::vector<weight_spec> manifest_with_prefix(const std::string& p) const {
     const std::int64_t h = config_.hidden;
@@ -219,11 +268,65 @@ class bert {
   bert_config config_;
   std::vector<layer_weights> layers_;
   std::string prefix_;
-  tensor<float> word_, position_, token_type_, embedding_gamma_, embedding_beta_;
+  space_tensor word_, position_, token_type_, embedding_gamma_, embedding_beta_;
   std::int64_t batch_ = 0, seq_ = 0;
   double flops_ = 0;
-  tensor<float> hidden_, scratch_hidden_, attention_, qkv_, intermediate_, token_type_rows_, mask_;
-  tensor<std::int64_t> example_ids_;
+  space_tensor hidden_, scratch_hidden_, attention_, qkv_, intermediate_, token_type_rows_, mask_;
+  tensor<std::int64_t> example_ids_;  // on the host: the executor uploads it for a device policy
 };
 
 }  // namespace joule::models
+
+#if JOULE_HAS_CUDA
+namespace joule {
+/**
+ * @brief BERT's input edge for device policies: token ids and types are copied as they are (the
+ * executor has checked them on the host with bert::check_input); the mask is turned into additive
+ * scores here, on the host where it still is, and the scores are uploaded instead.
+ */
+template <>
+struct device_input_edge<models::bert_input> {
+  template <class Model>
+  void plan(const Model&, const models::bert_input& example) {
+    const shape tokens = example.ids.shape();
+    ids = tensor<std::int64_t, device_space>(tokens);
+    token_types = tensor<std::int64_t, device_space>(tokens);
+    mask_scores = tensor<float, device_space>(tokens);
+    host_scores = tensor<float>(tokens);
+  }
+  int signature(const models::bert_input& in) const noexcept {
+    return (in.mask.is_none() && in.mask_scores.is_none() ? 0 : 1) + (in.token_types.is_none() ? 0 : 2);
+  }
+  models::bert_input upload(const models::bert_input& host, cudaStream_t stream, transfer_stats& stats) {
+    const shape& tokens = ids.shape();
+    const auto check = [&](const auto& v, const char* what) {
+      require(v.shape() == tokens, "executor: ", what, " must be ", tokens, " (as compiled), got ", v.shape());
+    };
+    check(host.ids, "token ids");
+    models::bert_input device{ids.cview()};
+    detail::upload_async(ids.data(), host.ids.data(), tokens.numel(), stream, stats);
+    if (!host.token_types.is_none()) {
+      check(host.token_types, "token types");
+      detail::upload_async(token_types.data(), host.token_types.data(), tokens.numel(), stream, stats);
+      device.token_types = token_types.cview();
+    }
+    if (!host.mask_scores.is_none()) {
+      check(host.mask_scores, "attention mask scores");
+      detail::upload_async(mask_scores.data(), host.mask_scores.data(), tokens.numel(), stream, stats);
+      device.mask_scores = mask_scores.cview();
+    } else if (!host.mask.is_none()) {
+      check(host.mask, "attention mask");
+      for (std::int64_t i = 0; i < tokens.numel(); ++i) host_scores[i] = models::bert_mask_score(host.mask[i]);
+      // From pageable memory the copy has read host_scores when it returns, so reuse is safe.
+      detail::upload_async(mask_scores.data(), host_scores.data(), tokens.numel(), stream, stats);
+      device.mask_scores = mask_scores.cview();
+    }
+    return device;
+  }
+
+  tensor<std::int64_t, device_space> ids, token_types;
+  tensor<float, device_space> mask_scores;
+  tensor<float> host_scores;
+};
+}  // namespace joule
+#endif

@@ -153,9 +153,9 @@ class mobilenet_v2 {
     last_shape_ = last_.output_shape(s);
     flops_ += last_.flops(s) + classifier_.flops(options.batch);
     largest = std::max(largest, last_shape_.numel());
-    for (auto& buffer : buffers_) buffer = tensor<float>(shape{largest});
-    pooled_ = tensor<float>(shape{options.batch, last_channel_});
-    logits_ = tensor<float>(shape{options.batch, config_.num_classes});
+    for (auto& buffer : buffers_) buffer = space_tensor(shape{largest});
+    pooled_ = space_tensor(shape{options.batch, last_channel_});
+    logits_ = space_tensor(shape{options.batch, config_.num_classes});
     example_ = tensor<float>(input_shape_);
     return report;
   }
@@ -170,7 +170,7 @@ class mobilenet_v2 {
     auto& [x, y, t1, t2] = buffers_;
     tensor_view<float> current = nn::view_as(x, stem_shape_);
     stem_.forward(ctx, image, current);
-    tensor<float>* spare = &y;
+    space_tensor* spare = &y;
     for (const auto& b : blocks_) {
       tensor_view<const float> hidden = current;
       if (b.expands) {
@@ -193,6 +193,8 @@ class mobilenet_v2 {
   }
 
  private:
+  /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
+  using space_tensor = tensor<float, typename P::memory_space>;
   struct block {
     nn::conv_bn_act<P> expand, depthwise, project;
     bool expands = false, residual = false;
@@ -206,8 +208,9 @@ class mobilenet_v2 {
   nn::linear<P> classifier_;
   shape input_shape_, stem_shape_, last_shape_;
   double flops_ = 0;
-  std::array<tensor<float>, 4> buffers_;  // block input/output ping-pong, expanded, depthwise output
-  tensor<float> pooled_, logits_, example_;
+  std::array<space_tensor, 4> buffers_;  // block input/output ping-pong, expanded, depthwise output
+  space_tensor pooled_, logits_;
+  tensor<float> example_;  // on the host: the executor uploads it for a device policy
 };
 
 }  // namespace joule::models

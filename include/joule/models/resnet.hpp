@@ -127,9 +127,9 @@ class resnet {
     }
     features_shape_ = shape{options.batch, s[1]};
     flops_ += fc_.flops(options.batch);
-    for (auto& buffer : buffers_) buffer = tensor<float>(shape{largest});
-    pooled_ = tensor<float>(features_shape_);
-    logits_ = tensor<float>(shape{options.batch, config_.num_classes});
+    for (auto& buffer : buffers_) buffer = space_tensor(shape{largest});
+    pooled_ = space_tensor(features_shape_);
+    logits_ = space_tensor(shape{options.batch, config_.num_classes});
     example_ = tensor<float>(input_shape_);
     return report;
   }
@@ -145,7 +145,7 @@ class resnet {
     stem_.forward(ctx, image, nn::view_as(t1, stem_shape_));
     tensor_view<float> current = nn::view_as(x, pool_shape_);
     ops::pool2d(ctx, nn::view_as(t1, stem_shape_), current, max_pool());
-    tensor<float>* spare = &y;
+    space_tensor* spare = &y;
     for (const auto& b : blocks_) {
       const auto mid1 = nn::view_as(t1, b.mid1), mid2 = nn::view_as(t2, b.mid2);
       b.conv1.forward(ctx, current, mid1);
@@ -167,6 +167,8 @@ class resnet {
   }
 
  private:
+  /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
+  using space_tensor = tensor<float, typename P::memory_space>;
   struct bottleneck {
     nn::conv_bn_act<P> conv1, conv2, conv3, downsample;
     bool has_downsample = false;
@@ -182,8 +184,9 @@ class resnet {
   nn::linear<P> fc_;
   shape input_shape_, stem_shape_, pool_shape_, features_shape_;
   double flops_ = 0;
-  std::array<tensor<float>, 5> buffers_;  // block input/output ping-pong, two temporaries, downsample
-  tensor<float> pooled_, logits_, example_;
+  std::array<space_tensor, 5> buffers_;  // block input/output ping-pong, two temporaries, downsample
+  space_tensor pooled_, logits_;
+  tensor<float> example_;  // on the host: the executor uploads it for a device policy
 };
 
 }  // namespace joule::models

@@ -7,9 +7,11 @@ namespace joule::nn {
 
 /**
  * @brief A view of the first numel(s) floats of @p buffer, shaped @p s. Models size their
- * buffers when they compile, so running never allocates; this only re-labels memory.
+ * buffers when they compile, so running never allocates; this only re-labels memory (host or
+ * device: it reads no element).
  */
-inline tensor_view<float> view_as(tensor<float>& buffer, const shape& s) {
+template <class Space>
+tensor_view<float> view_as(tensor<float, Space>& buffer, const shape& s) {
   require(s.numel() <= buffer.numel(), "activation buffer of ", buffer.numel(), " floats is too small for ", s);
   return {buffer.data(), s};
 }

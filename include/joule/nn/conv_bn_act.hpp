@@ -49,13 +49,16 @@ class conv_bn_act {
     manifest.push_back({spec_.bn + ".running_var", channels, weight_init::bn_var});
   }
 
-  /** @brief Folds the batch-norm (eps 1e-5, PyTorch's default) into this layer's own weights. */
+  /**
+   * @brief Folds the batch-norm (eps 1e-5, PyTorch's default) into this layer's own weights, on
+   * the host, then moves them to the policy's memory space (uploaded once, for a device policy).
+   */
   void prepare(const weights& w) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
                                        w.at(spec_.bn + ".bias").cview(), w.at(spec_.bn + ".running_mean").cview(),
                                        w.at(spec_.bn + ".running_var").cview(), 1e-5f);
-    weight_ = std::move(folded.weight);
-    bias_ = std::move(folded.bias);
+    weight_ = to_space<space>(std::move(folded.weight));
+    bias_ = to_space<space>(std::move(folded.bias));
   }
 
   ops::conv2d_params params() const noexcept {
@@ -82,9 +85,10 @@ class conv_bn_act {
   }
 
  private:
+  using space = typename P::memory_space;
   conv_bn_act_spec spec_;
-  tensor<float> weight_;
-  tensor<float> bias_;
+  tensor<float, space> weight_;
+  tensor<float, space> bias_;
 };
 
 }  // namespace joule::nn

@@ -36,16 +36,21 @@ class linear {
     }
   }
 
-  /** @brief Copies (and concatenates) the checkpoint tensors into this layer's own storage. */
+  /**
+   * @brief Copies (and concatenates) the checkpoint tensors into this layer's own storage, on the
+   * host, then moves it to the policy's memory space (uploaded once, for a device policy).
+   */
   void prepare(const weights& w, const std::string& name_prefix = "") {
-    weight_ = tensor<float>(shape{out_features(), in_});
-    bias_ = tensor<float>(shape{out_features()});
+    tensor<float> weight(shape{out_features(), in_});
+    tensor<float> bias(shape{out_features()});
     for (std::size_t i = 0; i < prefixes_.size(); ++i) {
       const auto& wi = w.at(name_prefix + prefixes_[i] + ".weight");
       const auto& bi = w.at(name_prefix + prefixes_[i] + ".bias");
-      std::copy_n(wi.data(), wi.numel(), weight_.data() + i * wi.numel());
-      std::copy_n(bi.data(), bi.numel(), bias_.data() + i * bi.numel());
+      std::copy_n(wi.data(), wi.numel(), weight.data() + i * wi.numel());
+      std::copy_n(bi.data(), bi.numel(), bias.data() + i * bi.numel());
     }
+    weight_ = to_space<space>(std::move(weight));
+    bias_ = to_space<space>(std::move(bias));
   }
 
   double flops(std::int64_t rows) const { return 2.0 * rows * in_ * out_features(); }
@@ -56,12 +61,13 @@ class linear {
   }
 
  private:
+  using space = typename P::memory_space;
   std::vector<std::string> prefixes_;
   std::int64_t in_ = 0, out_each_ = 0;
   activation act_ = activation::none;
   weight_init init_ = weight_init::lecun_normal;
-  tensor<float> weight_;
-  tensor<float> bias_;
+  tensor<float, space> weight_;
+  tensor<float, space> bias_;
 };
 
 }  // namespace joule::nn

@@ -46,7 +46,8 @@ namespace joule::ops {
 /**
  * @brief out[..., :] = table[ids[...], :]: ids of any rank up to 4, table [vocab, dim], out of
  * shape ids.shape + [dim]. Every id is checked to lie in [0, vocab) before any row is copied; a
- * bad one is an error naming the id and its position.
+ * bad one is an error naming the id and its position. (Host policies only: a device policy's ids
+ * are checked by the executor on the host before they are uploaded.)
  */
 template <backend P>
 void embedding(context<P>& ctx, tensor_view<const std::int64_t> ids, tensor_view<const float> table,
@@ -65,10 +66,14 @@ void embedding(context<P>& ctx, tensor_view<const std::int64_t> ids, tensor_view
                       shape{std::span<const std::int64_t>(out_dims.data(), static_cast<std::size_t>(ids.rank() + 1))});
   detail::check_no_overlap(op, "out", out, "table", table);
   detail::check_no_overlap(op, "out", out, "ids", ids);
-  for (std::int64_t i = 0; i < ids.numel(); ++i)
-    if (ids[i] < 0 || ids[i] >= vocab)
-      fail(op, ": id ", ids[i], " at ", detail::embedding_id_position(ids.shape(), i), " is out of range [0, ", vocab,
-           ") for table ", table.shape());
+  // Device ids cannot be read here: joule::executor checks them on the host at its input edge
+  // (the model's check_input) before it uploads them.
+  if constexpr (is_host_space<typename P::memory_space>) {
+    for (std::int64_t i = 0; i < ids.numel(); ++i)
+      if (ids[i] < 0 || ids[i] >= vocab)
+        fail(op, ": id ", ids[i], " at ", detail::embedding_id_position(ids.shape(), i), " is out of range [0, ", vocab,
+             ") for table ", table.shape());
+  }
   if (out.numel() == 0) return;
   kernel_for<embedding_op, P>::run(
       ctx, embedding_op{.count = ids.numel(), .vocab = vocab, .dim = dim, .ids = ids.data(), .table = table.data(),

@@ -18,16 +18,9 @@
 #include <concepts>
 #include <string>
 
-namespace joule {
+#include <joule/core/memory_space.hpp>  // host_space, device_space
 
-/** @brief Memory space of host (CPU) policies. */
-struct host_space {
-  static constexpr const char* name() noexcept { return "host"; }
-};
-/** @brief Memory space of device (GPU) policies. */
-struct device_space {
-  static constexpr const char* name() noexcept { return "device"; }
-};
+namespace joule {
 
 /** @brief The end of a fallback chain: a policy whose fallback is this must implement every op. */
 struct no_fallback {};
