@@ -98,9 +98,20 @@ inline int cudnn_int(std::int64_t value, const conv2d_op& op, const char* what) 
 }
 
 /**
+ * @brief True for the algorithms that sum the products directly (GEMM-like or direct), whose
+ * error per output is Higham's gamma(K) bound as on the CPU policies. FFT and Winograd transform
+ * the operands, with errors relative to whole tiles instead of each output: excluded from exact
+ * float32, allowed once the user accepts TF32's approximation.
+ */
+inline bool sums_products_directly(cudnnConvolutionFwdAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+
+/**
  * @brief Describes @p op to cuDNN and picks the fastest algorithm cuDNN measures for it. Without
- * TF32 only FMA (exact float32) algorithms qualify; if cuDNN offers none, implicit GEMM, which
- * supports every NCHW float convolution without workspace.
+ * TF32 only exact float32 algorithms qualify (FMA math, products summed directly); if cuDNN offers
+ * none, implicit GEMM, which supports every NCHW float convolution without workspace.
  */
 inline std::shared_ptr<conv_plan> make_conv_plan(context<cuda>& ctx, const conv2d_op& op) {
   const conv_geometry where{op};
@@ -148,7 +159,7 @@ inline std::shared_ptr<conv_plan> make_conv_plan(context<cuda>& ctx, const conv2
   bool found = false;
   for (int i = 0; i < returned && !found; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-    if (!ctx.allow_tf32() && perf[i].mathType != CUDNN_FMA_MATH) continue;
+    if (!ctx.allow_tf32() && (perf[i].mathType != CUDNN_FMA_MATH || !sums_products_directly(perf[i].algo))) continue;
     plan->algo = perf[i].algo;
     JOULE_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, perf[i].mathType), where);
     found = true;
