@@ -5,7 +5,9 @@
  * and that row's scores live in shared memory; scores, softmax and the weighted sum of V's rows are
  * computed without writing the [seq_q, seq_k] score matrix to device memory.
  */
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include <cuda_runtime.h>
 
@@ -28,6 +30,30 @@ inline constexpr int kAttentionThreads = 128;
 /** @brief Shared memory of one attention block: the query, the scores and the output partial sums. */
 inline std::size_t attention_shared_bytes(const attention_op& op) {
   return static_cast<std::size_t>(op.head_dim + op.seq_k + kAttentionThreads) * sizeof(float);
+}
+
+template <class T>
+__global__ void attention_kernel(attention_op op);
+
+/**
+ * @brief The dynamic shared memory attention_kernel may use on the context's device: the opt-in
+ * maximum less the kernel's static scratch, raised once per context (cudaFuncSetAttribute to the
+ * maximum, so a later, smaller request never lowers it under an earlier, larger one).
+ */
+struct attention_shared_plan {
+  std::size_t max_dynamic = 0;
+};
+
+inline std::shared_ptr<attention_shared_plan> make_attention_shared_plan(context<cuda>& ctx) {
+  int optin = 0;
+  JOULE_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ctx.device()), "attention");
+  auto plan = std::make_shared<attention_shared_plan>();
+  const std::size_t scratch = kWarpSize * sizeof(float);
+  plan->max_dynamic = static_cast<std::size_t>(optin) > scratch ? static_cast<std::size_t>(optin) - scratch : 0;
+  JOULE_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(plan->max_dynamic)),
+                   "attention: raising the shared memory limit to ", plan->max_dynamic, " bytes");
+  return plan;
 }
 
 template <class T>
@@ -110,16 +136,13 @@ struct kernel<attention_op, cuda> {
     const std::size_t shared = cuda_detail::attention_shared_bytes(op);
     constexpr std::size_t kDefaultShared = 48 * 1024;  // usable by any kernel without opting in
     if (shared > kDefaultShared) {
-      // Long sequences need the opt-in shared memory of the device (up to ~227 KiB on Hopper).
-      int optin = 0;
-      JOULE_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ctx.device()),
-                       "attention");
-      require(shared <= static_cast<std::size_t>(optin), "attention: seq_k = ", op.seq_k, " and head_dim = ",
-              op.head_dim, " need ", shared, " bytes of shared memory per block on the cuda policy, more than the ",
-              optin, " this device allows");
-      JOULE_CUDA_CHECK(cudaFuncSetAttribute(cuda_detail::attention_kernel<float>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
-                       "attention seq_k=", op.seq_k);
+      // Long sequences need the device's opt-in shared memory (up to ~227 KiB on Hopper), raised
+      // once per context as a plan, so a captured run makes no such call.
+      const auto& plan = ctx.plan<cuda_detail::attention_shared_plan>(
+          {}, [&] { return cuda_detail::make_attention_shared_plan(ctx); }, "attention");
+      require(shared <= plan.max_dynamic, "attention: seq_k = ", op.seq_k, " and head_dim = ", op.head_dim, " need ",
+              shared, " bytes of shared memory per block on the cuda policy, more than the ", plan.max_dynamic,
+              " this device allows");
     }
     cuda_detail::attention_kernel<float>
         <<<cuda_detail::blocks_for(rows, 1), cuda_detail::kAttentionThreads, shared, ctx.stream()>>>(op);
