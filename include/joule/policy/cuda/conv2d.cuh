@@ -156,12 +156,20 @@ inline std::shared_ptr<conv_plan> make_conv_plan(context<cuda>& ctx, const conv2
   JOULE_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(ctx.cudnn(), plan->x, plan->w, plan->conv, plan->y,
                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf),
                     where);
+  // Exact float32 keeps the descriptor at FMA math whatever a result reports (FMA math restricts
+  // execution to FMA kernels, so nothing can switch to TF32 later); with TF32 allowed, a result's
+  // own math type is set, as cuDNN asks.
   bool found = false;
   for (int i = 0; i < returned && !found; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-    if (!ctx.allow_tf32() && (perf[i].mathType != CUDNN_FMA_MATH || !sums_products_directly(perf[i].algo))) continue;
+    if (ctx.allow_tf32()) {
+      JOULE_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, perf[i].mathType), where);
+    } else {
+      const bool tensor_cores =
+          perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+      if (tensor_cores || !sums_products_directly(perf[i].algo)) continue;
+    }
     plan->algo = perf[i].algo;
-    JOULE_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, perf[i].mathType), where);
     found = true;
   }
   if (!found) {
