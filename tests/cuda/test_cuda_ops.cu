@@ -795,6 +795,70 @@ TEST(cuda_graph, a_plan_made_while_capturing_is_a_clear_error) {
   cudaGetLastError();  // the abandoned capture leaves no error behind for the next test
 }
 
+// ---- TF32, when the user opts in ------------------------------------------------------------------
+//
+// TF32 keeps 10 mantissa bits of each operand: rounding (or truncating) both inputs of a product
+// costs a relative 2^-10 each, so a product is within 2^-9 of the float32 one. GEMM bound:
+// 1.2 · (2^-9 + gamma(k + 3)) · M + 8u · (|ref| + M). cuDNN may then also pick FFT or Winograd, whose
+// error is relative to the whole tile, so convolutions are held to a norm-wise bound instead:
+// ||out - ref||_2 <= 2^-7 · ||M||_2 (fails for wrong results, passes any honest TF32 algorithm).
+
+TEST(cuda_tf32, gemm_when_allowed_stays_within_the_tf32_bound) {
+  SKIP_WITHOUT_DEVICE();
+  auto rng = joule_test::rng_for_test();
+  cuda_context ctx;
+  ctx.set_allow_tf32(true);
+  for (const gemm_problem& pr : {gemm_problem{128, 768, 768, true, true, true, 1.f, activation::gelu_erf},
+                                 gemm_problem{64, 1000, 2048, true, true, false, 1.f, activation::none},
+                                 gemm_problem{33, 17, 5, false, false, false, 0.5f, activation::relu}}) {
+    auto a = joule_test::random_tensor(rng, shape{pr.m, pr.k});
+    auto b = joule_test::random_tensor(rng, pr.trans_b ? shape{pr.n, pr.k} : shape{pr.k, pr.n});
+    auto bias = joule_test::random_tensor(rng, shape{pr.n});
+    auto residual = joule_test::random_tensor(rng, shape{pr.m, pr.n});
+    auto da = upload(a), db = upload(b), dbias = upload(bias), dresidual = upload(residual);
+    device_buffer<float> dc(pr.m * pr.n);
+    joule::ops::gemm_options options{.trans_b = pr.trans_b, .alpha = pr.alpha, .act = pr.act};
+    if (pr.with_bias) options.bias = dbias.cview(bias.shape());
+    if (pr.with_residual) options.residual = dresidual.cview(residual.shape());
+    joule::ops::gemm(ctx, da.cview(a.shape()), db.cview(b.shape()), dc.view(shape{pr.m, pr.n}), options);
+    const auto ref = joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
+                                     pr.with_bias ? bias.data() : nullptr,
+                                     pr.with_residual ? residual.data() : nullptr, pr.act);
+    std::vector<double> bound(ref.value.size());
+    for (std::size_t i = 0; i < bound.size(); ++i)
+      bound[i] = 1.2 * (0x1p-9 + gamma(pr.k + 3)) * ref.magnitude[i] +
+                 8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]) + 1e-37;
+    std::ostringstream what;
+    what << "cuda gemm TF32 m=" << pr.m << " n=" << pr.n << " k=" << pr.k;
+    joule_test::expect_within(dc.download(), ref.value, bound, what.str());
+  }
+}
+
+TEST(cuda_tf32, conv2d_when_allowed_is_close_in_norm) {
+  SKIP_WITHOUT_DEVICE();
+  auto rng = joule_test::rng_for_test();
+  cuda_context ctx;
+  ctx.set_allow_tf32(true);
+  const shape in_shape{2, 64, 28, 28}, w_shape{64, 64, 3, 3};
+  const auto params = stride_pad(1, 1);
+  const shape out_shape = joule::ops::conv2d_output_shape(in_shape, w_shape, params);
+  auto input = joule_test::random_tensor(rng, in_shape), weight = joule_test::random_tensor(rng, w_shape);
+  auto dinput = upload(input), dweight = upload(weight);
+  device_buffer<float> doutput(out_shape.numel());
+  joule::ops::conv2d(ctx, dinput.cview(in_shape), dweight.cview(w_shape), doutput.view(out_shape), params);
+  const auto output = doutput.download();
+  const joule_ref::conv2d_problem problem{in_shape[0], in_shape[1], in_shape[2], in_shape[3], w_shape[0], 3, 3, 1, 1,
+                                          1, 1, 1, 1, 1, out_shape[2], out_shape[3]};
+  double error = 0, magnitude = 0;
+  for (int s = 0; s < 2000; ++s) {
+    const std::int64_t i = joule_test::uniform_int(rng, 0, out_shape.numel() - 1);
+    const auto e = joule_ref::conv2d_at(problem, input.data(), weight.data(), nullptr, nullptr, activation::none, i);
+    error += (output[i] - e.value) * (output[i] - e.value);
+    magnitude += e.magnitude * e.magnitude;
+  }
+  EXPECT_LE(std::sqrt(error), 0x1p-7 * std::sqrt(magnitude)) << "cuda conv2d TF32 " << in_shape << " * " << w_shape;
+}
+
 TEST(cuda_context, tf32_is_off_by_default_and_can_be_allowed) {
   SKIP_WITHOUT_DEVICE();
   cuda_context ctx;
