@@ -19,7 +19,23 @@
 #include <vector>
 
 #include <joule/choose/wisdom.hpp>
+#include <joule/core/memory_space.hpp>
 #include <joule/core/tensor.hpp>
+
+namespace joule {
+
+/** @brief An executor of any policy behind one virtual call: what choose() returns. */
+template <class Input>
+class runner_base {
+ public:
+  virtual ~runner_base() = default;
+  virtual tensor_view<const float> run(const Input& input) = 0;
+  virtual std::string policy() const = 0;
+  virtual int threads() const = 0;
+  virtual double flops() const = 0;
+};
+
+}  // namespace joule
 
 namespace joule::tuning {
 
@@ -33,6 +49,10 @@ class candidate_instance {
   virtual tensor_view<const float> output() const = 0;
   /** @brief Floating-point operations of one run (0: unknown). */
   virtual double flops() const { return 0; }
+  /** @brief Host-device copies of all run() calls so far (none for host policies). */
+  virtual transfer_stats transfers() const { return {}; }
+  /** @brief run() calls so far, so that transfers() can be given per run. */
+  virtual std::int64_t runs() const { return 0; }
 };
 
 /** @brief One (policy, threads) to measure, or one that cannot run here and why. */

@@ -38,18 +38,13 @@
 #include <joule/energy/probe.hpp>
 #include <joule/policy/policies.hpp>
 
-namespace joule {
+// A host (g++) program puts the GPU in the race through factories compiled once by nvcc
+// (cuda_candidates.cu, added to the program by joule_add_cuda_candidates() in CMake).
+#if JOULE_HAS_CUDA && JOULE_CUDA_CANDIDATES && !JOULE_CUDA_KERNELS
+#include <joule/choose/cuda_candidates.hpp>
+#endif
 
-/** @brief An executor of any policy behind one virtual call: what choose() returns. */
-template <class Input>
-class runner_base {
- public:
-  virtual ~runner_base() = default;
-  virtual tensor_view<const float> run(const Input& input) = 0;
-  virtual std::string policy() const = 0;
-  virtual int threads() const = 0;
-  virtual double flops() const = 0;
-};
+namespace joule {
 
 namespace tuning::detail {
 template <class Model>
@@ -71,14 +66,20 @@ class model_instance final : public candidate_instance {
  public:
   model_instance(Model model, const weights& w, const compile_options& o, std::shared_ptr<const InputData> input)
       : exec_(std::move(model), w, o), input_(std::move(input)) {}
-  void run() override { output_ = exec_.run(input_->view()); }
+  void run() override {
+    output_ = exec_.run(input_->view());
+    ++runs_;
+  }
   tensor_view<const float> output() const override { return output_; }
   double flops() const override { return exec_.flops(); }
+  transfer_stats transfers() const override { return exec_.transfers(); }
+  std::int64_t runs() const override { return runs_; }
 
  private:
   executor<Model> exec_;
   std::shared_ptr<const InputData> input_;
   tensor_view<const float> output_;
+  std::int64_t runs_ = 0;
 };
 }  // namespace tuning::detail
 
@@ -174,9 +175,12 @@ inline std::vector<std::string> policy_candidates(const std::vector<std::string>
  */
 using weights_source = std::function<const weights&()>;
 
-/** @brief Whether policy @p P spreads work over threads (scalar is plain single-threaded loops). */
+/**
+ * @brief Whether policy @p P spreads work over host threads: scalar is plain single-threaded
+ * loops, and a device policy's work is on the GPU, whatever the host's thread count.
+ */
 template <class P>
-inline constexpr bool threaded_policy = !std::is_same_v<P, scalar>;
+inline constexpr bool threaded_policy = !std::is_same_v<P, scalar> && !device_policy<P>;
 
 /**
  * @brief The candidates for @p family: one per (available policy, thread count), the unavailable
@@ -191,6 +195,18 @@ std::vector<candidate> make_candidates(const Family& family, const weights_sourc
     known_policies::for_each([&]<class P>() {
       if (name != P::name()) return;
       if constexpr (!contains<compiled_policies, P>::value) {
+#if JOULE_HAS_CUDA && JOULE_CUDA_CANDIDATES && !JOULE_CUDA_KERNELS
+        if constexpr (std::is_same_v<P, cuda>) {
+          if (P::available()) {
+            candidate c;
+            c.policy = name;
+            c.uses_gpu = true;
+            c.build = [&family, &w, options, input]() { return make_cuda_instance(family.config, w(), options, input); };
+            out.push_back(std::move(c));
+            return;
+          }
+        }
+#endif
         candidate c;
         c.policy = name;
         c.unavailable = P::available()
@@ -208,7 +224,10 @@ std::vector<candidate> make_candidates(const Family& family, const weights_sourc
         }
         std::vector<int> counts = threads;
         if (!threaded_policy<P> && (counts.size() > 1 || counts.front() != 1)) {
-          notes.push_back(std::string(P::name()) + " runs on one thread (plain loops): measured at 1 thread only");
+          notes.push_back(std::string(P::name()) +
+                          (device_policy<P> ? " runs on the GPU (host threads do not apply)"
+                                            : " runs on one thread (plain loops)") +
+                          ": measured at 1 thread only");
           counts = {1};
         }
         for (int t : counts) {
@@ -350,6 +369,10 @@ auto choose(const Family& family, const weights& w, const compile_options& optio
     result.executor = chosen_executor<input_type>(
         std::make_unique<tuning::detail::executor_runner<model_type>>(family.template instantiate<P>(), w, o), {});
   });
+#if JOULE_HAS_CUDA && JOULE_CUDA_CANDIDATES && !JOULE_CUDA_KERNELS
+  if (!result.executor && winner->policy == cuda::name())
+    result.executor = chosen_executor<input_type>(tuning::make_cuda_runner(family.config, w, options), {});
+#endif
   return result;
 }
 

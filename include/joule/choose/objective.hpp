@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <joule/core/error.hpp>
@@ -31,6 +32,20 @@ enum class latency_statistic { median, p95 };
 inline const char* to_string(latency_statistic s) noexcept { return s == latency_statistic::median ? "median" : "p95"; }
 
 namespace tuning {
+/**
+ * @brief One energy domain's share of a run: a GPU candidate is measured with the GPU's meter
+ * (NVML) and the host CPU's (RAPL, perf or the estimate) over the same window, and each is kept
+ * apart, so the host's launch and copy work is charged to the GPU backend and each figure keeps
+ * its own kind (a measured GPU figure beside an estimated CPU one).
+ */
+struct domain_share {
+  std::string name;           ///< "package-0", "cpu", "gpu:0"
+  double joules_per_run = 0;  ///< this domain's energy of one run
+  energy::meter_kind kind = energy::meter_kind::estimated;
+  bool in_total = true;  ///< false: overlaps a counted domain, shown only
+  friend bool operator==(const domain_share&, const domain_share&) = default;
+};
+
 /** @brief What one candidate measured, per run() of its executor (one batch). */
 struct measurement {
   double median_s = 0;        ///< median latency of one run
@@ -45,6 +60,7 @@ struct measurement {
   int runs = 0;                                             ///< timed runs the figures come from
   double seconds = 0;                                       ///< wall time the measurement took
   std::string stop_reason;  ///< why measuring stopped: confidence reached, budget, one run over budget
+  std::vector<domain_share> domains;  ///< per energy domain, when the meter has several (empty: unknown)
 };
 
 /** @brief "measured" or "estimated". */

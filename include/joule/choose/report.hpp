@@ -133,6 +133,23 @@ inline std::ostream& operator<<(std::ostream& out, const shootout_report& report
     if (!r.note.empty()) footnotes.push_back(r.name() + ": " + r.note);
     if (r.result->runs == 1 && r.status == row_status::measured)
       footnotes.push_back(r.name() + ": " + r.result->stop_reason);
+    // A GPU candidate's energy is its board's and the host CPU's over the same window, each with
+    // its own kind: shown apart, so the host's share of a GPU backend is visible.
+    if (r.result->domains.size() > 1) {
+      const double batch = static_cast<double>(std::max<std::int64_t>(report.subject.batch, 1));
+      std::string by_domain;
+      for (const auto& d : r.result->domains)
+        by_domain += (by_domain.empty() ? "" : ", ") + d.name + " " + detail::si(d.joules_per_run / batch, "J") + " " +
+                     energy::to_string(d.kind) + (d.in_total ? "" : " (not in the total)");
+      footnotes.push_back(r.name() + ": J/inference by domain: " + by_domain);
+    }
+    if (r.transfers_per_run && (r.transfers_per_run->to_device_copies || r.transfers_per_run->to_host_copies)) {
+      const auto& t = *r.transfers_per_run;
+      footnotes.push_back(r.name() + ": host-device copies per run: " + std::to_string(t.to_device_copies) + " in (" +
+                          std::to_string(t.to_device_bytes) + " B" + "), " +
+                          std::to_string(t.to_host_copies) + " out (" +
+                          std::to_string(t.to_host_bytes) + " B" + ")");
+    }
   }
   for (const auto& n : footnotes) out << "   note: " << n << "\n";
   for (const auto& n : report.notes) out << "   note: " << n << "\n";
@@ -169,6 +186,13 @@ inline nlohmann::json to_json_report(const shootout_report& report) {
       row["watts"] = f.watts;
       row["gflops"] = f.gflops;
       row["sci_g_per_inference"] = f.sci_g;
+    }
+    if (r.transfers_per_run) {
+      const auto& t = *r.transfers_per_run;
+      row["transfers_per_run"] = {{"to_device_copies", t.to_device_copies},
+                                  {"to_device_bytes", t.to_device_bytes},
+                                  {"to_host_copies", t.to_host_copies},
+                                  {"to_host_bytes", t.to_host_bytes}};
     }
     if (r.gate) row["gate"] = *r.gate;
     if (std::isfinite(r.score)) row["score"] = r.score;

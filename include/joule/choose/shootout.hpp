@@ -85,6 +85,8 @@ struct shootout_row {
   std::optional<gate_record> gate;
   double score = std::numeric_limits<double>::infinity();  ///< by the report's objective; lower is better
   std::string bound_violation;                             ///< why it does not meet the objective's latency bound
+  /** Host-device copies per run (input in, output out; zero for host policies), when measured now. */
+  std::optional<transfer_stats> transfers_per_run;
 
   std::string name() const { return policy + "/" + std::to_string(threads); }
   /** @brief Has figures and passed the gate (the bound aside). */
@@ -165,6 +167,10 @@ inline measurement measure_once(energy::meter& m, candidate_instance& instance) 
   out.runs = 1;
   out.seconds = energy::seconds_between(before, after);
   out.stop_reason = "one run";
+  for (const auto& d : after.domains) {
+    const energy::domain_reading* b = before.find(d.name);
+    out.domains.push_back({d.name, std::max(0.0, d.joules - (b ? b->joules : 0.0)), d.kind, d.in_total});
+  }
   return out;
 }
 
@@ -191,6 +197,7 @@ inline measurement measure_with_meter(energy::meter& m, candidate_instance& inst
   out.runs = static_cast<int>(e.runs);
   out.seconds = energy::seconds(energy::steady_clock::now() - t0).count();
   out.stop_reason = e.stop_reason;
+  for (const auto& d : e.domains) out.domains.push_back({d.name, d.joules_per_run, d.kind, d.in_total});
   return out;
 }
 
@@ -427,6 +434,11 @@ inline shootout_report run_shootout(const shootout_subject& subject, const std::
         row.result = measure(*instance, {options.budget_s, false, options.target_ci, std::clamp(affordable, 2, 5)});
       }
       row.result->flops_per_run = instance->flops();
+      if (const std::int64_t runs = instance->runs(); runs > 0) {
+        const transfer_stats t = instance->transfers();
+        row.transfers_per_run = transfer_stats{t.to_device_copies / runs, t.to_device_bytes / runs,
+                                               t.to_host_copies / runs, t.to_host_bytes / runs};
+      }
       ++report.measured_now;
       if (wisdom) {
         wisdom->record({key, *row.result, *row.gate, utc_now()});

@@ -128,8 +128,28 @@ inline void from_json(const nlohmann::json& j, gate_record& g) {
   j.at("detail").get_to(g.detail);
 }
 
+inline void to_json(nlohmann::json& j, const domain_share& d) {
+  j = nlohmann::json{{"name", d.name},
+                     {"joules_per_run", d.joules_per_run},
+                     {"kind", energy::to_string(d.kind)},
+                     {"in_total", d.in_total}};
+}
+
+inline energy::meter_kind kind_from_json(const nlohmann::json& j) {
+  const auto kind = j.get<std::string>();
+  require(kind == "measured" || kind == "estimated", "kind must be measured or estimated, got '", kind, "'");
+  return kind == "measured" ? energy::meter_kind::measured : energy::meter_kind::estimated;
+}
+
+inline void from_json(const nlohmann::json& j, domain_share& d) {
+  j.at("name").get_to(d.name);
+  j.at("joules_per_run").get_to(d.joules_per_run);
+  d.kind = kind_from_json(j.at("kind"));
+  j.at("in_total").get_to(d.in_total);
+}
+
 inline void to_json(nlohmann::json& j, const measurement& m) {
-  j = nlohmann::json{{"median_s", m.median_s},
+  j = nlohmann::json{{"domains", m.domains},{"median_s", m.median_s},
                      {"p95_s", m.p95_s},
                      {"mean_s", m.mean_s},
                      {"joules_per_run", m.joules_per_run},
@@ -150,10 +170,10 @@ inline void from_json(const nlohmann::json& j, measurement& m) {
   j.at("joules_per_run").get_to(m.joules_per_run);
   j.at("joules_ci95").get_to(m.joules_ci95);
   j.at("watts").get_to(m.watts);
-  const auto kind = j.at("kind").get<std::string>();
-  require(kind == "measured" || kind == "estimated", "kind must be measured or estimated, got '", kind, "'");
-  m.kind = kind == "measured" ? energy::meter_kind::measured : energy::meter_kind::estimated;
+  m.kind = kind_from_json(j.at("kind"));
   j.at("meter").get_to(m.meter);
+  // Wisdom written before domains were kept has none: still valid, the total is what it was.
+  if (j.contains("domains")) j.at("domains").get_to(m.domains);
   j.at("flops_per_run").get_to(m.flops_per_run);
   j.at("runs").get_to(m.runs);
   j.at("seconds").get_to(m.seconds);

@@ -37,19 +37,6 @@ struct compile_options {
   bool allow_tf32 = false;
 };
 
-/**
- * @brief Host-device copies an executor made in run(): only at the model's input and output, so
- * these are the whole of its traffic (weights are uploaded once, at compile time, and not counted).
- * Always zero for host policies.
- */
-struct transfer_stats {
-  std::int64_t to_device_copies = 0;
-  std::int64_t to_device_bytes = 0;
-  std::int64_t to_host_copies = 0;
-  std::int64_t to_host_bytes = 0;
-  friend bool operator==(const transfer_stats&, const transfer_stats&) = default;
-};
-
 /** @brief True for a policy whose tensors live in device memory (cuda). */
 template <class P>
 inline constexpr bool device_policy = !is_host_space<typename P::memory_space>;

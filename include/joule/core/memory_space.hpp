@@ -39,6 +39,19 @@ struct device_space {
 template <class Space>
 inline constexpr bool is_host_space = std::is_same_v<Space, host_space>;
 
+/**
+ * @brief Host-device copies an executor made in run(): only at the model's input and output, so
+ * these are the whole of its traffic (weights are uploaded once, at compile time, and not counted).
+ * Always zero for host policies.
+ */
+struct transfer_stats {
+  std::int64_t to_device_copies = 0;
+  std::int64_t to_device_bytes = 0;
+  std::int64_t to_host_copies = 0;
+  std::int64_t to_host_bytes = 0;
+  friend bool operator==(const transfer_stats&, const transfer_stats&) = default;
+};
+
 namespace detail {
 
 /** @brief Owning storage of @p count elements in @p Space; specialised per space. */
