@@ -449,3 +449,28 @@ TEST(Wisdom, KeyHashIsStable) {
 }
 
 }  // namespace
+
+namespace {
+// A GPU candidate's energy is kept per domain (the board's, measured, and the host CPU's share,
+// here estimated): both survive the wisdom file with their own kind; wisdom written before domains
+// were kept (no "domains" field) still reads, with none.
+TEST(Wisdom, EnergyDomainsRoundTripAndOlderEntriesStillRead) {
+  joule::tuning::measurement m;
+  m.median_s = m.p95_s = m.mean_s = 0.01;
+  m.joules_per_run = 3;
+  m.runs = 4;
+  m.domains = {{"gpu:0", 2.5, joule::energy::meter_kind::measured, true},
+               {"cpu", 0.5, joule::energy::meter_kind::estimated, true}};
+  const nlohmann::json j = m;
+  const auto back = j.get<joule::tuning::measurement>();
+  EXPECT_EQ(back.domains, m.domains);
+
+  nlohmann::json older = j;
+  older.erase("domains");
+  EXPECT_TRUE(older.get<joule::tuning::measurement>().domains.empty());
+
+  nlohmann::json bad = j;
+  bad["domains"][0]["kind"] = "guessed";
+  EXPECT_THROW(bad.get<joule::tuning::measurement>(), joule::error);
+}
+}  // namespace
