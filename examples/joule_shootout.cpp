@@ -26,25 +26,12 @@
 #if JOULE_SHOOTOUT_CAIRO
 #include <joule/choose/chart_cairo.hpp>
 #endif
-#include <joule/choose/choose.hpp>
+#include <joule/choose.hpp>
 #include <joule/io/weights.hpp>
 
 namespace {
 
 using arguments = joule::cli::shootout_arguments;
-  std::vector<std::int64_t> batches{1};
-  std::int64_t seq_len = 128, image_size = 224;
-  std::vector<std::string> policies{"all"};
-  std::vector<int> threads;
-  std::string objective = "energy";
-  double budget = 2.0, gate_tolerance = 1e-3;
-  std::string weights, json, csv, wisdom, estimate;
-  std::vector<std::string> plots;
-  bool retune = false, wisdom_only = false, no_wisdom = false, small = false;
-  std::uint64_t seed = 0;
-  std::optional<double> grid_intensity;
-  double embodied_kg = 0, lifetime_years = 4, resource_share = 1;
-};
 
 std::string duration(double s) {
   char b[32];
@@ -260,6 +247,17 @@ int run(const arguments& args) {
     std::cout << "chart: " << plot << "\n";
   }
 #endif
+  // Writes are atomic, so a wisdom file that could not be written (a full disk, a read-only
+  // directory) still holds what it held; but this run's measurements were not remembered, which
+  // the user must hear and a script must see in the exit code.
+  for (const auto& r : reports)
+    for (const auto& note : r.notes)
+      if (note.starts_with("could not write the wisdom file")) {
+        std::cerr << "joule-shootout: error: the wisdom file '" << how.wisdom_path.string()
+                  << "' could not be written; the results above are complete but will be measured again next time ("
+                  << note << ")\n";
+        return 1;
+      }
   return 0;
 }
 

@@ -28,7 +28,7 @@ inline const std::filesystem::path& scratch_dir() {
 
 /** @brief Writes @p size bytes to scratch_dir()/@p name (replacing it) and returns the path. */
 inline std::string write_input(const std::uint8_t* data, std::size_t size, const std::string& name) {
-  const std::string path = (scratch_dir() / name).string();
+  std::string path = (scratch_dir() / name).string();
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr || (size > 0 && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0) {
     std::perror(path.c_str());

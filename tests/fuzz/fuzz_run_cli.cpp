@@ -12,6 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto args = joule_fuzz::arguments_from(data, size, "joule-run");
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (auto& a : args) argv.push_back(a.data());
   CLI::App app{"joule-run"};
   joule::cli::run_arguments parsed;

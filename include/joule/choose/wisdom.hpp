@@ -220,12 +220,12 @@ class file_lock {
   explicit file_lock(const std::filesystem::path& path) : path_(path.string() + ".lock") {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd_ < 0)
-      fail("wisdom file '", path.string(), "': cannot open its lock file '", path_, "': ", std::strerror(errno));
+      fail("wisdom file '", path.string(), "': cannot open its lock file '", path_, "': ", io::detail::errno_text(errno));
     while (::flock(fd_, LOCK_EX) != 0) {
       if (errno == EINTR) continue;
       const int err = errno;
       ::close(fd_);
-      fail("wisdom file '", path.string(), "': cannot lock '", path_, "': ", std::strerror(err));
+      fail("wisdom file '", path.string(), "': cannot lock '", path_, "': ", io::detail::errno_text(err));
     }
   }
   file_lock(const file_lock&) = delete;
