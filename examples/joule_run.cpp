@@ -20,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "joule_run_options.hpp"
 #include <joule/io/npy.hpp>
 #include <joule/io/weights.hpp>
 #include <joule/models/bert.hpp>
@@ -28,12 +29,7 @@
 
 namespace {
 
-struct arguments {
-  std::string model = "resnet50", policy = "simd", weights, input, mask, token_types, output;
-  std::int64_t batch = 1, seq_len = 128, image_size = 224;
-  int threads = 0, repeat = 0;
-  std::uint64_t seed = 0;
-};
+using arguments = joule::cli::run_arguments;
 
 template <class Executor, class Input>
 void run_and_report(Executor& net, const Input& input, const arguments& args) {
@@ -123,26 +119,9 @@ void run_model(const arguments& args) {
 int main(int argc, char** argv) {
   CLI::App app{"joule-run: run ResNet-50, MobileNetV2 or BERT-base on one joule policy"};
   arguments args;
-  app.add_option("--model", args.model, "resnet50 | mobilenet_v2 | bert-base")
-      ->check(CLI::IsMember({"resnet50", "mobilenet_v2", "bert-base"}));
   std::vector<std::string> policies;
   joule::known_policies::for_each([&]<class P>() { policies.push_back(P::name()); });
-  app.add_option("--policy", args.policy, "backend policy")->check(CLI::IsMember(policies));
-  app.add_option("--weights", args.weights, "safetensors checkpoint (torchvision / Hugging Face names)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--input", args.input, ".npy input: float32 NCHW image, or int64 token ids for BERT")
-      ->check(CLI::ExistingFile);
-  app.add_option("--mask", args.mask, "BERT: .npy int64 attention mask of ones and zeros")->check(CLI::ExistingFile);
-  app.add_option("--token-types", args.token_types, "BERT: .npy int64 token type ids")->check(CLI::ExistingFile);
-  app.add_option("--output", args.output, "write the output to this .npy file");
-  app.add_option("--batch", args.batch, "batch size when no --input is given")->check(CLI::Range(1, 4096));
-  app.add_option("--seq-len", args.seq_len, "BERT: tokens per sequence when no --input is given")
-      ->check(CLI::Range(1, 512));
-  app.add_option("--image-size", args.image_size, "vision: input height and width when no --input is given")
-      ->check(CLI::Range(32, 4096));
-  app.add_option("--threads", args.threads, "threads (0: every core)")->check(CLI::Range(0, 1024));
-  app.add_option("--repeat", args.repeat, "timed runs after one warm-up")->check(CLI::Range(0, 1000000));
-  app.add_option("--seed", args.seed, "seed of the random weights and the generated input");
+  joule::cli::add_run_options(app, args, policies);
   CLI11_PARSE(app, argc, argv);
   try {
     bool ran = false;

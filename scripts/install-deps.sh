@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libeigen3-dev libxsimd-dev libopenblas-dev libbenchmark-dev
-          libgtest-dev nlohmann-json3-dev libcli11-dev libcairo2-dev)
+          libgtest-dev nlohmann-json3-dev libcli11-dev libcairo2-dev
+          # scripts/hardening.sh: libFuzzer's runtime, the static checks, the test scripts' JSON checks
+          clang libclang-rt-14-dev clang-tidy clang-format cppcheck python3)
 
 missing=()
 for p in "${packages[@]}"; do

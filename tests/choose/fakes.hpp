@@ -49,7 +49,7 @@ struct fake_executor {
 class fake_world {
  public:
   /** Adds a candidate with figures; @p error perturbs its output by that relative amount. */
-  void add(const std::string& policy, int threads, fake_figures f, float error = 0.f) {
+  void add(const std::string& policy, int threads, const fake_figures& f, float error = 0.f) {
     const std::string name = policy + "/" + std::to_string(threads);
     figures_[name] = f;
     joule::tuning::candidate c;
@@ -79,7 +79,7 @@ class fake_world {
     candidates_.push_back(std::move(c));
   }
   /** Replaces the output of @p policy/@p threads with one holding a NaN, or of another shape. */
-  void add_custom(const std::string& policy, int threads, fake_figures f, joule::tensor<float> output) {
+  void add_custom(const std::string& policy, int threads, const fake_figures& f, joule::tensor<float> output) {
     const std::string name = policy + "/" + std::to_string(threads);
     figures_[name] = f;
     auto exec = std::make_shared<joule::tensor<float>>(std::move(output));

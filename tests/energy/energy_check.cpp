@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
-#include <joule/energy/energy.hpp>
+#include <joule/energy.hpp>
 #include <string>
 #include <thread>
 #include <vector>

@@ -41,7 +41,7 @@ class temp_dir_test : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   /** @brief Writes @p bytes to path(@p name) and returns that path. */
   std::string write(const std::string& name, std::string_view bytes) const {
-    const std::string p = path(name);
+    std::string p = path(name);  // not const: returned by move
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     EXPECT_TRUE(out.good()) << "cannot write " << p;

@@ -80,7 +80,22 @@ inline void to_json(nlohmann::json& j, const wisdom_key& k) {
                      {"policy", k.policy},   {"threads", k.threads}, {"meter_kind", k.meter_kind}};
 }
 
+namespace detail {
+
+// nlohmann converts a JSON float to an integer with a plain cast, which is undefined behaviour when
+// the value does not fit (a hand-edited "runs": 1e300): integer fields must hold JSON integers.
+inline const nlohmann::json& integer_field(const nlohmann::json& j, const char* field) {
+  const auto& value = j.at(field);
+  require(value.is_number_integer(), "'", field, "' must be an integer, got ", value.dump());
+  return value;
+}
+
+}  // namespace detail
+
 inline void from_json(const nlohmann::json& j, wisdom_key& k) {
+  detail::integer_field(j.at("machine"), "cores");
+  detail::integer_field(j, "batch");
+  detail::integer_field(j, "threads");
   j.at("machine").get_to(k.machine);
   j.at("model").get_to(k.model);
   j.at("config_hash").get_to(k.config_hash);
@@ -175,7 +190,7 @@ inline void from_json(const nlohmann::json& j, measurement& m) {
   // Wisdom written before domains were kept has none: still valid, the total is what it was.
   if (j.contains("domains")) j.at("domains").get_to(m.domains);
   j.at("flops_per_run").get_to(m.flops_per_run);
-  j.at("runs").get_to(m.runs);
+  detail::integer_field(j, "runs").get_to(m.runs);
   j.at("seconds").get_to(m.seconds);
   j.at("stop_reason").get_to(m.stop_reason);
   require(m.runs >= 1 && m.median_s > 0 && m.p95_s > 0 && m.joules_per_run >= 0,
@@ -225,12 +240,12 @@ class file_lock {
   explicit file_lock(const std::filesystem::path& path) : path_(path.string() + ".lock") {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd_ < 0)
-      fail("wisdom file '", path.string(), "': cannot open its lock file '", path_, "': ", std::strerror(errno));
+      fail("wisdom file '", path.string(), "': cannot open its lock file '", path_, "': ", io::detail::errno_text(errno));
     while (::flock(fd_, LOCK_EX) != 0) {
       if (errno == EINTR) continue;
       const int err = errno;
       ::close(fd_);
-      fail("wisdom file '", path.string(), "': cannot lock '", path_, "': ", std::strerror(err));
+      fail("wisdom file '", path.string(), "': cannot lock '", path_, "': ", io::detail::errno_text(err));
     }
   }
   file_lock(const file_lock&) = delete;

@@ -32,7 +32,7 @@ class tensor_view {
   using value_type = std::remove_const_t<T>;
 
   tensor_view() = default;
-  tensor_view(T* data, joule::shape s) : data_(data), shape_(s) {}
+  tensor_view(T* data, const joule::shape& s) : data_(data), shape_(s) {}
   /** @brief A read-only view converts implicitly from a mutable one. */
   template <class U>
     requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
@@ -82,8 +82,8 @@ class tensor {
   using memory_space = Space;
 
   tensor() = default;
-  explicit tensor(joule::shape s) : buffer_(static_cast<std::size_t>(s.numel())), shape_(s) {}
-  tensor(joule::shape s, std::initializer_list<T> values)
+  explicit tensor(const joule::shape& s) : buffer_(static_cast<std::size_t>(s.numel())), shape_(s) {}
+  tensor(const joule::shape& s, std::initializer_list<T> values)
     requires kHost
       : tensor(s) {
     require(static_cast<std::int64_t>(values.size()) == s.numel(), "tensor: ", values.size(),

@@ -198,7 +198,7 @@ inline std::string cpu_model_name(const std::filesystem::path& cpuinfo = "/proc/
     const auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     if (detail::trim(std::string_view(line).substr(0, colon)) == "model name") {
-      const std::string name(detail::trim(std::string_view(line).substr(colon + 1)));
+      std::string name(detail::trim(std::string_view(line).substr(colon + 1)));
       if (!name.empty()) return name;
     }
   }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <joule/core/error.hpp>
+#include <joule/io/detail/errno_text.hpp>
 
 namespace joule::io::detail {
 
@@ -29,7 +30,7 @@ class atomic_file {
   atomic_file(std::string path, const char* what)
       : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())), what_(what) {
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd_ < 0) fail(what_, " file '", path_, "': cannot create '", tmp_, "': ", std::strerror(errno));
+    if (fd_ < 0) fail(what_, " file '", path_, "': cannot create '", tmp_, "': ", errno_text(errno));
   }
   atomic_file(const atomic_file&) = delete;
   atomic_file& operator=(const atomic_file&) = delete;
@@ -46,7 +47,7 @@ class atomic_file {
     while (size > 0) {
       const ::ssize_t n = ::write(fd_, p, size);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail(what_, " file '", path_, "': cannot write '", tmp_, "': ", std::strerror(n < 0 ? errno : EIO));
+      if (n <= 0) fail(what_, " file '", path_, "': cannot write '", tmp_, "': ", errno_text(n < 0 ? errno : EIO));
       p += n;
       size -= static_cast<std::size_t>(n);
       written_ += static_cast<std::size_t>(n);
@@ -56,18 +57,18 @@ class atomic_file {
 
   /** @brief Flushes the data to disk and renames the temporary file over the target path. */
   void commit() {
-    if (::fsync(fd_) != 0) fail(what_, " file '", path_, "': cannot flush '", tmp_, "': ", std::strerror(errno));
+    if (::fsync(fd_) != 0) fail(what_, " file '", path_, "': cannot flush '", tmp_, "': ", errno_text(errno));
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) {
       const int err = errno;
       ::unlink(tmp_.c_str());
-      fail(what_, " file '", path_, "': cannot close '", tmp_, "': ", std::strerror(err));
+      fail(what_, " file '", path_, "': cannot close '", tmp_, "': ", errno_text(err));
     }
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
       const int err = errno;
       ::unlink(tmp_.c_str());
-      fail(what_, " file '", path_, "': cannot rename '", tmp_, "' into place: ", std::strerror(err));
+      fail(what_, " file '", path_, "': cannot rename '", tmp_, "' into place: ", errno_text(err));
     }
     sync_directory();
   }

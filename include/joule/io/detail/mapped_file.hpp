@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <joule/core/error.hpp>
+#include <joule/io/detail/errno_text.hpp>
 
 namespace joule::io::detail {
 
@@ -29,12 +30,12 @@ class mapped_file {
   /** @brief Maps @p path; @p what ("safetensors", "npy") starts every error message. */
   mapped_file(const std::string& path, const char* what) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(what, " file '", path, "': cannot open: ", std::strerror(errno));
+    if (fd < 0) fail(what, " file '", path, "': cannot open: ", errno_text(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       const int err = errno;
       ::close(fd);
-      fail(what, " file '", path, "': cannot stat: ", std::strerror(err));
+      fail(what, " file '", path, "': cannot stat: ", errno_text(err));
     }
     if (!S_ISREG(st.st_mode)) {
       ::close(fd);
@@ -46,7 +47,7 @@ class mapped_file {
       if (p == MAP_FAILED) {
         const int err = errno;
         ::close(fd);
-        fail(what, " file '", path, "': cannot map ", size_, " bytes: ", std::strerror(err));
+        fail(what, " file '", path, "': cannot map ", size_, " bytes: ", errno_text(err));
       }
       data_ = static_cast<const std::byte*>(p);
     }

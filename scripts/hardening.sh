@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# joule's hardening checks, after the ordinary suite (scripts/test.sh): the sanitizer builds, the
+# fuzzers for a bounded time and the static checks. Prints each stage's time; fails if any fails,
+# after running the others, so one CI run reports every problem.
+#
+#   bash scripts/hardening.sh                 # everything (about 30 minutes on 2 cores)
+#   JOULE_FUZZ_SECONDS=10 bash scripts/hardening.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh || exit 1
+failed=()
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "=== hardening: $name"
+  if "$@"; then
+    echo "=== hardening: $name passed in $((SECONDS - start)) s"
+  else
+    echo "=== hardening: $name FAILED after $((SECONDS - start)) s" >&2
+    failed+=("$name")
+  fi
+}
+stage "static checks (clang-format, clang-tidy, cppcheck)" bash scripts/static-checks.sh
+stage "ThreadSanitizer (concurrency tests)" bash scripts/sanitizers.sh tsan
+stage "fuzzing (${JOULE_FUZZ_SECONDS:-60} s per target)" bash scripts/fuzz.sh
+stage "AddressSanitizer + UBSan (whole suite)" bash scripts/sanitizers.sh asan
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'hardening: FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "hardening: all stages passed"
