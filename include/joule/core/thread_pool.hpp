@@ -9,9 +9,17 @@
  * only library needs no -fopenmp on the consumer's side; and ThreadSanitizer understands it
  * (libgomp is not instrumented). Inference layers are short (tens of microseconds), so workers
  * spin briefly before sleeping to keep the fork cost low between consecutive layers.
+ *
+ * Spinning is bounded by time (kSpinTime), not by a count of `pause` instructions: a pause costs
+ * from about 10 to over 100 cycles depending on the CPU, so a fixed count spun for anything from
+ * tens of microseconds to over a millisecond. Past the bound, workers sleep on a condition variable
+ * and the forking thread sleeps on its pending count (std::atomic::wait, a futex), so an idle
+ * worker never holds a core that another thread (OpenBLAS's own, another process's) could use,
+ * and a fork whose helpers were descheduled costs a wake-up, not a time slice of yields.
  */
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -32,6 +40,22 @@ inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+/**
+ * @brief Spins until @p done() is true or @p budget has passed; returns done()'s last value.
+ * The clock is read once every 64 polls: reading it costs about as much as a few pauses.
+ */
+template <class Done>
+bool spin_until(Done&& done, std::chrono::nanoseconds budget) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
 }
 /** True on a thread that is executing a pool job: a nested fork then runs inline. */
 inline thread_local bool tl_inside_pool_job = false;
@@ -87,15 +111,18 @@ class thread_pool {
     }
     wake_.notify_all();
     execute(0);
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-      if (spins < kSpinIterations) detail::cpu_relax();
-      else std::this_thread::yield();
-    }
+    // Usually the other threads finish within the spin; if one was descheduled, sleep until the
+    // last one to finish wakes us (it notifies when it brings pending_ to 0).
+    if (!detail::spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, kSpinTime))
+      for (int left = pending_.load(std::memory_order_acquire); left != 0; left = pending_.load(std::memory_order_acquire))
+        pending_.wait(left, std::memory_order_acquire);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  static constexpr int kSpinIterations = 20000;  // about 50 us before a worker sleeps
+  /** How long a thread spins for work (or for the others to finish) before it sleeps: long
+   *  enough to span the gap between consecutive layers, short against a scheduler time slice. */
+  static constexpr std::chrono::microseconds kSpinTime{50};
 
   void execute(int t) noexcept {
     detail::tl_inside_pool_job = true;
@@ -111,11 +138,8 @@ class thread_pool {
   void worker_loop(int index) {
     std::uint64_t seen = 0;
     for (;;) {
-      std::uint64_t current = generation_.load(std::memory_order_acquire);
-      for (int spins = 0; current == seen && spins < kSpinIterations; ++spins) {
-        detail::cpu_relax();
-        current = generation_.load(std::memory_order_acquire);
-      }
+      std::uint64_t current = seen;
+      detail::spin_until([&] { return (current = generation_.load(std::memory_order_acquire)) != seen; }, kSpinTime);
       if (current == seen) {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
@@ -124,7 +148,7 @@ class thread_pool {
       }
       seen = current;
       execute(index);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
     }
   }
 
