@@ -66,14 +66,14 @@ inline int hardware_threads() noexcept {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-/** @brief A fixed set of threads (the caller counts as thread 0) that run one job at a time. */
+/** @brief A fixed set of threads (the caller among them) that run one job at a time. */
 class thread_pool {
  public:
   /** @brief A pool of @p threads threads in all: it starts threads - 1 workers. */
   explicit thread_pool(int threads) : size_(threads) {
     require(threads >= 1, "thread_pool: thread count must be at least 1, got ", threads);
     workers_.reserve(threads - 1);
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
@@ -89,8 +89,12 @@ class thread_pool {
   int size() const noexcept { return size_; }
 
   /**
-   * @brief Calls body(t) for every thread index t in [0, size()) and returns when all are done.
+   * @brief Calls body(t) for every index t in [0, size()) and returns when all are done.
    *
+   * Each call runs on one thread, but not necessarily thread t: the calling thread and the workers
+   * claim indices one by one, so when a worker is descheduled (a busy machine) or still waking,
+   * the caller runs its share instead of waiting for it, and a fork never waits on a thread that
+   * has not started. Bodies may keep per-index state (scratch slices): an index runs only once.
    * The first exception thrown by any call is rethrown here. Called from inside a job, or on a
    * one-thread pool, the calls run inline one after another.
    */
@@ -104,18 +108,22 @@ class thread_pool {
     body_ = &body;
     invoke_ = [](void* b, int t) { (*static_cast<std::remove_reference_t<Body>*>(b))(t); };
     error_ = nullptr;
-    pending_.store(size_ - 1, std::memory_order_relaxed);
+    remaining_.store(size_, std::memory_order_relaxed);
+    // Publishes the job: a claim that reads this 0 (or a later count) sees body_, invoke_ and
+    // remaining_ above. A worker late from the last job that claims an index here runs this job's.
+    next_index_.store(0, std::memory_order_release);
     {
       std::lock_guard lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    execute(0);
-    // Usually the other threads finish within the spin; if one was descheduled, sleep until the
-    // last one to finish wakes us (it notifies when it brings pending_ to 0).
-    if (!detail::spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, kSpinTime))
-      for (int left = pending_.load(std::memory_order_acquire); left != 0; left = pending_.load(std::memory_order_acquire))
-        pending_.wait(left, std::memory_order_acquire);
+    run_claimed_indices();
+    // Left: indices that workers claimed and are running. Usually they end within the spin; if a
+    // worker was descheduled, sleep until the last one to finish wakes us.
+    if (!detail::spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; }, kSpinTime))
+      for (int left = remaining_.load(std::memory_order_acquire); left != 0;
+           left = remaining_.load(std::memory_order_acquire))
+        remaining_.wait(left, std::memory_order_acquire);
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -124,18 +132,23 @@ class thread_pool {
    *  enough to span the gap between consecutive layers, short against a scheduler time slice. */
   static constexpr std::chrono::microseconds kSpinTime{50};
 
-  void execute(int t) noexcept {
-    detail::tl_inside_pool_job = true;
-    try {
-      invoke_(body_, t);
-    } catch (...) {
-      std::lock_guard lock(error_mutex_);
-      if (!error_) error_ = std::current_exception();
+  /** @brief Claims and runs indices of the current job until none is left. */
+  void run_claimed_indices() noexcept {
+    for (int t = next_index_.fetch_add(1, std::memory_order_acq_rel); t < size_;
+         t = next_index_.fetch_add(1, std::memory_order_acq_rel)) {
+      detail::tl_inside_pool_job = true;
+      try {
+        invoke_(body_, t);
+      } catch (...) {
+        std::lock_guard lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      detail::tl_inside_pool_job = false;
+      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
     }
-    detail::tl_inside_pool_job = false;
   }
 
-  void worker_loop(int index) {
+  void worker_loop() {
     std::uint64_t seen = 0;
     for (;;) {
       std::uint64_t current = seen;
@@ -147,8 +160,7 @@ class thread_pool {
         current = generation_.load(std::memory_order_acquire);
       }
       seen = current;
-      execute(index);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+      run_claimed_indices();
     }
   }
 
@@ -159,7 +171,8 @@ class thread_pool {
   std::condition_variable wake_;
   bool stop_ = false;
   std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> next_index_{1 << 30};  // the next index of the current job to claim
+  std::atomic<int> remaining_{0};         // indices of the current job not yet finished
   void* body_ = nullptr;
   void (*invoke_)(void*, int) = nullptr;
   std::mutex error_mutex_;
