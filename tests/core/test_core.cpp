@@ -3,9 +3,12 @@
 //
 // Bad input tested: negative dimensions, rank above 5, element counts that overflow int64,
 // reshape to another element count, out-of-range axes and indices, a thread count below 1.
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
+#include <thread>
 
 #include <joule/joule.hpp>
 
@@ -69,6 +72,21 @@ TEST(thread_pool, runs_every_index_once_and_propagates_errors) {
   pool.run([&](int) { pool.run([&](int) { ++nested; }); });  // nested forks run inline
   EXPECT_EQ(nested.load(), 9);
   EXPECT_THROW(joule::thread_pool(0), joule::error);
+}
+
+TEST(thread_pool, uneven_bodies_back_to_back_run_each_index_exactly_once) {
+  // Indices are claimed, not assigned: whichever thread is free runs the next one, so a slow
+  // body (or a descheduled worker) shifts work to the others. Each index must still run once per
+  // job, and a worker late from one job must only ever run indices of the job that is current.
+  joule::thread_pool pool(3);
+  for (int round = 0; round < 300; ++round) {
+    std::array<std::atomic<int>, 3> runs{};
+    pool.run([&](int t) {
+      if ((round + t) % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      ++runs[t];
+    });
+    for (int t = 0; t < 3; ++t) ASSERT_EQ(runs[t].load(), 1) << "round " << round << " index " << t;
+  }
 }
 
 TEST(context, parallel_for_covers_the_range_in_disjoint_pieces) {

@@ -99,6 +99,23 @@ TYPED_TEST(gemm_conformance, large_shapes_cross_every_block) {
   this->check(ctx, {1, 3072, 768, true, true, false, 1.f, activation::gelu_erf}, rng);  // BERT, batch 1
 }
 
+TYPED_TEST(gemm_conformance, few_rows_matrix_vector_products) {
+  // m <= 4 (a linear layer at batch 1, a vision model's fc): the simd policy streams B without
+  // packing, as dot products (B transposed) or scaled rows (B as stored). Ragged k and n, one and
+  // two threads, every row count of that path and the first one past it.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t m : {1, 2, 3, 4, 5})
+      for (bool trans_b : {true, false}) {
+        this->check(ctx, {m, 1000, 2048, trans_b, true, false, 1.f, activation::none}, rng);  // ResNet-50's fc
+        this->check(ctx, {m, 37, 19, trans_b, true, true, 0.5f, activation::relu}, rng);
+        this->check(ctx, {m, 7, 3, trans_b, false, false, 1.f, activation::tanh}, rng);
+        this->check(ctx, {m, 129, 1, trans_b, true, true, 1.f, activation::relu6}, rng);
+      }
+  }
+}
+
 TYPED_TEST(gemm_conformance, degenerate_sizes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);

@@ -9,9 +9,17 @@
  * only library needs no -fopenmp on the consumer's side; and ThreadSanitizer understands it
  * (libgomp is not instrumented). Inference layers are short (tens of microseconds), so workers
  * spin briefly before sleeping to keep the fork cost low between consecutive layers.
+ *
+ * Spinning is bounded by time (kSpinTime), not by a count of `pause` instructions: a pause costs
+ * from about 10 to over 100 cycles depending on the CPU, so a fixed count spun for anything from
+ * tens of microseconds to over a millisecond. Past the bound, workers sleep on a condition variable
+ * and the forking thread sleeps on its pending count (std::atomic::wait, a futex), so an idle
+ * worker never holds a core that another thread (OpenBLAS's own, another process's) could use,
+ * and a fork whose helpers were descheduled costs a wake-up, not a time slice of yields.
  */
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -33,6 +41,22 @@ inline void cpu_relax() noexcept {
   _mm_pause();
 #endif
 }
+
+/**
+ * @brief Spins until @p done() is true or @p budget has passed; returns done()'s last value.
+ * The clock is read once every 64 polls: reading it costs about as much as a few pauses.
+ */
+template <class Done>
+bool spin_until(Done&& done, std::chrono::nanoseconds budget) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
 /** True on a thread that is executing a pool job: a nested fork then runs inline. */
 inline thread_local bool tl_inside_pool_job = false;
 }  // namespace detail
@@ -42,14 +66,14 @@ inline int hardware_threads() noexcept {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-/** @brief A fixed set of threads (the caller counts as thread 0) that run one job at a time. */
+/** @brief A fixed set of threads (the caller among them) that run one job at a time. */
 class thread_pool {
  public:
   /** @brief A pool of @p threads threads in all: it starts threads - 1 workers. */
   explicit thread_pool(int threads) : size_(threads) {
     require(threads >= 1, "thread_pool: thread count must be at least 1, got ", threads);
     workers_.reserve(threads - 1);
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
@@ -65,8 +89,12 @@ class thread_pool {
   int size() const noexcept { return size_; }
 
   /**
-   * @brief Calls body(t) for every thread index t in [0, size()) and returns when all are done.
+   * @brief Calls body(t) for every index t in [0, size()) and returns when all are done.
    *
+   * Each call runs on one thread, but not necessarily thread t: the calling thread and the workers
+   * claim indices one by one, so when a worker is descheduled (a busy machine) or still waking,
+   * the caller runs its share instead of waiting for it, and a fork never waits on a thread that
+   * has not started. Bodies may keep per-index state (scratch slices): an index runs only once.
    * The first exception thrown by any call is rethrown here. Called from inside a job, or on a
    * one-thread pool, the calls run inline one after another.
    */
@@ -80,42 +108,51 @@ class thread_pool {
     body_ = &body;
     invoke_ = [](void* b, int t) { (*static_cast<std::remove_reference_t<Body>*>(b))(t); };
     error_ = nullptr;
-    pending_.store(size_ - 1, std::memory_order_relaxed);
+    remaining_.store(size_, std::memory_order_relaxed);
+    // Publishes the job: a claim that reads this 0 (or a later count) sees body_, invoke_ and
+    // remaining_ above. A worker late from the last job that claims an index here runs this job's.
+    next_index_.store(0, std::memory_order_release);
     {
       std::lock_guard lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    execute(0);
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-      if (spins < kSpinIterations) detail::cpu_relax();
-      else std::this_thread::yield();
-    }
+    run_claimed_indices();
+    // Left: indices that workers claimed and are running. Usually they end within the spin; if a
+    // worker was descheduled, sleep until the last one to finish wakes us.
+    if (!detail::spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; }, kSpinTime))
+      for (int left = remaining_.load(std::memory_order_acquire); left != 0;
+           left = remaining_.load(std::memory_order_acquire))
+        remaining_.wait(left, std::memory_order_acquire);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  static constexpr int kSpinIterations = 20000;  // about 50 us before a worker sleeps
+  /** How long a thread spins for work (or for the others to finish) before it sleeps: long
+   *  enough to span the gap between consecutive layers, short against a scheduler time slice. */
+  static constexpr std::chrono::microseconds kSpinTime{50};
 
-  void execute(int t) noexcept {
-    detail::tl_inside_pool_job = true;
-    try {
-      invoke_(body_, t);
-    } catch (...) {
-      std::lock_guard lock(error_mutex_);
-      if (!error_) error_ = std::current_exception();
+  /** @brief Claims and runs indices of the current job until none is left. */
+  void run_claimed_indices() noexcept {
+    for (int t = next_index_.fetch_add(1, std::memory_order_acq_rel); t < size_;
+         t = next_index_.fetch_add(1, std::memory_order_acq_rel)) {
+      detail::tl_inside_pool_job = true;
+      try {
+        invoke_(body_, t);
+      } catch (...) {
+        std::lock_guard lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      detail::tl_inside_pool_job = false;
+      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
     }
-    detail::tl_inside_pool_job = false;
   }
 
-  void worker_loop(int index) {
+  void worker_loop() {
     std::uint64_t seen = 0;
     for (;;) {
-      std::uint64_t current = generation_.load(std::memory_order_acquire);
-      for (int spins = 0; current == seen && spins < kSpinIterations; ++spins) {
-        detail::cpu_relax();
-        current = generation_.load(std::memory_order_acquire);
-      }
+      std::uint64_t current = seen;
+      detail::spin_until([&] { return (current = generation_.load(std::memory_order_acquire)) != seen; }, kSpinTime);
       if (current == seen) {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
@@ -123,8 +160,7 @@ class thread_pool {
         current = generation_.load(std::memory_order_acquire);
       }
       seen = current;
-      execute(index);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      run_claimed_indices();
     }
   }
 
@@ -135,7 +171,8 @@ class thread_pool {
   std::condition_variable wake_;
   bool stop_ = false;
   std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> next_index_{1 << 30};  // the next index of the current job to claim
+  std::atomic<int> remaining_{0};         // indices of the current job not yet finished
   void* body_ = nullptr;
   void (*invoke_)(void*, int) = nullptr;
   std::mutex error_mutex_;

@@ -8,6 +8,11 @@
  * of C is accumulated in registers over kc. The epilogue runs on the tile while it is still in
  * registers, on the last k block. The same source builds the AVX-512, AVX2 or SSE kernel,
  * whichever xsimd::default_arch the compiler flags select.
+ *
+ * A GEMM of a few rows (m <= kSmallRows: a linear layer at batch 1, the fc of a vision model) is a
+ * matrix-vector product in disguise: every element of B is used m times, so packing B costs as much
+ * as the arithmetic. It skips packing and streams B once (small_m_gemm): with B transposed ([n, k],
+ * a weight matrix), as dot products along k; otherwise as rows of B scaled and added along n.
  */
 #include <algorithm>
 #include <cstdint>
@@ -140,6 +145,105 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
   }
 }
 
+/** @brief Rows of A up to which small_m_gemm runs instead of the packed kernel. */
+inline constexpr std::int64_t kSmallRows = 4;
+
+/**
+ * @brief C[i0 : i0 + Rows, j : j + Cols] of a GEMM with B transposed ([n, k]): Rows x Cols dot
+ * products along k, each a vector accumulator reduced once at the end. Raw sums, no epilogue.
+ */
+template <int Rows, int Cols>
+inline void dot_tile(const gemm_op& op, std::int64_t i0, std::int64_t j) noexcept {
+  batch acc[Rows][Cols];
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < Cols; ++c) acc[r][c] = batch(0.f);
+  const float* a = op.a + i0 * op.lda;
+  const float* b = op.b + j * op.ldb;
+  std::int64_t p = 0;
+  for (; p + kLanes <= op.k; p += kLanes) {
+    batch bv[Cols];
+#pragma GCC unroll 8
+    for (int c = 0; c < Cols; ++c) bv[c] = batch::load_unaligned(b + c * op.ldb + p);
+#pragma GCC unroll 4
+    for (int r = 0; r < Rows; ++r) {
+      const batch av = batch::load_unaligned(a + r * op.lda + p);
+#pragma GCC unroll 8
+      for (int c = 0; c < Cols; ++c) acc[r][c] = xsimd::fma(av, bv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+    for (int c = 0; c < Cols; ++c) {
+      float sum = xsimd::hadd(acc[r][c]);
+      for (std::int64_t q = p; q < op.k; ++q) sum += a[r * op.lda + q] * b[c * op.ldb + q];
+      op.c[(i0 + r) * op.ldc + j + c] = sum;
+    }
+}
+
+/**
+ * @brief C[i0 : i0 + Rows, j : j + Vectors · kLanes] of a GEMM with B as stored ([k, n]): each row
+ * of B, scaled by A[i, p], added to a register tile. Raw sums, no epilogue.
+ */
+template <int Rows, int Vectors>
+inline void axpy_tile(const gemm_op& op, std::int64_t i0, std::int64_t j) noexcept {
+  batch acc[Rows][Vectors];
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) acc[r][v] = batch(0.f);
+  const float* a = op.a + i0 * op.lda;
+  for (std::int64_t p = 0; p < op.k; ++p) {
+    const float* b = op.b + p * op.ldb + j;
+    batch bv[Vectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) bv[v] = batch::load_unaligned(b + v * kLanes);
+#pragma GCC unroll 4
+    for (int r = 0; r < Rows; ++r) {
+      const batch av(a[r * op.lda + p]);
+#pragma GCC unroll 4
+      for (int v = 0; v < Vectors; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) acc[r][v].store_unaligned(op.c + (i0 + r) * op.ldc + j + v * kLanes);
+}
+
+/** @brief Rows [i0, i0 + Rows), columns [j0, j1) of a small-m GEMM, epilogue included. */
+template <int Rows>
+inline void small_m_rows(const gemm_op& op, std::int64_t i0, std::int64_t j0, std::int64_t j1) noexcept {
+  // Tiles of at most 8 accumulators, so that with B's vectors they fit AVX2's 16 registers.
+  std::int64_t j = j0;
+  if (op.trans_b) {
+    constexpr int kCols = Rows == 1 ? 8 : Rows == 2 ? 4 : 2;
+    for (; j + kCols <= j1; j += kCols) dot_tile<Rows, kCols>(op, i0, j);
+    for (; j < j1; ++j) dot_tile<Rows, 1>(op, i0, j);
+  } else {
+    constexpr int kVectors = Rows <= 2 ? 4 : 2;
+    for (; j + kVectors * kLanes <= j1; j += kVectors * kLanes) axpy_tile<Rows, kVectors>(op, i0, j);
+    for (; j + kLanes <= j1; j += kLanes) axpy_tile<Rows, 1>(op, i0, j);
+    for (; j < j1; ++j)  // fewer than kLanes columns left
+      for (int r = 0; r < Rows; ++r) {
+        float sum = 0.f;
+        for (std::int64_t p = 0; p < op.k; ++p) sum += op.a[(i0 + r) * op.lda + p] * op.b[p * op.ldb + j];
+        op.c[(i0 + r) * op.ldc + j] = sum;
+      }
+  }
+  for (int r = 0; r < Rows; ++r) epilogue_row(op.ep, op.alpha, op.c + (i0 + r) * op.ldc + j0, i0 + r, j0, j1 - j0);
+}
+
+/** @brief Columns [j0, j1) of every row of a GEMM with m <= kSmallRows, no packing. */
+inline void small_m_gemm(const gemm_op& op, std::int64_t j0, std::int64_t j1) noexcept {
+  switch (op.m) {
+    case 4: small_m_rows<4>(op, 0, j0, j1); break;
+    case 3: small_m_rows<3>(op, 0, j0, j1); break;
+    case 2: small_m_rows<2>(op, 0, j0, j1); break;
+    default: small_m_rows<1>(op, 0, j0, j1); break;
+  }
+}
+
 }  // namespace simd_detail
 
 template <>
@@ -153,11 +257,24 @@ struct kernel<gemm_op, simd> {
       }
       return;
     }
+    if (op.m == 0 || op.n == 0) return;
+    const std::int64_t flops_per_thread = 2 * op.m * op.n * op.k / ctx.threads();
+    const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
+    if (op.m <= simd_detail::kSmallRows) {  // a few rows: stream B, columns split across threads
+      if (threads == 1) return simd_detail::small_m_gemm(op, 0, op.n);
+      // Whole vectors per thread, so that only the last thread has a ragged edge.
+      const std::int64_t vectors = (op.n + simd_detail::kLanes - 1) / simd_detail::kLanes;
+      ctx.pool().run([&](int t) {
+        if (t >= threads) return;
+        const std::int64_t j0 = std::min(op.n, vectors * t / threads * simd_detail::kLanes);
+        const std::int64_t j1 = std::min(op.n, vectors * (t + 1) / threads * simd_detail::kLanes);
+        if (j0 < j1) simd_detail::small_m_gemm(op, j0, j1);
+      });
+      return;
+    }
     // Each thread owns a block of C and packs its own B blocks: split the columns (in whole
     // panels) when there are enough of them, as in batch-1 linear layers, else the rows.
     const std::int64_t panels = (op.n + blk::kPanel - 1) / blk::kPanel;
-    const std::int64_t flops_per_thread = 2 * op.m * op.n * op.k / ctx.threads();
-    const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
     const bool split_columns = panels >= 2 * threads || op.m < threads * blk::kRows;
     scratch_frame frame(ctx);
     float* packed = frame.take<float>(threads * blk::kKc * blk::kNc);
