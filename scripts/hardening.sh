@@ -3,7 +3,7 @@
 # fuzzers for a bounded time and the static checks. Prints each stage's time; fails if any fails,
 # after running the others, so one CI run reports every problem.
 #
-#   bash scripts/hardening.sh                 # everything (about 30 minutes on 2 cores)
+#   bash scripts/hardening.sh                 # everything
 #   JOULE_FUZZ_SECONDS=10 bash scripts/hardening.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -5,6 +5,9 @@
 #         those, since TSan slows everything 5-15x and they are where threads meet. OpenBLAS's own
 #         threads are not instrumented, so the test preset sets OPENBLAS_NUM_THREADS=1: each executor's
 #         BLAS calls then run on the executor's own thread, where TSan sees them.
+#         The wisdom test with 8 forked writers is filtered out (GTEST_FILTER in the preset): TSan sees
+#         no races between processes, and forked children under TSan took minutes; the default and
+#         asan builds run it.
 #
 #   bash scripts/sanitizers.sh          # both
 #   bash scripts/sanitizers.sh tsan     # one

@@ -85,7 +85,9 @@ case $scenario in
     ;;
   sigint)
     make_previous "$work/wisdom.json"
-    # Several candidates with a longer budget, so the signal arrives while measuring.
+    # Several candidates with a longer budget, so the signal arrives while measuring. Job control on:
+    # without it, bash starts background commands with SIGINT ignored.
+    set -m
     "$shootout" --model resnet50 --small --policies scalar,simd,blas,eigen --threads 1,2 --budget 2 --retune \
       --wisdom "$work/wisdom.json" >"$work/out" 2>&1 &
     pid=$!

@@ -123,6 +123,7 @@ TEST_F(wisdom_concurrent, four_threads_ten_rounds_lose_nothing) {
   constexpr int kThreads = 4, kRounds = 10;
   const auto path = dir_ / "wisdom.json";
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {

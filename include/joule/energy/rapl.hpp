@@ -92,7 +92,7 @@ inline std::string read_rapl_name(const file_reader& reader, const std::filesyst
   const auto path = zone_dir / "name";
   const file_read r = reader(path);
   if (!r.ok()) fail(rapl_read_error(path, r.error));
-  const std::string name(trim(r.text));
+  std::string name(trim(r.text));
   if (name.empty() || name.find_first_of(" /\t") != std::string::npos)
     fail(path.string(), " holds ", quote_for_message(r.text), ", not a zone name");
   return name;
@@ -158,7 +158,9 @@ inline std::vector<rapl_zone> discover_rapl_zones(const rapl_options& options) {
     for (const auto& [sub_index, sub_id] : detail::rapl_children(dir, id)) {
       const fs::path sub_dir = dir / sub_id;
       const std::string sub_name = detail::read_rapl_name(options.reader, sub_dir);
-      packages.push_back(detail::read_rapl_zone(options.reader, sub_dir, sub_id, zone_name + "/" + sub_name, false));
+      std::string sub_label = zone_name;
+      sub_label.append("/").append(sub_name);
+      packages.push_back(detail::read_rapl_zone(options.reader, sub_dir, sub_id, std::move(sub_label), false));
     }
   }
   const bool have_package =

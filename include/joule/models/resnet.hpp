@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <joule/core/executor.hpp>
@@ -53,7 +52,7 @@ class resnet {
   using input_type = tensor_view<const float>;
   static constexpr std::int64_t kExpansion = 4;
 
-  explicit resnet(resnet_config config) : config_(std::move(config)) {
+  explicit resnet(resnet_config config) : config_(config) {
     const auto w = config_.base_width;
     stem_ = nn::conv_bn_act<P>({"conv1", "bn1", config_.in_channels, w, 7, 2, 1, activation::relu});
     std::int64_t in = w;

@@ -73,7 +73,7 @@ class conv_bn_act {
 
   /** @brief Multiply-adds x 2 for one call on @p input. */
   double flops(const shape& input) const {
-    return 2.0 * static_cast<double>(output_shape(input).numel()) * (spec_.in / spec_.groups) * spec_.kernel *
+    return 2.0 * static_cast<double>(output_shape(input).numel()) * static_cast<double>(spec_.in / spec_.groups) * spec_.kernel *
            spec_.kernel;
   }
 

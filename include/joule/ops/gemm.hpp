@@ -58,6 +58,11 @@ void gemm(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> 
   detail::check_shape(op, "C", c, shape{m, n});
   detail::check_no_overlap(op, "C", c, "A", a);
   detail::check_no_overlap(op, "C", c, "B", b);
+  // A view may pair a null pointer with a non-empty shape; every kernel would dereference it.
+  require((a.numel() == 0 || a.data() != nullptr) && (b.numel() == 0 || b.data() != nullptr) &&
+              (c.numel() == 0 || c.data() != nullptr),
+          op, ": a tensor with elements has a null data pointer (A ", a.shape(), ", B ", b.shape(), ", C ", c.shape(),
+          ")");
   gemm_op desc{.m = m, .n = n, .k = k, .a = a.data(), .lda = k, .b = b.data(),
                .ldb = options.trans_b ? k : n, .trans_b = options.trans_b, .c = c.data(), .ldc = n,
                .alpha = options.alpha, .ep = {}};
