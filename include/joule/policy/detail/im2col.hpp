@@ -234,9 +234,15 @@ inline void fill_padded_plane(const padded_plane& pl, const window_geometry& g, 
   float* padded = pl.phases == 1 ? dst : dst + pl.plane_floats();
   for (std::int64_t pr = 0; pr < pl.rows; ++pr) {
     float* row = padded + pr * len;
-    fill_floats(row, len, pad_value);
     const std::int64_t iy = pr - g.pad_h;
-    if (iy >= 0 && iy < g.h) std::copy(src + iy * g.w, src + iy * g.w + columns, row + g.pad_w);
+    if (iy < 0 || iy >= g.h || columns == 0) {
+      fill_floats(row, len, pad_value);
+      continue;
+    }
+    // Padding only where the input does not land: each float of the row is written once.
+    fill_floats(row, g.pad_w, pad_value);
+    std::copy(src + iy * g.w, src + iy * g.w + columns, row + g.pad_w);
+    fill_floats(row + g.pad_w + columns, len - g.pad_w - columns, pad_value);
   }
   if (pl.phases > 1)
     for (std::int64_t pr = 0; pr < pl.rows; ++pr) split_phases(pl, padded + pr * len, dst + pr * len);
@@ -250,9 +256,9 @@ inline int threads_for(const cpu_context& ctx, std::int64_t count, std::int64_t 
 }
 
 /**
- * @brief Splits [0, count) into @p threads contiguous ranges and calls body(t, begin, end) on thread
- * t. Unlike cpu_context::parallel_for, the body learns its thread index, so each thread can use its
- * own slice of scratch memory taken before the fork.
+ * @brief Splits [0, count) into @p threads contiguous ranges and calls body(t, begin, end) for range
+ * t, each range on one thread. Unlike cpu_context::parallel_for, the body learns its range index,
+ * so each range can use its own slice of scratch memory taken before the fork.
  */
 template <class Body>
 void parallel_ranges(cpu_context& ctx, int threads, std::int64_t count, Body&& body) {
