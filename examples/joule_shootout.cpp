@@ -239,6 +239,7 @@ int run(const arguments& args) {
   }
 #if JOULE_SHOOTOUT_CAIRO
   std::vector<joule::tuning::chart_panel> panels;
+  panels.reserve(reports.size());
   for (const auto& r : reports) panels.push_back(joule::tuning::panel_from(r));
   for (const auto& plot : args.plots) {
     joule::tuning::render_chart(panels, plot,

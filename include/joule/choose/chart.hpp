@@ -151,8 +151,14 @@ inline chart_axis make_axis(const std::vector<double>& values) {
         step *= m;
         break;
       }
-    for (double t = std::ceil(a.lo / step) * step; t <= a.hi + 1e-12 * step; t += step)
+    // Ticks by an integer counter, not t += step: when step is below the spacing of doubles near
+    // a.lo (a range of 1e20 to 1e20 + 1), adding it never advances t and the loop never ends.
+    const double first = std::ceil(a.lo / step);
+    for (int k = 0; k <= 16; ++k) {
+      const double t = (first + k) * step;
+      if (t > a.hi + 1e-12 * step) break;
       a.ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
+    }
   }
   return a;
 }

@@ -333,9 +333,11 @@ inline void render_chart(const std::vector<chart_panel>& panels, const std::file
   }
   cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
   text(cr, 16, 22, heading);
-  for (std::size_t i = 0; i < panels.size(); ++i)
-    draw_panel(cr, panels[i], static_cast<double>(i % columns) * kPanelWidth,
-               kHeader + static_cast<double>(i / columns) * kPanelHeight);
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const std::size_t row = i / columns, column = i % columns;
+    draw_panel(cr, panels[i], static_cast<double>(column) * kPanelWidth,
+               kHeader + static_cast<double>(row) * kPanelHeight);
+  }
   cr_guard.reset();
   if (ext == ".png") {
     const cairo_status_t status = cairo_surface_write_to_png(surface, path.c_str());

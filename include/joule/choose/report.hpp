@@ -120,7 +120,7 @@ inline std::ostream& operator<<(std::ostream& out, const shootout_report& report
     for (std::size_t k = 0; k < marks[i].size(); ++k) best += (k ? "," : "") + marks[i][k];
     std::string source = r.from_wisdom ? "wisdom" : "measured now";
     source += ", " + std::to_string(r.result->runs) + (r.result->runs == 1 ? " run" : " runs");
-    if (r.status == row_status::rejected) source = "REJECTED (gate), " + source;
+    if (r.status == row_status::rejected) source.insert(0, "REJECTED (gate), ");
     if (!r.bound_violation.empty()) source += ", misses bound";
     out << pad(detail::seconds_text(f.latency_median_s), 10, true) << " "
         << pad(detail::seconds_text(f.latency_p95_s), 10, true) << " "

@@ -73,7 +73,8 @@ class conv_bn_act {
 
   /** @brief Multiply-adds x 2 for one call on @p input. */
   double flops(const shape& input) const {
-    return 2.0 * static_cast<double>(output_shape(input).numel()) * static_cast<double>(spec_.in / spec_.groups) * spec_.kernel *
+    const std::int64_t in_per_group = spec_.in / spec_.groups;  // input channels each output channel reads
+    return 2.0 * static_cast<double>(output_shape(input).numel()) * static_cast<double>(in_per_group) * spec_.kernel *
            spec_.kernel;
   }
 
