@@ -47,12 +47,6 @@ stage_format() {
   if [ ${#bad[@]} -gt 0 ]; then
     echo "clang-format: ${#bad[@]} of ${#sources[@]} files differ from .clang-format (clang-format -i FILE fixes one):" >&2
     printf '  %s\n' "${bad[@]}" >&2
-    # Until the tree has been formatted once (by the lead, after merging every branch), CI sets
-    # JOULE_FORMAT_REPORT_ONLY=1 in .ci/run: the list above is printed but does not fail.
-    if [ "${JOULE_FORMAT_REPORT_ONLY:-0}" = 1 ]; then
-      echo "clang-format: JOULE_FORMAT_REPORT_ONLY=1, so this does not fail" >&2
-      return 0
-    fi
     return 1
   fi
   echo "clang-format: ${#sources[@]} files formatted"
