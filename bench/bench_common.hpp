@@ -36,11 +36,14 @@ template <class Body>
 void register_for_each_policy(const std::string& name, Body body, int threads = 0) {
   joule::cpu_policies::for_each([&]<class P>() {
     if (!P::available()) return;
-    benchmark::RegisterBenchmark((name + "/" + P::name()).c_str(), [body, threads](benchmark::State& state) {
-      joule::context<P> ctx(threads);
-      body(state, ctx);
-      state.SetLabel(P::name());
-    })->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark((name + "/" + P::name()).c_str(),
+                                 [body, threads](benchmark::State& state) {
+                                   joule::context<P> ctx(threads);
+                                   body(state, ctx);
+                                   state.SetLabel(P::name());
+                                 })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
   });
 }
 
@@ -55,13 +58,13 @@ inline void add_kernel_context() {
 }  // namespace joule_bench
 
 /** @brief main() for a joule benchmark: registers via @p register_fn, then runs Google Benchmark. */
-#define JOULE_BENCHMARK_MAIN(register_fn)                  \
-  int main(int argc, char** argv) {                        \
-    joule_bench::add_kernel_context();                     \
-    register_fn();                                         \
-    benchmark::Initialize(&argc, argv);                    \
+#define JOULE_BENCHMARK_MAIN(register_fn)                             \
+  int main(int argc, char** argv) {                                   \
+    joule_bench::add_kernel_context();                                \
+    register_fn();                                                    \
+    benchmark::Initialize(&argc, argv);                               \
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1; \
-    benchmark::RunSpecifiedBenchmarks();                   \
-    benchmark::Shutdown();                                 \
-    return 0;                                              \
+    benchmark::RunSpecifiedBenchmarks();                              \
+    benchmark::Shutdown();                                            \
+    return 0;                                                         \
   }

@@ -36,19 +36,20 @@ constexpr gemm_shape kShapes[] = {
 
 void register_all() {
   for (const auto& s : kShapes) {
-    joule_bench::register_for_each_policy(std::string("gemm/") + s.what, [s]<class P>(benchmark::State& state,
-                                                                                       joule::context<P>& ctx) {
-      const auto a = joule_bench::random_tensor(joule::shape{s.m, s.k}, 1);
-      const auto b = joule_bench::random_tensor(s.trans_b ? joule::shape{s.n, s.k} : joule::shape{s.k, s.n}, 2);
-      const auto bias = joule_bench::random_tensor(joule::shape{s.n}, 3);
-      joule::tensor<float> c(joule::shape{s.m, s.n});
-      const joule::ops::gemm_options options{.trans_b = s.trans_b, .bias = bias.cview(), .act = joule::activation::relu};
-      for (auto _ : state) {
-        joule::ops::gemm(ctx, a.cview(), b.cview(), c.view(), options);
-        benchmark::DoNotOptimize(c.data());
-      }
-      joule_bench::set_gflops(state, 2.0 * s.m * s.n * s.k);
-    });
+    joule_bench::register_for_each_policy(
+        std::string("gemm/") + s.what, [s]<class P>(benchmark::State& state, joule::context<P>& ctx) {
+          const auto a = joule_bench::random_tensor(joule::shape{s.m, s.k}, 1);
+          const auto b = joule_bench::random_tensor(s.trans_b ? joule::shape{s.n, s.k} : joule::shape{s.k, s.n}, 2);
+          const auto bias = joule_bench::random_tensor(joule::shape{s.n}, 3);
+          joule::tensor<float> c(joule::shape{s.m, s.n});
+          const joule::ops::gemm_options options{
+              .trans_b = s.trans_b, .bias = bias.cview(), .act = joule::activation::relu};
+          for (auto _ : state) {
+            joule::ops::gemm(ctx, a.cview(), b.cview(), c.view(), options);
+            benchmark::DoNotOptimize(c.data());
+          }
+          joule_bench::set_gflops(state, 2.0 * s.m * s.n * s.k);
+        });
   }
 }
 

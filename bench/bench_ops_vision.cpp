@@ -61,74 +61,75 @@ void register_all() {
   using joule::tensor;
 
   for (const auto& s : kConvs) {
-    joule_bench::register_for_each_policy(std::string("conv2d/") + s.what, [s]<class P>(benchmark::State& state,
-                                                                                         joule::context<P>& ctx) {
-      const shape in_shape{1, s.c_in, s.size, s.size}, w_shape{s.c_out, s.c_in / s.groups, s.k, s.k};
-      const joule::ops::conv2d_params p{.stride_h = s.stride, .stride_w = s.stride, .pad_h = s.pad, .pad_w = s.pad,
-                                        .groups = s.groups};
-      const shape out_shape = joule::ops::conv2d_output_shape(in_shape, w_shape, p);
-      const auto x = joule_bench::random_tensor(in_shape, 1);
-      const auto w = joule_bench::random_tensor(w_shape, 2);
-      const auto bias = joule_bench::random_tensor(shape{s.c_out}, 3);
-      const auto residual = joule_bench::random_tensor(out_shape, 4);
-      tensor<float> y(out_shape);
-      joule::ops::conv2d_epilogue ep{.bias = bias.cview(), .act = s.act};
-      if (s.residual) ep.residual = residual.cview();
-      for (auto _ : state) {
-        joule::ops::conv2d(ctx, x.cview(), w.cview(), y.view(), p, ep);
-        benchmark::DoNotOptimize(y.data());
-      }
-      joule_bench::set_gflops(state, 2.0 * static_cast<double>(out_shape.numel()) * static_cast<double>(w_shape.numel() / s.c_out));
-    });
+    joule_bench::register_for_each_policy(
+        std::string("conv2d/") + s.what, [s]<class P>(benchmark::State& state, joule::context<P>& ctx) {
+          const shape in_shape{1, s.c_in, s.size, s.size}, w_shape{s.c_out, s.c_in / s.groups, s.k, s.k};
+          const joule::ops::conv2d_params p{
+              .stride_h = s.stride, .stride_w = s.stride, .pad_h = s.pad, .pad_w = s.pad, .groups = s.groups};
+          const shape out_shape = joule::ops::conv2d_output_shape(in_shape, w_shape, p);
+          const auto x = joule_bench::random_tensor(in_shape, 1);
+          const auto w = joule_bench::random_tensor(w_shape, 2);
+          const auto bias = joule_bench::random_tensor(shape{s.c_out}, 3);
+          const auto residual = joule_bench::random_tensor(out_shape, 4);
+          tensor<float> y(out_shape);
+          joule::ops::conv2d_epilogue ep{.bias = bias.cview(), .act = s.act};
+          if (s.residual) ep.residual = residual.cview();
+          for (auto _ : state) {
+            joule::ops::conv2d(ctx, x.cview(), w.cview(), y.view(), p, ep);
+            benchmark::DoNotOptimize(y.data());
+          }
+          joule_bench::set_gflops(
+              state, 2.0 * static_cast<double>(out_shape.numel()) * static_cast<double>(w_shape.numel() / s.c_out));
+        });
   }
 
-  joule_bench::register_for_each_policy("max_pool/resnet50.3x3s2_[1,64,112,112]", []<class P>(benchmark::State& state,
-                                                                                             joule::context<P>& ctx) {
-    const auto x = joule_bench::random_tensor(shape{1, 64, 112, 112}, 1);
-    const joule::ops::pool2d_params p{.kind = joule::pool_kind::max, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
-                                      .pad_h = 1, .pad_w = 1};
-    tensor<float> y(joule::ops::pool2d_output_shape(x.shape(), p));
-    for (auto _ : state) {
-      joule::ops::pool2d(ctx, x.cview(), y.view(), p);
-      benchmark::DoNotOptimize(y.data());
-    }
-    joule_bench::set_gflops(state, 9.0 * static_cast<double>(y.numel()));
-    set_bytes(state, 4.0 * static_cast<double>(x.numel() + y.numel()));
-  });
+  joule_bench::register_for_each_policy(
+      "max_pool/resnet50.3x3s2_[1,64,112,112]", []<class P>(benchmark::State& state, joule::context<P>& ctx) {
+        const auto x = joule_bench::random_tensor(shape{1, 64, 112, 112}, 1);
+        const joule::ops::pool2d_params p{
+            .kind = joule::pool_kind::max, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+        tensor<float> y(joule::ops::pool2d_output_shape(x.shape(), p));
+        for (auto _ : state) {
+          joule::ops::pool2d(ctx, x.cview(), y.view(), p);
+          benchmark::DoNotOptimize(y.data());
+        }
+        joule_bench::set_gflops(state, 9.0 * static_cast<double>(y.numel()));
+        set_bytes(state, 4.0 * static_cast<double>(x.numel() + y.numel()));
+      });
 
   for (const auto& [what, c] : {std::pair{"resnet50_[1,2048,7,7]", std::int64_t{2048}},
                                 std::pair{"mobilenet_v2_[1,1280,7,7]", std::int64_t{1280}}}) {
-    joule_bench::register_for_each_policy(std::string("global_avg_pool/") + what, [c]<class P>(benchmark::State& state,
-                                                                                            joule::context<P>& ctx) {
-      const auto x = joule_bench::random_tensor(shape{1, c, 7, 7}, 1);
-      tensor<float> y(shape{1, c});
-      for (auto _ : state) {
-        joule::ops::global_avg_pool(ctx, x.cview(), y.view());
-        benchmark::DoNotOptimize(y.data());
-      }
-      joule_bench::set_gflops(state, static_cast<double>(x.numel()));
-      set_bytes(state, 4.0 * static_cast<double>(x.numel() + y.numel()));
-    });
+    joule_bench::register_for_each_policy(std::string("global_avg_pool/") + what,
+                                          [c]<class P>(benchmark::State& state, joule::context<P>& ctx) {
+                                            const auto x = joule_bench::random_tensor(shape{1, c, 7, 7}, 1);
+                                            tensor<float> y(shape{1, c});
+                                            for (auto _ : state) {
+                                              joule::ops::global_avg_pool(ctx, x.cview(), y.view());
+                                              benchmark::DoNotOptimize(y.data());
+                                            }
+                                            joule_bench::set_gflops(state, static_cast<double>(x.numel()));
+                                            set_bytes(state, 4.0 * static_cast<double>(x.numel() + y.numel()));
+                                          });
   }
 
   for (const auto& [what, c, size] : {std::tuple{"resnet50_[1,64,112,112]", std::int64_t{64}, std::int64_t{112}},
                                       std::tuple{"mobilenet_v2_[1,144,56,56]", std::int64_t{144}, std::int64_t{56}}}) {
-    joule_bench::register_for_each_policy(std::string("batch_norm/") + what, [c, size]<class P>(benchmark::State& state,
-                                                                                             joule::context<P>& ctx) {
-      const auto x = joule_bench::random_tensor(shape{1, c, size, size}, 1);
-      const auto mean = joule_bench::random_tensor(shape{c}, 2), gamma = joule_bench::random_tensor(shape{c}, 3);
-      const auto beta = joule_bench::random_tensor(shape{c}, 4);
-      auto var = joule_bench::random_tensor(shape{c}, 5);
-      for (auto& v : var.span()) v = v * v + 0.1f;
-      tensor<float> y(x.shape());
-      for (auto _ : state) {
-        joule::ops::batch_norm(ctx, x.cview(), y.view(), mean.cview(), var.cview(), gamma.cview(), beta.cview(), 1e-5f,
-                               activation::relu);
-        benchmark::DoNotOptimize(y.data());
-      }
-      joule_bench::set_gflops(state, 2.0 * static_cast<double>(x.numel()));
-      set_bytes(state, 8.0 * static_cast<double>(x.numel()));
-    });
+    joule_bench::register_for_each_policy(
+        std::string("batch_norm/") + what, [c, size]<class P>(benchmark::State& state, joule::context<P>& ctx) {
+          const auto x = joule_bench::random_tensor(shape{1, c, size, size}, 1);
+          const auto mean = joule_bench::random_tensor(shape{c}, 2), gamma = joule_bench::random_tensor(shape{c}, 3);
+          const auto beta = joule_bench::random_tensor(shape{c}, 4);
+          auto var = joule_bench::random_tensor(shape{c}, 5);
+          for (auto& v : var.span()) v = v * v + 0.1f;
+          tensor<float> y(x.shape());
+          for (auto _ : state) {
+            joule::ops::batch_norm(ctx, x.cview(), y.view(), mean.cview(), var.cview(), gamma.cview(), beta.cview(),
+                                   1e-5f, activation::relu);
+            benchmark::DoNotOptimize(y.data());
+          }
+          joule_bench::set_gflops(state, 2.0 * static_cast<double>(x.numel()));
+          set_bytes(state, 8.0 * static_cast<double>(x.numel()));
+        });
   }
 }
 

@@ -204,8 +204,10 @@ class collecting_reporter : public benchmark::ConsoleReporter {
 std::string format_ms(double ms) {
   char buf[32];
   if (std::isnan(ms)) return "-";
-  if (ms >= 1000) std::snprintf(buf, sizeof buf, "%.3g s", ms / 1000);
-  else std::snprintf(buf, sizeof buf, ms >= 100 ? "%.0f ms" : ms >= 10 ? "%.1f ms" : "%.2f ms", ms);
+  if (ms >= 1000)
+    std::snprintf(buf, sizeof buf, "%.3g s", ms / 1000);
+  else
+    std::snprintf(buf, sizeof buf, ms >= 100 ? "%.0f ms" : ms >= 10 ? "%.1f ms" : "%.2f ms", ms);
   return buf;
 }
 
@@ -249,8 +251,10 @@ void print_table(const std::map<std::string, double>& ort_here) {
     const auto here = ort_here.find(key);
     std::printf(" %s (%s) | %s | **%.2f** |", format_ms(best_ms).c_str(), best.c_str(), format_ms(row.ort_ms).c_str(),
                 best_ms / row.ort_ms);
-    if (here != ort_here.end()) std::printf(" %s | **%.2f** |\n", format_ms(here->second).c_str(), best_ms / here->second);
-    else std::printf(" - | - |\n");
+    if (here != ort_here.end())
+      std::printf(" %s | **%.2f** |\n", format_ms(here->second).c_str(), best_ms / here->second);
+    else
+      std::printf(" - | - |\n");
   }
   std::printf("\nPeak RSS added by each executor (compile + runs: prepacked weights, activations, scratch):\n\n");
   std::printf("| model | batch |");
@@ -277,8 +281,10 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.rfind("--ort-csv=", 0) == 0) ort_csv = a.substr(10);
-    else args.push_back(argv[i]);
+    if (a.rfind("--ort-csv=", 0) == 0)
+      ort_csv = a.substr(10);
+    else
+      args.push_back(argv[i]);
   }
   const auto ort_here = read_ort_csv(ort_csv);
   int n = static_cast<int>(args.size());

@@ -7,8 +7,10 @@ int main() {
   std::cout << "joule " << joule::kVersion << "\n\npolicies:\n";
   joule::known_policies::for_each([]<class P>() {
     std::cout << "  " << P::name() << ": ";
-    if (P::available()) std::cout << "available\n";
-    else std::cout << "unavailable (" << P::unavailable_reason() << ")\n";
+    if (P::available())
+      std::cout << "available\n";
+    else
+      std::cout << "unavailable (" << P::unavailable_reason() << ")\n";
   });
   std::cout << "\nsimd instruction set: " << joule::simd::arch_name() << "\n";
   if (joule::blas::available()) {

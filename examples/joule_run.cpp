@@ -110,19 +110,22 @@ void run_bert(arguments args) {
     const auto w = weights_for(model, args);
     return joule::compile(std::move(model), w, {.batch = args.batch, .seq_len = args.seq_len, .threads = args.threads});
   }();
-  run_and_report(net,
-                 joule::models::bert_input{ids->cview(), mask ? mask->cview() : joule::tensor_view<const std::int64_t>{},
-                                           types ? types->cview() : joule::tensor_view<const std::int64_t>{}},
-                 args);
+  run_and_report(
+      net,
+      joule::models::bert_input{ids->cview(), mask ? mask->cview() : joule::tensor_view<const std::int64_t>{},
+                                types ? types->cview() : joule::tensor_view<const std::int64_t>{}},
+      args);
 }
 
 template <class P>
 void run_model(const arguments& args) {
   if (!P::available()) joule::fail("policy ", P::name(), " is unavailable here: ", P::unavailable_reason());
-  if (args.model == "resnet50") run_vision<P>(joule::models::resnet<P>{joule::models::resnet50_config()}, args);
+  if (args.model == "resnet50")
+    run_vision<P>(joule::models::resnet<P>{joule::models::resnet50_config()}, args);
   else if (args.model == "mobilenet_v2")
     run_vision<P>(joule::models::mobilenet_v2<P>{joule::models::mobilenet_v2_default_config()}, args);
-  else run_bert<P>(args);
+  else
+    run_bert<P>(args);
 }
 
 }  // namespace
@@ -141,8 +144,9 @@ int main(int argc, char** argv) {
     });
     if (!ran) {
       joule::known_policies::for_each([&]<class P>() {
-        if (args.policy == P::name()) joule::fail("policy ", P::name(), " is not built into joule-run: ",
-                                                  P::unavailable_reason().empty() ? "its kernels need nvcc" : P::unavailable_reason());
+        if (args.policy == P::name())
+          joule::fail("policy ", P::name(), " is not built into joule-run: ",
+                      P::unavailable_reason().empty() ? "its kernels need nvcc" : P::unavailable_reason());
       });
     }
   } catch (const std::exception& e) {

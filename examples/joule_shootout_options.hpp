@@ -36,7 +36,8 @@ struct shootout_arguments {
  * @brief Adds joule-shootout's options, writing into @p args; @p policy_names are the accepted
  * --policies names ("all" and every known policy).
  */
-inline void add_shootout_options(CLI::App& app, shootout_arguments& args, const std::vector<std::string>& policy_names) {
+inline void add_shootout_options(CLI::App& app, shootout_arguments& args,
+                                 const std::vector<std::string>& policy_names) {
   app.add_option("--model", args.models, "resnet50, mobilenet_v2, bert-base or all (a comma-separated list)")
       ->delimiter(',')
       ->check(CLI::IsMember({"resnet50", "mobilenet_v2", "bert-base", "all"}))

@@ -15,8 +15,10 @@ int main(int argc, char** argv) try {
   auto net = joule::compile<policy>(std::move(model), w, {.batch = 1, .image_size = 224});
 
   joule::tensor<float> image(joule::shape{1, 3, 224, 224});
-  if (argc > 2) image = joule::io::read_npy_f32(argv[2]);
-  else for (std::int64_t i = 0; i < image.numel(); ++i) image[i] = static_cast<float>((i * 7 % 255) / 255.0 - 0.5);
+  if (argc > 2)
+    image = joule::io::read_npy_f32(argv[2]);
+  else
+    for (std::int64_t i = 0; i < image.numel(); ++i) image[i] = static_cast<float>((i * 7 % 255) / 255.0 - 0.5);
 
   const auto logits = net.run(image.cview());
   std::vector<int> order(1000);

@@ -19,7 +19,7 @@ std::uint64_t run_seed() {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  std::cout << "joule test seed: " << joule_test::run_seed() << " (replay with JOULE_TEST_SEED="
-            << joule_test::run_seed() << ")\n";
+  std::cout << "joule test seed: " << joule_test::run_seed()
+            << " (replay with JOULE_TEST_SEED=" << joule_test::run_seed() << ")\n";
   return RUN_ALL_TESTS();
 }

@@ -66,9 +66,12 @@ inline void expect_within(std::span<const float> actual, std::span<const double>
   for (std::size_t i = 0; i < actual.size() && failures < 5; ++i) {
     const double got = actual[i], want = expected[i];
     bool ok;
-    if (std::isnan(want)) ok = std::isnan(got);
-    else if (std::isinf(want)) ok = got == want;
-    else ok = std::abs(got - want) <= bound[i];
+    if (std::isnan(want))
+      ok = std::isnan(got);
+    else if (std::isinf(want))
+      ok = got == want;
+    else
+      ok = std::abs(got - want) <= bound[i];
     if (!ok) {
       ++failures;
       ADD_FAILURE() << what << ": element " << i << " is " << got << ", reference " << want << ", error "
@@ -117,7 +120,7 @@ struct policy_name {
 }  // namespace joule_test
 
 /** @brief Skips the current test, with the reason, when policy P cannot run on this machine. */
-#define JOULE_SKIP_IF_UNAVAILABLE(P)                                                         \
-  do {                                                                                       \
+#define JOULE_SKIP_IF_UNAVAILABLE(P)                                                                  \
+  do {                                                                                                \
     if (!P::available()) GTEST_SKIP() << P::name() << " is unavailable: " << P::unavailable_reason(); \
   } while (0)

@@ -34,8 +34,8 @@ struct runner {
 template <class Model, class Input>
 runner make_runner(Model model, const joule::weights& w, joule::compile_options options, Input input) {
   auto net = std::make_shared<joule::executor<Model>>(std::move(model), w, options);
-  std::string name = std::string(Model::policy::name()) + " " + net->model().name() + " threads " +
-                     std::to_string(options.threads);
+  std::string name =
+      std::string(Model::policy::name()) + " " + net->model().name() + " threads " + std::to_string(options.threads);
   return {std::move(name), [net, input] { return tensor<float>::copy_of(net->run(input)); }};
 }
 

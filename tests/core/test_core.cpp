@@ -143,8 +143,10 @@ TEST(kernel_lookup, walks_the_fallback_chain) {
 
 TEST(policies, report_availability_with_reasons) {
   joule::known_policies::for_each([]<class P>() {
-    if (P::available()) EXPECT_TRUE(P::unavailable_reason().empty()) << P::name();
-    else EXPECT_FALSE(P::unavailable_reason().empty()) << P::name();
+    if (P::available())
+      EXPECT_TRUE(P::unavailable_reason().empty()) << P::name();
+    else
+      EXPECT_FALSE(P::unavailable_reason().empty()) << P::name();
   });
   EXPECT_TRUE(joule::scalar::available());
 #if !JOULE_HAS_CUDA

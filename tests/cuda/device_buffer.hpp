@@ -45,7 +45,8 @@ class device_buffer {
     std::vector<T> host(static_cast<std::size_t>(count_));
     JOULE_CUDA_CHECK(cudaDeviceSynchronize(), "test download: a kernel failed");
     if (count_ > 0)
-      JOULE_CUDA_CHECK(cudaMemcpy(host.data(), data_, host.size() * sizeof(T), cudaMemcpyDeviceToHost), "test download");
+      JOULE_CUDA_CHECK(cudaMemcpy(host.data(), data_, host.size() * sizeof(T), cudaMemcpyDeviceToHost),
+                       "test download");
     return host;
   }
   /** @brief Overwrites every element with @p value (the kernels under test must not read their output). */

@@ -20,8 +20,8 @@ class skip_without_device final : public ::testing::EmptyTestEventListener {
   void OnTestProgramEnd(const ::testing::UnitTest& unit) override {
     if (!unit.Passed() || unit.skipped_test_count() == 0 || joule::cuda::available()) return;
     std::cout << "cuda_tests: " << unit.skipped_test_count() << " device tests skipped, "
-              << unit.successful_test_count() << " host-side tests passed; "
-              << joule::cuda::unavailable_reason() << "\n";
+              << unit.successful_test_count() << " host-side tests passed; " << joule::cuda::unavailable_reason()
+              << "\n";
     std::cout.flush();
     std::fflush(stdout);
     std::exit(kSkippedExitCode);

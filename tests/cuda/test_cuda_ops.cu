@@ -56,7 +56,7 @@ using joule_test::kUnitRoundoff;
 using joule_test::upload;
 using cuda_context = joule::context<cuda>;
 
-constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
                                        activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -128,9 +128,9 @@ void check_gemm(cuda_context& ctx, const gemm_problem& pr, std::mt19937_64& rng,
   joule::ops::gemm(ctx, da.cview(a.shape()), db.cview(b.shape()), dc.view(shape{pr.m, pr.n}), options);
   const auto c = dc.download();
 
-  const auto ref = joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
-                                   pr.with_bias ? bias.data() : nullptr, pr.with_residual ? residual.data() : nullptr,
-                                   pr.act);
+  const auto ref =
+      joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha, pr.with_bias ? bias.data() : nullptr,
+                      pr.with_residual ? residual.data() : nullptr, pr.act);
   std::vector<double> bound(ref.value.size());
   for (std::size_t i = 0; i < bound.size(); ++i)
     bound[i] = 1.2 * gamma(pr.k + 3) * ref.magnitude[i] +
@@ -147,10 +147,14 @@ TEST(cuda_gemm, random_shapes_and_epilogues) {
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
   for (int draw = 0; draw < 24; ++draw) {
-    const gemm_problem pr{joule_test::uniform_int(rng, 1, 70),  joule_test::uniform_int(rng, 1, 90),
-                          joule_test::uniform_int(rng, 1, 300), rng() % 2 == 0,
-                          rng() % 2 == 0,                       rng() % 3 == 0,
-                          rng() % 4 == 0 ? 0.5f : 1.f,          kActivations[rng() % 6]};
+    const gemm_problem pr{joule_test::uniform_int(rng, 1, 70),
+                          joule_test::uniform_int(rng, 1, 90),
+                          joule_test::uniform_int(rng, 1, 300),
+                          rng() % 2 == 0,
+                          rng() % 2 == 0,
+                          rng() % 3 == 0,
+                          rng() % 4 == 0 ? 0.5f : 1.f,
+                          kActivations[rng() % 6]};
     check_gemm(ctx, pr, rng);
   }
 }
@@ -192,10 +196,16 @@ TEST(cuda_gemm, front_end_errors_are_the_same_on_the_device) {
   SKIP_WITHOUT_DEVICE();
   cuda_context ctx;
   device_buffer<float> a(12), b(30), c(24);
-  expect_error([&] { joule::ops::gemm(ctx, a.cview(shape{4, 3}), b.cview(shape{5, 6}), c.view(shape{4, 6})); },
-               "inner dimensions 3 and 5 differ");
-  expect_error([&] { joule::ops::gemm(ctx, a.cview(shape{4, 3}), b.cview(shape{3, 6}), c.view(shape{4, 5})); },
-               "C must have shape [4, 6]");
+  expect_error(
+      [&] {
+        joule::ops::gemm(ctx, a.cview(shape{4, 3}), b.cview(shape{5, 6}), c.view(shape{4, 6}));
+      },
+      "inner dimensions 3 and 5 differ");
+  expect_error(
+      [&] {
+        joule::ops::gemm(ctx, a.cview(shape{4, 3}), b.cview(shape{3, 6}), c.view(shape{4, 5}));
+      },
+      "C must have shape [4, 6]");
 }
 
 // ---- batched_matmul ------------------------------------------------------------------------------
@@ -209,18 +219,30 @@ TEST(cuda_batched_matmul, dense_and_strided_items) {
     bool trans_b;
     float alpha;
   };
-  const problem problems[] = {{3, 17, 9, 33, false, 1.f}, {5, 8, 31, 12, true, 0.125f}, {12, 128, 128, 64, true, 0.125f},
-                              {12, 128, 64, 128, false, 1.f}, {2, 4, 5, 0, false, 1.f}, {1, 1, 1, 1, true, 1.f}};
+  const problem problems[] = {{3, 17, 9, 33, false, 1.f},       {5, 8, 31, 12, true, 0.125f},
+                              {12, 128, 128, 64, true, 0.125f}, {12, 128, 64, 128, false, 1.f},
+                              {2, 4, 5, 0, false, 1.f},         {1, 1, 1, 1, true, 1.f}};
   for (const auto& pr : problems) {
     auto a = joule_test::random_tensor(rng, shape{pr.batch, pr.m, pr.k});
     auto b = joule_test::random_tensor(rng, pr.trans_b ? shape{pr.batch, pr.n, pr.k} : shape{pr.batch, pr.k, pr.n});
     auto da = upload(a), db = upload(b);
     device_buffer<float> dc(pr.batch * pr.m * pr.n);
     dc.fill(kNaN);
-    const joule::batched_matmul_op op{.batch = pr.batch, .m = pr.m, .n = pr.n, .k = pr.k, .a = da.data(),
-                                      .lda = pr.k, .stride_a = pr.m * pr.k, .b = db.data(),
-                                      .ldb = pr.trans_b ? pr.k : pr.n, .stride_b = pr.n * pr.k, .trans_b = pr.trans_b,
-                                      .c = dc.data(), .ldc = pr.n, .stride_c = pr.m * pr.n, .alpha = pr.alpha};
+    const joule::batched_matmul_op op{.batch = pr.batch,
+                                      .m = pr.m,
+                                      .n = pr.n,
+                                      .k = pr.k,
+                                      .a = da.data(),
+                                      .lda = pr.k,
+                                      .stride_a = pr.m * pr.k,
+                                      .b = db.data(),
+                                      .ldb = pr.trans_b ? pr.k : pr.n,
+                                      .stride_b = pr.n * pr.k,
+                                      .trans_b = pr.trans_b,
+                                      .c = dc.data(),
+                                      .ldc = pr.n,
+                                      .stride_c = pr.m * pr.n,
+                                      .alpha = pr.alpha};
     joule::kernel<joule::batched_matmul_op, cuda>::run(ctx, op);
     const auto c = dc.download();
     const auto ref = joule_ref::batched_matmul(pr.batch, pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha);
@@ -257,9 +279,9 @@ TEST(cuda_activation, every_activation_with_nan_and_inf) {
       dy.fill(kNaN);
       joule::ops::activate(ctx, dx.cview(x.shape()), dy.view(x.shape()), act);
       const auto ref = joule_ref::activate(act, x.data(), count);
-      joule_test::expect_within(dy.download(), ref.value, activation_bound(act, ref),
-                                std::string("cuda activation ") + joule::activation_name(act) + " count=" +
-                                    std::to_string(count));
+      joule_test::expect_within(
+          dy.download(), ref.value, activation_bound(act, ref),
+          std::string("cuda activation ") + joule::activation_name(act) + " count=" + std::to_string(count));
       joule::ops::activate(ctx, dx.cview(x.shape()), dx.view(x.shape()), act);  // in place
       joule_test::expect_within(dx.download(), ref.value, activation_bound(act, ref),
                                 std::string("cuda activation in place ") + joule::activation_name(act));
@@ -272,9 +294,9 @@ TEST(cuda_add, repeated_and_full_b_with_every_activation) {
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
   for (activation act : kActivations) {
-    for (const auto& [a_shape, b_shape] : {std::pair{shape{2, 128, 768}, shape{128, 768}},
-                                           std::pair{shape{1, 256, 56, 56}, shape{1, 256, 56, 56}},
-                                           std::pair{shape{3, 7}, shape{7}}}) {
+    for (const auto& [a_shape, b_shape] :
+         {std::pair{shape{2, 128, 768}, shape{128, 768}}, std::pair{shape{1, 256, 56, 56}, shape{1, 256, 56, 56}},
+          std::pair{shape{3, 7}, shape{7}}}) {
       auto a = joule_test::random_tensor(rng, a_shape);
       auto b = joule_test::random_tensor(rng, b_shape);
       auto da = upload(a), db = upload(b);
@@ -285,9 +307,9 @@ TEST(cuda_add, repeated_and_full_b_with_every_activation) {
       std::vector<double> bound(ref.value.size());
       const bool exact = act == activation::none || act == activation::relu || act == activation::relu6;
       for (std::size_t i = 0; i < bound.size(); ++i)
-        bound[i] = exact ? gamma(1) * ref.magnitude[i]
-                         : 1.2 * gamma(1) * ref.magnitude[i] +
-                               8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]);
+        bound[i] =
+            exact ? gamma(1) * ref.magnitude[i]
+                  : 1.2 * gamma(1) * ref.magnitude[i] + 8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]);
       std::ostringstream what;
       what << "cuda add a " << a_shape << " b " << b_shape << " act=" << joule::activation_name(act);
       joule_test::expect_within(dy.download(), ref.value, bound, what.str());
@@ -314,10 +336,11 @@ TEST(cuda_batch_norm, model_shapes_in_place_and_activations) {
       const std::int64_t inner = s.numel() / (s[0] * c);
       std::vector<double> want(s.numel()), bound(want.size());
       for (std::int64_t i = 0; i < s.numel(); ++i) {
-        const auto e = joule_ref::batch_norm_at(c, inner, x.data(), mean.data(), var.data(), g.data(), beta.data(),
-                                                1e-5f, act, i);
+        const auto e =
+            joule_ref::batch_norm_at(c, inner, x.data(), mean.data(), var.data(), g.data(), beta.data(), 1e-5f, act, i);
         want[i] = e.value;
-        bound[i] = 1.2 * 8 * kUnitRoundoff * e.magnitude + 8 * kUnitRoundoff * (std::abs(e.value) + e.magnitude) + 1e-37;
+        bound[i] =
+            1.2 * 8 * kUnitRoundoff * e.magnitude + 8 * kUnitRoundoff * (std::abs(e.value) + e.magnitude) + 1e-37;
       }
       std::ostringstream what;
       what << "cuda batch_norm " << s << " act=" << joule::activation_name(act);
@@ -342,13 +365,13 @@ TEST(cuda_embedding, gathers_rows_exactly) {
     device_buffer<float> dout(count * dim);
     dout.fill(kNaN);
     // The kernel directly: the ids are device memory, which a front end cannot range-check.
-    joule::kernel<joule::embedding_op, cuda>::run(ctx, {.count = count, .vocab = vocab, .dim = dim, .ids = dids.data(),
-                                                        .table = dtable.data(), .out = dout.data()});
+    joule::kernel<joule::embedding_op, cuda>::run(
+        ctx,
+        {.count = count, .vocab = vocab, .dim = dim, .ids = dids.data(), .table = dtable.data(), .out = dout.data()});
     const auto out = dout.download();
     std::int64_t wrong = 0;
     for (std::int64_t i = 0; i < count; ++i)
-      for (std::int64_t d = 0; d < dim; ++d)
-        wrong += out[i * dim + d] == table[ids[i] * dim + d] ? 0 : 1;
+      for (std::int64_t d = 0; d < dim; ++d) wrong += out[i * dim + d] == table[ids[i] * dim + d] ? 0 : 1;
     EXPECT_EQ(wrong, 0) << "cuda embedding count=" << count << " vocab=" << vocab << " dim=" << dim;
   }
 }
@@ -359,12 +382,17 @@ TEST(cuda_softmax, rows_of_every_width_with_nan_and_large_values) {
   SKIP_WITHOUT_DEVICE();
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
-  for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {3, 31}, {17, 33}, {1536, 128},
-                                   {2, 1000}, {4, 5000}, {70000, 3}}) {
+  for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{1, 1},
+                                   {3, 31},
+                                   {17, 33},
+                                   {1536, 128},
+                                   {2, 1000},
+                                   {4, 5000},
+                                   {70000, 3}}) {
     auto x = joule_test::random_tensor(rng, shape{rows, cols}, -20.f, 20.f);
     if (rows > 2) {
-      x[cols] = kNaN;                    // row 1 only becomes NaN
-      x[2 * cols] = 80.f;                // large but finite: must not overflow
+      x[cols] = kNaN;      // row 1 only becomes NaN
+      x[2 * cols] = 80.f;  // large but finite: must not overflow
     }
     auto dx = upload(x);
     device_buffer<float> dy(rows * cols);
@@ -383,8 +411,8 @@ TEST(cuda_layer_norm, rows_with_and_without_residual_in_place) {
   SKIP_WITHOUT_DEVICE();
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
-  for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {3, 41}, {128, 768}, {2, 5000},
-                                   {70000, 4}}) {
+  for (const auto& [rows, cols] :
+       {std::pair<std::int64_t, std::int64_t>{1, 1}, {3, 41}, {128, 768}, {2, 5000}, {70000, 4}}) {
     for (bool with_residual : {false, true}) {
       auto x = joule_test::random_tensor(rng, shape{rows, cols}, -2.f, 4.f);  // a mean away from 0
       auto r = joule_test::random_tensor(rng, shape{rows, cols});
@@ -395,8 +423,8 @@ TEST(cuda_layer_norm, rows_with_and_without_residual_in_place) {
       // y = x: in place, the BERT layer's residual + norm.
       joule::ops::layer_norm(ctx, dx.cview(s), dg.cview(g.shape()), dbeta.cview(beta.shape()), dx.view(s), 1e-12f,
                              with_residual ? dr.cview(s) : joule::tensor_view<const float>{});
-      const auto ref =
-          joule_ref::layer_norm(x.data(), with_residual ? r.data() : nullptr, g.data(), beta.data(), rows, cols, 1e-12f);
+      const auto ref = joule_ref::layer_norm(x.data(), with_residual ? r.data() : nullptr, g.data(), beta.data(), rows,
+                                             cols, 1e-12f);
       std::ostringstream what;
       what << "cuda layer_norm rows=" << rows << " cols=" << cols << " residual=" << with_residual;
       joule_test::expect_within(dx.download(), ref.value, ref.bound, what.str());
@@ -416,11 +444,15 @@ TEST(cuda_pool2d, max_and_average_on_model_and_edge_shapes) {
     joule::ops::pool2d_params params;
   };
   const pool_case cases[] = {
-      {joule::pool_kind::max, shape{1, 64, 112, 112}, {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
-      {joule::pool_kind::max, shape{2, 3, 9, 10}, {.kh = 2, .kw = 3, .stride_h = 1, .stride_w = 2}},
-      {joule::pool_kind::average, shape{2, 5, 11, 13},
+      {joule::pool_kind::max,
+       shape{1, 64, 112, 112},
        {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
-      {joule::pool_kind::average, shape{2, 5, 11, 13},
+      {joule::pool_kind::max, shape{2, 3, 9, 10}, {.kh = 2, .kw = 3, .stride_h = 1, .stride_w = 2}},
+      {joule::pool_kind::average,
+       shape{2, 5, 11, 13},
+       {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+      {joule::pool_kind::average,
+       shape{2, 5, 11, 13},
        {.kh = 3, .kw = 2, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .count_include_pad = false}},
       {joule::pool_kind::average, shape{1, 2048, 7, 7}, {.kh = 7, .kw = 7}},
   };
@@ -434,9 +466,9 @@ TEST(cuda_pool2d, max_and_average_on_model_and_edge_shapes) {
     auto p = c.params;
     p.kind = c.kind;
     joule::ops::pool2d(ctx, dx.cview(c.input), dy.view(out_shape), p);
-    const joule_ref::pool2d_problem problem{c.kind, c.input[0], c.input[1], c.input[2], c.input[3], p.kh, p.kw,
-                                            p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.count_include_pad,
-                                            out_shape[2], out_shape[3]};
+    const joule_ref::pool2d_problem problem{
+        c.kind,     c.input[0], c.input[1], c.input[2], c.input[3],          p.kh,         p.kw,
+        p.stride_h, p.stride_w, p.pad_h,    p.pad_w,    p.count_include_pad, out_shape[2], out_shape[3]};
     std::vector<double> want(out_shape.numel()), bound(want.size());
     for (std::int64_t i = 0; i < out_shape.numel(); ++i) {
       const auto e = joule_ref::pool2d_at(problem, x.data(), i);
@@ -534,8 +566,8 @@ TEST(cuda_attention, random_and_model_shapes) {
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
   check_attention(ctx, {1, 1, 1, 1, 1, false, false}, rng);
-  check_attention(ctx, {2, 5, 9, 3, 7, true, false}, rng);     // head_dim < warp, seq_q != seq_k
-  check_attention(ctx, {1, 3, 3, 1, 200, true, true}, rng);    // head_dim > the block's threads
+  check_attention(ctx, {2, 5, 9, 3, 7, true, false}, rng);   // head_dim < warp, seq_q != seq_k
+  check_attention(ctx, {1, 3, 3, 1, 200, true, true}, rng);  // head_dim > the block's threads
   check_attention(ctx, {3, 17, 17, 4, 16, true, true}, rng);
   check_attention(ctx, {1, 128, 128, 12, 64, true, true}, rng);  // BERT-base, batch 1, fused projection
   check_attention(ctx, {2, 4, 20000, 2, 8, false, false}, rng);  // scores beyond 48 KiB of shared memory
@@ -572,8 +604,8 @@ void check_conv(cuda_context& ctx, const conv_case& c, std::mt19937_64& rng, std
   const auto output = doutput.download();
 
   const auto& p = c.params;
-  const joule_ref::conv2d_problem problem{c.input[0], c.input[1],  c.input[2],  c.input[3], c.weight[0], c.weight[2],
-                                          c.weight[3], p.stride_h, p.stride_w,  p.pad_h,    p.pad_w,     p.dil_h,
+  const joule_ref::conv2d_problem problem{c.input[0],  c.input[1], c.input[2],   c.input[3],  c.weight[0], c.weight[2],
+                                          c.weight[3], p.stride_h, p.stride_w,   p.pad_h,     p.pad_w,     p.dil_h,
                                           p.dil_w,     p.groups,   out_shape[2], out_shape[3]};
   const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
   // Every output when a double-precision check is cheap, else a random sample and both ends.
@@ -623,15 +655,19 @@ conv_case random_conv(std::mt19937_64& rng) {
   const std::int64_t n = joule_test::uniform_int(rng, 1, 3);
   std::int64_t c_in, c_out;
   switch (rng() % 3) {
-    case 0: c_in = joule_test::uniform_int(rng, 1, 12), c_out = joule_test::uniform_int(rng, 1, 12); break;
+    case 0:
+      c_in = joule_test::uniform_int(rng, 1, 12), c_out = joule_test::uniform_int(rng, 1, 12);
+      break;
     case 1:
       p.groups = 2;
       c_in = 2 * joule_test::uniform_int(rng, 1, 6), c_out = 2 * joule_test::uniform_int(rng, 1, 6);
       break;
-    default: c_in = c_out = p.groups = joule_test::uniform_int(rng, 1, 24); break;
+    default:
+      c_in = c_out = p.groups = joule_test::uniform_int(rng, 1, 24);
+      break;
   }
-  return {"random", shape{n, c_in, h, w}, shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0, rng() % 3 == 0,
-          kActivations[rng() % 6]};
+  return {"random",       shape{n, c_in, h, w},   shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0,
+          rng() % 3 == 0, kActivations[rng() % 6]};
 }
 
 TEST(cuda_conv2d, random_shapes_and_epilogues) {
@@ -669,8 +705,8 @@ TEST(cuda_conv2d, mobilenet_v2_layers) {
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
   const auto dw = [](const char* label, std::int64_t c, std::int64_t size, std::int64_t stride) {
-    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true, false,
-                     activation::relu6};
+    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true,
+                     false, activation::relu6};
   };
   const conv_case cases[] = {
       {"mobilenet_v2 stem 3x3/2", shape{1, 3, 224, 224}, shape{32, 3, 3, 3}, stride_pad(2, 1), true, false,
@@ -700,20 +736,34 @@ TEST(cuda_conv2d, degenerate_and_edge_shapes) {
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
   check_conv(ctx, {"size 1", shape{1, 1, 1, 1}, shape{1, 1, 1, 1}, {}, true, true, activation::relu}, rng);
-  check_conv(ctx, {"kernel = padded input", shape{2, 3, 3, 3}, shape{5, 3, 7, 7}, stride_pad(1, 2), true, false,
-                   activation::none}, rng);
-  check_conv(ctx, {"depthwise multiplier", shape{2, 4, 9, 10}, shape{8, 1, 3, 3}, stride_pad(1, 1, 4), true, true,
-                   activation::relu6}, rng);
-  check_conv(ctx, {"depthwise 5x5 dilated", shape{2, 6, 17, 19}, shape{6, 1, 5, 5},
-                   {.stride_h = 2, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2, .groups = 6}, false, true,
-                   activation::gelu_erf}, rng);
-  check_conv(ctx, {"1x1 grouped", shape{2, 6, 5, 7}, shape{9, 2, 1, 1}, stride_pad(1, 0, 3), true, false,
-                   activation::tanh}, rng);
+  check_conv(
+      ctx,
+      {"kernel = padded input", shape{2, 3, 3, 3}, shape{5, 3, 7, 7}, stride_pad(1, 2), true, false, activation::none},
+      rng);
+  check_conv(ctx,
+             {"depthwise multiplier", shape{2, 4, 9, 10}, shape{8, 1, 3, 3}, stride_pad(1, 1, 4), true, true,
+              activation::relu6},
+             rng);
+  check_conv(ctx,
+             {"depthwise 5x5 dilated",
+              shape{2, 6, 17, 19},
+              shape{6, 1, 5, 5},
+              {.stride_h = 2, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2, .groups = 6},
+              false,
+              true,
+              activation::gelu_erf},
+             rng);
+  check_conv(ctx,
+             {"1x1 grouped", shape{2, 6, 5, 7}, shape{9, 2, 1, 1}, stride_pad(1, 0, 3), true, false, activation::tanh},
+             rng);
   // A NaN input reaches exactly the outputs whose window holds it, on cuDNN's path and the own kernel's.
-  check_conv(ctx, {"dense with NaN", shape{1, 3, 8, 8}, shape{4, 3, 3, 3}, stride_pad(1, 1), true, false,
-                   activation::relu}, rng, 27);
-  check_conv(ctx, {"depthwise with NaN", shape{1, 3, 8, 8}, shape{3, 1, 3, 3}, stride_pad(1, 1, 3), true, false,
-                   activation::relu}, rng, 27);
+  check_conv(ctx,
+             {"dense with NaN", shape{1, 3, 8, 8}, shape{4, 3, 3, 3}, stride_pad(1, 1), true, false, activation::relu},
+             rng, 27);
+  check_conv(
+      ctx,
+      {"depthwise with NaN", shape{1, 3, 8, 8}, shape{3, 1, 3, 3}, stride_pad(1, 1, 3), true, false, activation::relu},
+      rng, 27);
 }
 
 TEST(cuda_conv2d, plans_are_made_once_per_geometry) {
@@ -727,8 +777,9 @@ TEST(cuda_conv2d, plans_are_made_once_per_geometry) {
   check_conv(ctx, c, rng);
   EXPECT_EQ(ctx.plans_made(), plans) << "the second run of one geometry must reuse its plan";
   EXPECT_EQ(ctx.workspace_growths(), growths) << "the second run of one geometry must not allocate";
-  check_conv(ctx, {"depthwise", shape{1, 8, 9, 9}, shape{8, 1, 3, 3}, stride_pad(1, 1, 8), true, false,
-                   activation::relu6}, rng);
+  check_conv(ctx,
+             {"depthwise", shape{1, 8, 9, 9}, shape{8, 1, 3, 3}, stride_pad(1, 1, 8), true, false, activation::relu6},
+             rng);
   EXPECT_EQ(ctx.plans_made(), plans) << "depthwise convolutions need no cuDNN plan";
 }
 
@@ -748,8 +799,9 @@ TEST(cuda_graph, a_warmed_up_sequence_captures_and_replays_correctly) {
   auto da = upload(a), db = upload(b), dg = upload(g), dbeta = upload(beta);
   device_buffer<float> dconv(out_shape.numel()), dgemm(32 * 64), dsoft(32 * 64), dnorm(32 * 64);
   const auto forward = [&] {
-    joule::ops::conv2d(ctx, dinput.cview(in_shape), dweight.cview(w_shape), dconv.view(out_shape), stride_pad(1, 1),
-                       {.bias = dbias.cview(shape{32}), .residual = dresidual.cview(out_shape), .act = activation::relu});
+    joule::ops::conv2d(
+        ctx, dinput.cview(in_shape), dweight.cview(w_shape), dconv.view(out_shape), stride_pad(1, 1),
+        {.bias = dbias.cview(shape{32}), .residual = dresidual.cview(out_shape), .act = activation::relu});
     joule::ops::gemm(ctx, da.cview(a.shape()), db.cview(b.shape()), dgemm.view(shape{32, 64}),
                      {.trans_b = true, .act = activation::gelu_erf});
     joule::ops::softmax(ctx, dgemm.cview(shape{32, 64}), dsoft.view(shape{32, 64}));
@@ -786,10 +838,12 @@ TEST(cuda_graph, a_plan_made_while_capturing_is_a_clear_error) {
   device_buffer<float> input(1 * 4 * 6 * 6), weight(5 * 4 * 3 * 3), output(1 * 5 * 6 * 6);
   cudaGraph_t graph = nullptr;
   JOULE_CUDA_CHECK(cudaStreamBeginCapture(ctx.stream(), cudaStreamCaptureModeThreadLocal));
-  expect_error([&] {
-    joule::ops::conv2d(ctx, input.cview(shape{1, 4, 6, 6}), weight.cview(shape{5, 4, 3, 3}),
-                       output.view(shape{1, 5, 6, 6}), stride_pad(1, 1));
-  }, "run the model once before capturing it");
+  expect_error(
+      [&] {
+        joule::ops::conv2d(ctx, input.cview(shape{1, 4, 6, 6}), weight.cview(shape{5, 4, 3, 3}),
+                           output.view(shape{1, 5, 6, 6}), stride_pad(1, 1));
+      },
+      "run the model once before capturing it");
   cudaStreamEndCapture(ctx.stream(), &graph);
   if (graph) cudaGraphDestroy(graph);
   cudaGetLastError();  // the abandoned capture leaves no error behind for the next test
@@ -821,9 +875,9 @@ TEST(cuda_tf32, gemm_when_allowed_stays_within_the_tf32_bound) {
     if (pr.with_bias) options.bias = dbias.cview(bias.shape());
     if (pr.with_residual) options.residual = dresidual.cview(residual.shape());
     joule::ops::gemm(ctx, da.cview(a.shape()), db.cview(b.shape()), dc.view(shape{pr.m, pr.n}), options);
-    const auto ref = joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
-                                     pr.with_bias ? bias.data() : nullptr,
-                                     pr.with_residual ? residual.data() : nullptr, pr.act);
+    const auto ref =
+        joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
+                        pr.with_bias ? bias.data() : nullptr, pr.with_residual ? residual.data() : nullptr, pr.act);
     std::vector<double> bound(ref.value.size());
     for (std::size_t i = 0; i < bound.size(); ++i)
       bound[i] = 1.2 * (0x1p-9 + gamma(pr.k + 3)) * ref.magnitude[i] +
@@ -847,8 +901,9 @@ TEST(cuda_tf32, conv2d_when_allowed_is_close_in_norm) {
   device_buffer<float> doutput(out_shape.numel());
   joule::ops::conv2d(ctx, dinput.cview(in_shape), dweight.cview(w_shape), doutput.view(out_shape), params);
   const auto output = doutput.download();
-  const joule_ref::conv2d_problem problem{in_shape[0], in_shape[1], in_shape[2], in_shape[3], w_shape[0], 3, 3, 1, 1,
-                                          1, 1, 1, 1, 1, out_shape[2], out_shape[3]};
+  const joule_ref::conv2d_problem problem{
+      in_shape[0], in_shape[1], in_shape[2], in_shape[3], w_shape[0],   3,           3, 1, 1, 1,
+      1,           1,           1,           1,           out_shape[2], out_shape[3]};
   double error = 0, magnitude = 0;
   for (int s = 0; s < 2000; ++s) {
     const std::int64_t i = joule_test::uniform_int(rng, 0, out_shape.numel() - 1);

@@ -99,8 +99,8 @@ TEST_F(npy_io, float32_round_trip_ranks_0_to_5) {
 }
 
 TEST_F(npy_io, int64_round_trip) {
-  const std::int64_t extremes[] = {std::numeric_limits<std::int64_t>::min(), -1, 0, 1,
-                                   std::numeric_limits<std::int64_t>::max(), 9007199254740993};
+  const std::int64_t extremes[] = {
+      std::numeric_limits<std::int64_t>::min(), -1, 0, 1, std::numeric_limits<std::int64_t>::max(), 9007199254740993};
   tensor<std::int64_t> t(shape{2, 3});
   std::copy(std::begin(extremes), std::end(extremes), t.data());
   const std::string p = path("ids.npy");
@@ -141,8 +141,8 @@ TEST_F(npy_io, golden_files_read_and_are_written_byte_for_byte) {
 }
 
 TEST_F(npy_io, header_spellings_the_parser_must_accept) {
-  const std::string data = f32_bytes(1.f) + f32_bytes(2.f) + f32_bytes(3.f) + f32_bytes(4.f) + f32_bytes(5.f) +
-                           f32_bytes(6.f);
+  const std::string data =
+      f32_bytes(1.f) + f32_bytes(2.f) + f32_bytes(3.f) + f32_bytes(4.f) + f32_bytes(5.f) + f32_bytes(6.f);
   const std::pair<const char*, std::string> variants[] = {
       {"reordered, double quotes, no trailing comma",
        npy_bytes(R"({"shape": (2, 3), "fortran_order": False, "descr": "<f4"})", data)},
@@ -249,14 +249,18 @@ std::vector<malformed> malformed_files() {
       {"version 1.1", kMagic + "\x01\x01" + le16(0), {"version 1.1", "offset 6"}},
       {"version 0.0", kMagic + std::string(2, '\0') + le16(0), {"version 0.0", "offset 6"}},
       {"length field cut short", kMagic + "\x02" + std::string(1, '\0') + "\x10", {"too short", "offset 8"}},
-      {"header length past the end", kMagic + "\x01" + std::string(1, '\0') + le16(500) + f4_3,
+      {"header length past the end",
+       kMagic + "\x01" + std::string(1, '\0') + le16(500) + f4_3,
        {"header length 500", "offset 8", "past the end"}},
-      {"v2 header length past the end", kMagic + "\x02" + std::string(1, '\0') + le32(0xFFFFFFFF) + f4_3,
+      {"v2 header length past the end",
+       kMagic + "\x02" + std::string(1, '\0') + le32(0xFFFFFFFF) + f4_3,
        {"header length 4294967295", "offset 8", "past the end"}},
       {"fortran order", npy_bytes(dict("<f4", "(3,)", "True"), twelve), {"fortran_order is True", "C-order"}},
-      {"truncated data", npy_bytes(f4_3, std::string(8, '\0')),
+      {"truncated data",
+       npy_bytes(f4_3, std::string(8, '\0')),
        {"needs 12 data bytes from offset " + std::to_string(10 + f4_3.size()), "only 8", "truncated"}},
-      {"trailing bytes", npy_bytes(f4_3, std::string(16, '\0')),
+      {"trailing bytes",
+       npy_bytes(f4_3, std::string(16, '\0')),
        {"4 unexpected bytes", "offset " + std::to_string(10 + f4_3.size() + 12)}},
   };
   // Header faults, each reported at the file offset of the offending text (@p needle, searched

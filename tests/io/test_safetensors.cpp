@@ -79,9 +79,10 @@ TEST_F(safetensors_io, round_trip_ranks_0_to_5_empty_and_special_values) {
   for (std::size_t i = 0; i < std::size(shapes); ++i)
     tensors.emplace("layer." + std::to_string(i) + ".weight", joule_test::random_tensor(rng, shapes[i], -3.f, 3.f));
   auto& special = tensors.at("layer.7.weight");
-  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), -0.f, std::numeric_limits<float>::infinity(),
-                            -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::denorm_min(),
-                            std::numeric_limits<float>::max(), std::bit_cast<float>(0x7FA00001u)};
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),  -0.f,
+                            std::numeric_limits<float>::infinity(),   -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
+                            std::bit_cast<float>(0x7FA00001u)};
   std::copy(std::begin(specials), std::end(specials), special.data());
   const std::map<std::string, std::string> metadata{{"format", "pt"}, {"note", "joule \"test\" ü"}};
 
@@ -212,8 +213,7 @@ TEST_F(safetensors_io, f16_and_bf16_files_load_as_float32) {
   std::string f16_data, bf16_data;
   for (const std::uint16_t h : {0x3C00, 0x0001, 0x03FF, 0xFC00, 0x7E00, 0x8000}) f16_data += le16(h);
   for (const std::uint16_t b : {0x3F80, 0x0001, 0xFF80, 0x7FC0}) bf16_data += le16(b);
-  const std::string header =
-      "{" + entry("h", "F16", "2,3", 0, 12) + "," + entry("b", "BF16", "4", 12, 20) + "}";
+  const std::string header = "{" + entry("h", "F16", "2,3", 0, 12) + "," + entry("b", "BF16", "4", 12, 20) + "}";
   const std::string p = write("half.safetensors", st_bytes(header, f16_data + bf16_data));
 
   const jio::safetensors_file file(p);
@@ -314,40 +314,53 @@ std::vector<malformed> malformed_files() {
       {"header is an array", st_bytes("[1, 2]"), {"offset 8", "not a JSON object"}},
       {"header with leading space", st_bytes(" {}"), {"offset 8", "not a JSON object"}},
       {"entry not an object", st_bytes("{\"a\": 3}"), {"entry \"a\"", "not an object"}},
-      {"deep nesting", st_bytes("{\"a\": " + std::string(100, '[') + std::string(100, ']') + "}"),
+      {"deep nesting",
+       st_bytes("{\"a\": " + std::string(100, '[') + std::string(100, ']') + "}"),
        {"deeper than 16 levels", "entry \"a\""}},
-      {"a million open brackets", st_bytes("{\"a\": {\"shape\": " + std::string(1'000'000, '[')),
+      {"a million open brackets",
+       st_bytes("{\"a\": {\"shape\": " + std::string(1'000'000, '[')),
        {"deeper than 16 levels", "entry \"a\""}},
       {"no dtype", st_bytes(R"({"a": {"shape": [1], "data_offsets": [0, 4]}})", four), {"\"a\"", "no \"dtype\""}},
       {"no shape", st_bytes(R"({"a": {"dtype": "F32", "data_offsets": [0, 4]}})", four), {"\"a\"", "no \"shape\""}},
       {"no data_offsets", st_bytes(R"({"a": {"dtype": "F32", "shape": [1]}})", four), {"\"a\"", "no \"data_offsets\""}},
-      {"dtype not a string", st_bytes(R"({"a": {"dtype": 4, "shape": [1], "data_offsets": [0, 4]}})", four),
+      {"dtype not a string",
+       st_bytes(R"({"a": {"dtype": 4, "shape": [1], "data_offsets": [0, 4]}})", four),
        {"\"a\"", "\"dtype\" must be a string"}},
       {"unknown dtype", st_bytes(one(entry("a", "F17", "1", 0, 4)), four), {"\"a\"", "unknown", "\"F17\""}},
-      {"shape not an array", st_bytes(R"({"a": {"dtype": "F32", "shape": 1, "data_offsets": [0, 4]}})", four),
+      {"shape not an array",
+       st_bytes(R"({"a": {"dtype": "F32", "shape": 1, "data_offsets": [0, 4]}})", four),
        {"\"a\"", "\"shape\" must be an array"}},
       {"negative dim", st_bytes(one(entry("a", "F32", "2,-1", 0, 4)), four), {"\"a\"", "shape[1]", "negative"}},
       {"fractional dim", st_bytes(one(entry("a", "F32", "2.5", 0, 4)), four), {"\"a\"", "shape[0]", "not an integer"}},
       {"string dim", st_bytes(one(entry("a", "F32", "\"1\"", 0, 4)), four), {"\"a\"", "shape[0]", "not an integer"}},
-      {"dim above int64", st_bytes(one(entry("a", "F32", "9223372036854775808", 0, 4)), four),
+      {"dim above int64",
+       st_bytes(one(entry("a", "F32", "9223372036854775808", 0, 4)), four),
        {"\"a\"", "shape[0]", "too large"}},
-      {"element count overflow", st_bytes(one(entry("a", "F32", "4294967296,4294967296", 0, 4)), four),
+      {"element count overflow",
+       st_bytes(one(entry("a", "F32", "4294967296,4294967296", 0, 4)), four),
        {"\"a\"", "element count", "overflows"}},
-      {"byte count overflow", st_bytes(one(entry("a", "F64", "4611686018427387904", 0, 4)), four),
+      {"byte count overflow",
+       st_bytes(one(entry("a", "F64", "4611686018427387904", 0, 4)), four),
        {"\"a\"", "byte count", "overflows"}},
-      {"one offset", st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", four),
+      {"one offset",
+       st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", four),
        {"\"a\"", "data_offsets", "two non-negative integers"}},
-      {"three offsets", st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}})", four),
+      {"three offsets",
+       st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}})", four),
        {"\"a\"", "data_offsets", "two non-negative integers"}},
-      {"negative offset", st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}})", four),
+      {"negative offset",
+       st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}})", four),
        {"\"a\"", "data_offsets", "two non-negative integers"}},
-      {"string offset", st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, "4"]}})", four),
+      {"string offset",
+       st_bytes(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, "4"]}})", four),
        {"\"a\"", "data_offsets", "two non-negative integers"}},
       {"begin after end", st_bytes(one(entry("a", "F32", "1", 8, 4)), eight), {"\"a\"", "[8, 4]", "begin > end"}},
-      {"byte count mismatch", st_bytes(one(entry("a", "F32", "2", 0, 4)), four),
+      {"byte count mismatch",
+       st_bytes(one(entry("a", "F32", "2", 0, 4)), four),
        {"\"a\"", "need 8 bytes", "[0, 4]", "mismatch"}},
       {"dtype size mismatch", st_bytes(one(entry("a", "F16", "4", 0, 4)), four), {"\"a\"", "F16", "need 8 bytes"}},
-      {"offsets out of range", st_bytes(one(entry("a", "F32", "2", 0, 8)), four),
+      {"offsets out of range",
+       st_bytes(one(entry("a", "F32", "2", 0, 8)), four),
        {"\"a\"", "[0, 8]", "out of range", "holds only 4 bytes"}},
       {"overlapping tensors",
        st_bytes("{" + entry("a", "F32", "2", 0, 8) + "," + entry("b", "F32", "2", 4, 12) + "}", twelve),
@@ -367,7 +380,8 @@ std::vector<malformed> malformed_files() {
        st_bytes(R"({"a": {"dtype": "F32", "dtype": "F16", "shape": [1], "data_offsets": [0, 4]}})", four),
        {"\"dtype\" twice", "entry \"a\""}},
       {"metadata not an object", st_bytes(R"({"__metadata__": [1]})"), {"\"__metadata__\"", "object of strings"}},
-      {"metadata value not a string", st_bytes(R"({"__metadata__": {"epoch": 3}})"),
+      {"metadata value not a string",
+       st_bytes(R"({"__metadata__": {"epoch": 3}})"),
        {"\"__metadata__\" key \"epoch\"", "string value"}},
   };
 }

@@ -80,9 +80,9 @@ TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
   const auto w = joule::io::load_weights(kData + "/mobilenet_v2_small.safetensors");
   const auto input = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.input.npy");
   const auto expected = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.expected.npy");
-  auto net = joule::compile<TypeParam>(
-      joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, w,
-      {.batch = 2, .image_size = 64, .threads = 2});
+  auto net =
+      joule::compile<TypeParam>(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, w,
+                                {.batch = 2, .image_size = 64, .threads = 2});
   const auto out = net.run(input.cview());
   ASSERT_EQ(out.shape(), expected.shape());
   EXPECT_LE(normwise_error(out, expected.cview()), 1e-4);

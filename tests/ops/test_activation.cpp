@@ -34,12 +34,10 @@ using joule::shape;
 using joule::tensor;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
                                        activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 
-bool is_exact(activation act) {
-  return act == activation::none || act == activation::relu || act == activation::relu6;
-}
+bool is_exact(activation act) { return act == activation::none || act == activation::relu || act == activation::relu6; }
 
 /** The bound of the header comment for every element. */
 std::vector<double> bound_for(activation act, const joule_ref::elementwise_result& ref) {
@@ -66,8 +64,10 @@ class activation_conformance : public ::testing::Test {
   /** Runs act on @p x (out of place, or in place) and checks every element against the reference. */
   void check(joule::context<P>& ctx, const tensor<float>& x, activation act, bool in_place = false) {
     tensor<float> y(x.shape());
-    if (in_place) std::copy_n(x.data(), x.numel(), y.data());
-    else std::fill_n(y.data(), y.numel(), std::numeric_limits<float>::quiet_NaN());  // must not be read
+    if (in_place)
+      std::copy_n(x.data(), x.numel(), y.data());
+    else
+      std::fill_n(y.data(), y.numel(), std::numeric_limits<float>::quiet_NaN());  // must not be read
     joule::ops::activate(ctx, in_place ? y.cview() : x.cview(), y.view(), act);
     const auto ref = joule_ref::activate(act, x.data(), x.numel());
     std::ostringstream what;
@@ -95,10 +95,11 @@ TYPED_TEST(activation_conformance, wide_range_of_values) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   auto x = joule_test::random_tensor(rng, shape{1000});
-  const float specials[] = {0.f, -0.f, 1e-30f, -1e-30f, 1e-3f, -5.5f, 5.5f, -12.f, 12.f, -100.f, 100.f, -1e13f, 1e13f,
-                            -1e30f, 1e30f};
+  const float specials[] = {0.f,  -0.f,   1e-30f, -1e-30f, 1e-3f, -5.5f,  5.5f, -12.f,
+                            12.f, -100.f, 100.f,  -1e13f,  1e13f, -1e30f, 1e30f};
   const auto n_specials = static_cast<std::int64_t>(std::size(specials));
-  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = i < n_specials ? specials[i] : x[i] * std::pow(10.f, float(i % 5));
+  for (std::int64_t i = 0; i < x.numel(); ++i)
+    x[i] = i < n_specials ? specials[i] : x[i] * std::pow(10.f, float(i % 5));
   for (activation act : kActivations) this->check(ctx, x, act);
 }
 
@@ -148,7 +149,8 @@ TYPED_TEST(activation_conformance, nan_and_inf_change_only_their_element) {
     x[x.numel() - 1] = kNaN;  // in the vector tail
     tensor<float> y(x.shape());
     joule::ops::activate(ctx, x.cview(), y.view(), act);
-    EXPECT_TRUE(std::isnan(y[3]) && std::isnan(y[x.numel() - 1])) << TypeParam::name() << " " << joule::activation_name(act);
+    EXPECT_TRUE(std::isnan(y[3]) && std::isnan(y[x.numel() - 1]))
+        << TypeParam::name() << " " << joule::activation_name(act);
     // The reference decides +-inf (relu(-inf) = 0, gelu(-inf) = -inf · 0 = NaN, tanh(inf) = 1);
     // every other element must match as if the specials were not there.
     this->check(ctx, x, act);
@@ -158,17 +160,27 @@ TYPED_TEST(activation_conformance, nan_and_inf_change_only_their_element) {
 TYPED_TEST(activation_conformance, bad_input_is_a_clear_error) {
   joule::context<TypeParam> ctx(1);
   tensor<float> x(shape{3, 4}), y_bad(shape{4, 3}), y(shape{3, 4});
-  expect_error([&] { joule::ops::relu(ctx, x.cview(), y_bad.view()); }, "activation: y must have shape [3, 4], got [4, 3]");
-  expect_error([&] { joule::ops::gelu(ctx, joule::tensor_view<const float>(nullptr, shape{3, 4}), y.view()); },
-               "activation: x has shape [3, 4] but a null data pointer");
+  expect_error([&] { joule::ops::relu(ctx, x.cview(), y_bad.view()); },
+               "activation: y must have shape [3, 4], got [4, 3]");
+  expect_error(
+      [&] {
+        joule::ops::gelu(ctx, joule::tensor_view<const float>(nullptr, shape{3, 4}), y.view());
+      },
+      "activation: x has shape [3, 4] but a null data pointer");
   std::vector<char> raw(64 * sizeof(float));
   auto* misaligned = reinterpret_cast<float*>(raw.data() + 1);
-  expect_error([&] { joule::ops::tanh(ctx, x.cview(), joule::tensor_view<float>(misaligned, shape{3, 4})); },
-               "activation: y data pointer is not aligned");
+  expect_error(
+      [&] {
+        joule::ops::tanh(ctx, x.cview(), joule::tensor_view<float>(misaligned, shape{3, 4}));
+      },
+      "activation: y data pointer is not aligned");
   tensor<float> big(shape{16});
-  expect_error([&] {
-    joule::ops::relu6(ctx, joule::tensor_view<const float>(big.data(), shape{8}), joule::tensor_view<float>(big.data() + 4, shape{8}));
-  }, "activation: y overlaps x");
+  expect_error(
+      [&] {
+        joule::ops::relu6(ctx, joule::tensor_view<const float>(big.data(), shape{8}),
+                          joule::tensor_view<float>(big.data() + 4, shape{8}));
+      },
+      "activation: y overlaps x");
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ using joule::tensor;
 using joule_test::gamma;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
                                        activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 
 /** The bound of the header comment for every element. */
@@ -104,7 +104,8 @@ TYPED_TEST(add_conformance, degenerate_sizes_and_aliases) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   using alias = typename TestFixture::alias;
-  this->check(ctx, joule_test::random_tensor(rng, shape{1}), joule_test::random_tensor(rng, shape{1}), activation::none);
+  this->check(ctx, joule_test::random_tensor(rng, shape{1}), joule_test::random_tensor(rng, shape{1}),
+              activation::none);
   this->check(ctx, joule_test::random_tensor(rng, shape{0, 768}), joule_test::random_tensor(rng, shape{768}),
               activation::relu);
   this->check(ctx, joule_test::random_tensor(rng, shape{37, 5}), joule_test::random_tensor(rng, shape{}),
@@ -122,8 +123,8 @@ TYPED_TEST(add_conformance, bert_base_shapes) {
   this->check(ctx, joule_test::random_tensor(rng, shape{1, 128, 768}), joule_test::random_tensor(rng, shape{128, 768}),
               activation::none);
   // The intermediate linear's bias and GELU as a separate pass.
-  this->check(ctx, joule_test::random_tensor(rng, shape{128, 3072}, -3.f, 3.f), joule_test::random_tensor(rng, shape{3072}),
-              activation::gelu_erf, TestFixture::alias::a);
+  this->check(ctx, joule_test::random_tensor(rng, shape{128, 3072}, -3.f, 3.f),
+              joule_test::random_tensor(rng, shape{3072}), activation::gelu_erf, TestFixture::alias::a);
   this->check(ctx, joule_test::random_tensor(rng, shape{2, 128, 768}), joule_test::random_tensor(rng, shape{768}),
               activation::none);
 }
@@ -153,22 +154,33 @@ TYPED_TEST(add_conformance, bad_input_is_a_clear_error) {
   expect_error([&] { joule::ops::add(ctx, a.cview(), b_high.cview(), y.view()); },
                "add: b of shape [1, 2, 3, 4] is not a trailing part of a's shape [2, 3, 4]");
   tensor<float> b(shape{3, 4}), y_bad(shape{2, 12});
-  expect_error([&] { joule::ops::add(ctx, a.cview(), b.cview(), y_bad.view()); }, "add: y must have shape [2, 3, 4], got [2, 12]");
-  expect_error([&] { joule::ops::add(ctx, a.cview(), joule::tensor_view<const float>(nullptr, shape{3, 4}), y.view()); },
-               "add: b has shape [3, 4] but a null data pointer");
+  expect_error([&] { joule::ops::add(ctx, a.cview(), b.cview(), y_bad.view()); },
+               "add: y must have shape [2, 3, 4], got [2, 12]");
+  expect_error(
+      [&] {
+        joule::ops::add(ctx, a.cview(), joule::tensor_view<const float>(nullptr, shape{3, 4}), y.view());
+      },
+      "add: b has shape [3, 4] but a null data pointer");
   std::vector<char> raw(64 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 2);
-  expect_error([&] { joule::ops::add(ctx, joule::tensor_view<const float>(misaligned, shape{2, 3, 4}), b.cview(), y.view()); },
-               "add: a data pointer is not aligned");
+  expect_error(
+      [&] {
+        joule::ops::add(ctx, joule::tensor_view<const float>(misaligned, shape{2, 3, 4}), b.cview(), y.view());
+      },
+      "add: a data pointer is not aligned");
   tensor<float> big(shape{64});
-  expect_error([&] {
-    joule::ops::add(ctx, joule::tensor_view<const float>(big.data(), shape{2, 3, 4}), b.cview(),
-                    joule::tensor_view<float>(big.data() + 8, shape{2, 3, 4}));
-  }, "add: y overlaps a");
-  expect_error([&] {
-    joule::ops::add(ctx, a.cview(), joule::tensor_view<const float>(big.data(), shape{3, 4}),
-                    joule::tensor_view<float>(big.data() + 4, shape{2, 3, 4}));
-  }, "add: y overlaps b");
+  expect_error(
+      [&] {
+        joule::ops::add(ctx, joule::tensor_view<const float>(big.data(), shape{2, 3, 4}), b.cview(),
+                        joule::tensor_view<float>(big.data() + 8, shape{2, 3, 4}));
+      },
+      "add: y overlaps a");
+  expect_error(
+      [&] {
+        joule::ops::add(ctx, a.cview(), joule::tensor_view<const float>(big.data(), shape{3, 4}),
+                        joule::tensor_view<float>(big.data() + 4, shape{2, 3, 4}));
+      },
+      "add: y overlaps b");
 }
 
 }  // namespace

@@ -96,8 +96,10 @@ class attention_conformance : public ::testing::Test {
     const joule::tensor_view<const float> mask_view = pr.with_mask ? mask.cview() : joule::tensor_view<const float>{};
     tensor<float> out(shape{pr.batch, pr.seq_q, hidden});
     std::fill_n(out.data(), out.numel(), kNaN);  // kernels must not read out
-    if (pr.fused) joule::ops::attention_fused_qkv(ctx, qkv.cview(), mask_view, out.view(), pr.heads);
-    else joule::ops::attention(ctx, q.cview(), k.cview(), v.cview(), mask_view, out.view(), pr.heads);
+    if (pr.fused)
+      joule::ops::attention_fused_qkv(ctx, qkv.cview(), mask_view, out.view(), pr.heads);
+    else
+      joule::ops::attention(ctx, q.cview(), k.cview(), v.cview(), mask_view, out.view(), pr.heads);
 
     const auto ref = joule_ref::attention(pr.batch, pr.seq_q, pr.seq_k, pr.heads, pr.head_dim, q_data, ld, k_data, ld,
                                           v_data, ld, pr.with_mask ? mask.data() : nullptr);
@@ -122,8 +124,13 @@ TYPED_TEST(attention_conformance, random_shapes_and_masks) {
     for (int draw = 0; draw < 10; ++draw) {
       const bool fused = draw % 3 == 2;
       const auto seq_q = joule_test::uniform_int(rng, 1, 40);
-      const problem pr{joule_test::uniform_int(rng, 1, 3), seq_q, fused ? seq_q : joule_test::uniform_int(rng, 1, 40),
-                       joule_test::uniform_int(rng, 1, 4), joule_test::uniform_int(rng, 1, 40), rng() % 3 != 0, fused};
+      const problem pr{joule_test::uniform_int(rng, 1, 3),
+                       seq_q,
+                       fused ? seq_q : joule_test::uniform_int(rng, 1, 40),
+                       joule_test::uniform_int(rng, 1, 4),
+                       joule_test::uniform_int(rng, 1, 40),
+                       rng() % 3 != 0,
+                       fused};
       this->check(ctx, pr, rng);
     }
   }
@@ -133,12 +140,12 @@ TYPED_TEST(attention_conformance, degenerate_sizes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   this->check(ctx, {1, 1, 1, 1, 1, true, false}, rng);
-  this->check(ctx, {2, 1, 7, 3, 5, true, false}, rng);       // one query
-  this->check(ctx, {1, 9, 1, 2, 3, false, false}, rng);      // one key: out = v
-  this->check(ctx, {1, 150, 150, 1, 70, true, true}, rng);   // one pair, queries split across threads
-  this->check(ctx, {0, 4, 4, 2, 3, true, false}, rng);       // no batch items
-  this->check(ctx, {2, 0, 5, 2, 3, true, false}, rng);       // no queries
-  this->check(ctx, {2, 3, 3, 2, 0, false, true}, rng);       // hidden 0
+  this->check(ctx, {2, 1, 7, 3, 5, true, false}, rng);      // one query
+  this->check(ctx, {1, 9, 1, 2, 3, false, false}, rng);     // one key: out = v
+  this->check(ctx, {1, 150, 150, 1, 70, true, true}, rng);  // one pair, queries split across threads
+  this->check(ctx, {0, 4, 4, 2, 3, true, false}, rng);      // no batch items
+  this->check(ctx, {2, 0, 5, 2, 3, true, false}, rng);      // no queries
+  this->check(ctx, {2, 3, 3, 2, 0, false, true}, rng);      // hidden 0
 }
 
 TYPED_TEST(attention_conformance, bert_base) {
@@ -175,8 +182,10 @@ TYPED_TEST(attention_conformance, bad_input_is_a_clear_error) {
   tensor<float> q10(shape{2, 5, 10}), k10(shape{2, 7, 10}), out10(shape{2, 5, 10});
   expect_error([&] { attention(ctx, q10.cview(), k10.cview(), k10.cview(), {}, out10.view(), 3); },
                "attention: hidden size 10 is not divisible by 3 heads");
-  expect_error([&] { attention(ctx, q.cview(), k.cview(), v.cview(), {}, out.view(), 0); }, "attention: heads must be > 0, got 0");
-  expect_error([&] { attention(ctx, q.cview(), k.cview(), v.cview(), {}, out.view(), -2); }, "heads must be > 0, got -2");
+  expect_error([&] { attention(ctx, q.cview(), k.cview(), v.cview(), {}, out.view(), 0); },
+               "attention: heads must be > 0, got 0");
+  expect_error([&] { attention(ctx, q.cview(), k.cview(), v.cview(), {}, out.view(), -2); },
+               "heads must be > 0, got -2");
   tensor<float> mask_bad(shape{2, 5});
   expect_error([&] { attention(ctx, q.cview(), k.cview(), v.cview(), mask_bad.cview(), out.view(), 3); },
                "attention: mask must have shape [2, 7], got [2, 5]");
@@ -196,18 +205,28 @@ TYPED_TEST(attention_conformance, bad_input_is_a_clear_error) {
                "attention: out must have shape [2, 5, 12], got [2, 7, 12]");
   tensor<float> k0(shape{2, 0, 12});
   expect_error([&] { attention(ctx, q.cview(), k0.cview(), k0.cview(), {}, out.view(), 3); }, "seq_k = 0");
-  expect_error([&] { attention(ctx, out.cview(), k.cview(), v.cview(), {}, out.view(), 3); }, "attention: out overlaps q");
-  expect_error([&] { attention(ctx, q.cview(), joule::tensor_view<const float>(nullptr, shape{2, 7, 12}), v.cview(), {}, out.view(), 3); },
-               "attention: k has shape [2, 7, 12] but a null data pointer");
+  expect_error([&] { attention(ctx, out.cview(), k.cview(), v.cview(), {}, out.view(), 3); },
+               "attention: out overlaps q");
+  expect_error(
+      [&] {
+        attention(ctx, q.cview(), joule::tensor_view<const float>(nullptr, shape{2, 7, 12}), v.cview(), {}, out.view(),
+                  3);
+      },
+      "attention: k has shape [2, 7, 12] but a null data pointer");
   std::vector<char> raw(256 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 1);
-  expect_error([&] { attention(ctx, q.cview(), k.cview(), v.cview(), joule::tensor_view<const float>(misaligned, shape{2, 7}), out.view(), 3); },
-               "attention: mask data pointer is not aligned");
+  expect_error(
+      [&] {
+        attention(ctx, q.cview(), k.cview(), v.cview(), joule::tensor_view<const float>(misaligned, shape{2, 7}),
+                  out.view(), 3);
+      },
+      "attention: mask data pointer is not aligned");
 
   tensor<float> qkv(shape{2, 5, 36}), qkv_bad(shape{2, 5, 30});
   expect_error([&] { attention_fused_qkv(ctx, qkv_bad.cview(), {}, out.view(), 4); },
                "attention_fused_qkv: qkv's last axis 30 (of [2, 5, 30]) is not divisible by 3 · 4 heads");
-  expect_error([&] { attention_fused_qkv(ctx, qkv.cview(), {}, out.view(), 0); }, "attention_fused_qkv: heads must be > 0");
+  expect_error([&] { attention_fused_qkv(ctx, qkv.cview(), {}, out.view(), 0); },
+               "attention_fused_qkv: heads must be > 0");
   expect_error([&] { attention_fused_qkv(ctx, qkv.cview(), mask.cview(), out.view(), 3); },
                "attention_fused_qkv: mask must have shape [2, 5], got [2, 7]");
   expect_error([&] { attention_fused_qkv(ctx, q.cview(), {}, out.view(), 3); },

@@ -34,7 +34,7 @@ using joule::shape;
 using joule::tensor;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
                                        activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 
 template <class P>
@@ -89,8 +89,8 @@ TYPED_TEST(batch_norm_conformance, random_shapes_and_activations) {
 TYPED_TEST(batch_norm_conformance, model_shapes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
-  this->check(ctx, shape{1, 64, 112, 112}, activation::relu, true, rng);   // ResNet-50, after the stem
-  this->check(ctx, shape{1, 960, 7, 7}, activation::relu6, false, rng);    // MobileNetV2, last depthwise
+  this->check(ctx, shape{1, 64, 112, 112}, activation::relu, true, rng);  // ResNet-50, after the stem
+  this->check(ctx, shape{1, 960, 7, 7}, activation::relu6, false, rng);   // MobileNetV2, last depthwise
 }
 
 TYPED_TEST(batch_norm_conformance, edge_shapes_and_nan) {
@@ -102,8 +102,8 @@ TYPED_TEST(batch_norm_conformance, edge_shapes_and_nan) {
   this->check(ctx, shape{1, 2, 5, 7}, activation::relu6, true, rng, 0);
   tensor<float> empty(shape{0, 3, 4, 4}), empty_inner(shape{2, 3, 0}), p(shape{3});
   EXPECT_NO_THROW(joule::ops::batch_norm(ctx, empty.cview(), empty.view(), p.cview(), p.cview(), p.cview(), p.cview()));
-  EXPECT_NO_THROW(joule::ops::batch_norm(ctx, empty_inner.cview(), empty_inner.view(), p.cview(), p.cview(), p.cview(),
-                                         p.cview()));
+  EXPECT_NO_THROW(
+      joule::ops::batch_norm(ctx, empty_inner.cview(), empty_inner.view(), p.cview(), p.cview(), p.cview(), p.cview()));
 }
 
 TYPED_TEST(batch_norm_conformance, bad_input_is_a_clear_error) {
@@ -119,22 +119,33 @@ TYPED_TEST(batch_norm_conformance, bad_input_is_a_clear_error) {
   tensor<float> y_bad(shape{2, 3, 5});
   expect_error([&] { run(x.cview(), y_bad.view(), p.cview(), p.cview(), p.cview(), p.cview()); },
                "y must have shape [2, 3, 4]");
-  expect_error([&] { run(x.cview(), y.view(), p4.cview(), p.cview(), p.cview(), p.cview()); }, "mean must have shape [3]");
-  expect_error([&] { run(x.cview(), y.view(), p.cview(), p4.cview(), p.cview(), p.cview()); }, "var must have shape [3]");
-  expect_error([&] { run(x.cview(), y.view(), p.cview(), p.cview(), p4.cview(), p.cview()); }, "gamma must have shape [3]");
-  expect_error([&] { run(x.cview(), y.view(), p.cview(), p.cview(), p.cview(), p4.cview()); }, "beta must have shape [3]");
+  expect_error([&] { run(x.cview(), y.view(), p4.cview(), p.cview(), p.cview(), p.cview()); },
+               "mean must have shape [3]");
+  expect_error([&] { run(x.cview(), y.view(), p.cview(), p4.cview(), p.cview(), p.cview()); },
+               "var must have shape [3]");
+  expect_error([&] { run(x.cview(), y.view(), p.cview(), p.cview(), p4.cview(), p.cview()); },
+               "gamma must have shape [3]");
+  expect_error([&] { run(x.cview(), y.view(), p.cview(), p.cview(), p.cview(), p4.cview()); },
+               "beta must have shape [3]");
   tensor<float> shared(shape{64});
-  expect_error([&] { run(joule::tensor_view<const float>(shared.data(), x.shape()),
-                         joule::tensor_view<float>(shared.data() + 4, x.shape()), p.cview(), p.cview(), p.cview(),
-                         p.cview()); },
-               "y overlaps x");
-  expect_error([&] { run(joule::tensor_view<const float>(shared.data(), x.shape()),
-                         joule::tensor_view<float>(shared.data(), x.shape()), p.cview(), p.cview(),
-                         joule::tensor_view<const float>(shared.data() + 20, shape{3}), p.cview()); },
-               "y overlaps gamma");
-  expect_error([&] { run(joule::tensor_view<const float>(nullptr, x.shape()), y.view(), p.cview(), p.cview(), p.cview(),
-                         p.cview()); },
-               "null data pointer");
+  expect_error(
+      [&] {
+        run(joule::tensor_view<const float>(shared.data(), x.shape()),
+            joule::tensor_view<float>(shared.data() + 4, x.shape()), p.cview(), p.cview(), p.cview(), p.cview());
+      },
+      "y overlaps x");
+  expect_error(
+      [&] {
+        run(joule::tensor_view<const float>(shared.data(), x.shape()),
+            joule::tensor_view<float>(shared.data(), x.shape()), p.cview(), p.cview(),
+            joule::tensor_view<const float>(shared.data() + 20, shape{3}), p.cview());
+      },
+      "y overlaps gamma");
+  expect_error(
+      [&] {
+        run(joule::tensor_view<const float>(nullptr, x.shape()), y.view(), p.cview(), p.cview(), p.cview(), p.cview());
+      },
+      "null data pointer");
 }
 
 }  // namespace

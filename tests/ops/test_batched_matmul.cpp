@@ -52,8 +52,8 @@ class batched_matmul_conformance : public ::testing::Test {
   void check(joule::context<P>& ctx, const problem& pr, std::mt19937_64& rng, float nan_in_a = 0.f,
              float inf_in_b = 0.f) {
     auto a = joule_test::random_tensor(rng, with_matrix(pr.batch_dims, pr.m, pr.k));
-    auto b = joule_test::random_tensor(rng, pr.trans_b ? with_matrix(pr.batch_dims, pr.n, pr.k)
-                                                       : with_matrix(pr.batch_dims, pr.k, pr.n));
+    auto b = joule_test::random_tensor(
+        rng, pr.trans_b ? with_matrix(pr.batch_dims, pr.n, pr.k) : with_matrix(pr.batch_dims, pr.k, pr.n));
     if (nan_in_a != 0.f && a.numel() > 0) a[a.numel() / 2] = nan_in_a;
     if (inf_in_b != 0.f && b.numel() > 0) b[b.numel() / 3] = inf_in_b;
     tensor<float> c(with_matrix(pr.batch_dims, pr.m, pr.n));
@@ -79,8 +79,12 @@ TYPED_TEST(batched_matmul_conformance, random_shapes) {
     for (int draw = 0; draw < 12; ++draw) {
       std::vector<std::int64_t> batch_dims(static_cast<std::size_t>(joule_test::uniform_int(rng, 1, 3)));
       for (auto& d : batch_dims) d = joule_test::uniform_int(rng, 1, 4);
-      const problem pr{batch_dims, joule_test::uniform_int(rng, 1, 70), joule_test::uniform_int(rng, 1, 70),
-                       joule_test::uniform_int(rng, 1, 90), rng() % 2 == 0, rng() % 3 == 0 ? 0.125f : 1.f};
+      const problem pr{batch_dims,
+                       joule_test::uniform_int(rng, 1, 70),
+                       joule_test::uniform_int(rng, 1, 70),
+                       joule_test::uniform_int(rng, 1, 90),
+                       rng() % 2 == 0,
+                       rng() % 3 == 0 ? 0.125f : 1.f};
       this->check(ctx, pr, rng);
     }
   }
@@ -90,11 +94,11 @@ TYPED_TEST(batched_matmul_conformance, degenerate_sizes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   this->check(ctx, {{1}, 1, 1, 1, false, 1.f}, rng);
-  this->check(ctx, {{3}, 4, 5, 0, false, 1.f}, rng);   // k = 0: C = 0
-  this->check(ctx, {{4}, 4, 5, 0, true, 2.f}, rng);    // k = 0 with as many items as threads
-  this->check(ctx, {{0}, 4, 5, 6, false, 1.f}, rng);   // no items
+  this->check(ctx, {{3}, 4, 5, 0, false, 1.f}, rng);  // k = 0: C = 0
+  this->check(ctx, {{4}, 4, 5, 0, true, 2.f}, rng);   // k = 0 with as many items as threads
+  this->check(ctx, {{0}, 4, 5, 6, false, 1.f}, rng);  // no items
   this->check(ctx, {{2, 0}, 4, 5, 6, true, 1.f}, rng);
-  this->check(ctx, {{5}, 0, 5, 6, true, 1.f}, rng);    // empty items
+  this->check(ctx, {{5}, 0, 5, 6, true, 1.f}, rng);      // empty items
   this->check(ctx, {{1}, 90, 77, 300, true, 1.f}, rng);  // one item split across threads
   this->check(ctx, {{2, 2, 2}, 3, 17, 33, false, -1.f}, rng);
 }
@@ -102,8 +106,8 @@ TYPED_TEST(batched_matmul_conformance, degenerate_sizes) {
 TYPED_TEST(batched_matmul_conformance, bert_base_attention_products) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
-  this->check(ctx, {{12}, 128, 128, 64, true, 0.125f}, rng);   // scores = Q Kᵀ / sqrt(64)
-  this->check(ctx, {{12}, 128, 64, 128, false, 1.f}, rng);     // context = P V
+  this->check(ctx, {{12}, 128, 128, 64, true, 0.125f}, rng);  // scores = Q Kᵀ / sqrt(64)
+  this->check(ctx, {{12}, 128, 64, 128, false, 1.f}, rng);    // context = P V
   this->check(ctx, {{1, 12}, 128, 128, 64, true, 0.125f}, rng);
 }
 
@@ -133,13 +137,20 @@ TYPED_TEST(batched_matmul_conformance, bad_input_is_a_clear_error) {
   expect_error([&] { batched_matmul(ctx, a.cview(), b.cview(), c_bad.view()); },
                "batched_matmul: C must have shape [2, 3, 5], got [2, 5, 3]");
   tensor<float> square(shape{2, 4, 4});
-  expect_error([&] { batched_matmul(ctx, square.cview(), square.cview(), square.view()); }, "batched_matmul: C overlaps A");
-  expect_error([&] { batched_matmul(ctx, joule::tensor_view<const float>(nullptr, shape{2, 3, 4}), b.cview(), c.view()); },
-               "batched_matmul: A has shape [2, 3, 4] but a null data pointer");
+  expect_error([&] { batched_matmul(ctx, square.cview(), square.cview(), square.view()); },
+               "batched_matmul: C overlaps A");
+  expect_error(
+      [&] {
+        batched_matmul(ctx, joule::tensor_view<const float>(nullptr, shape{2, 3, 4}), b.cview(), c.view());
+      },
+      "batched_matmul: A has shape [2, 3, 4] but a null data pointer");
   std::vector<char> raw(64 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 1);
-  expect_error([&] { batched_matmul(ctx, a.cview(), joule::tensor_view<const float>(misaligned, shape{2, 4, 5}), c.view()); },
-               "batched_matmul: B data pointer is not aligned");
+  expect_error(
+      [&] {
+        batched_matmul(ctx, a.cview(), joule::tensor_view<const float>(misaligned, shape{2, 4, 5}), c.view());
+      },
+      "batched_matmul: B data pointer is not aligned");
 }
 
 }  // namespace

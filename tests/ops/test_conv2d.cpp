@@ -63,7 +63,7 @@ using joule::ops::conv2d_params;
 using joule_test::gamma;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
                                        activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
@@ -87,8 +87,8 @@ std::string describe(const conv_case& c) {
 
 joule_ref::conv2d_problem problem_of(const shape& input, const shape& weight, const conv2d_params& p) {
   const shape out = joule::ops::conv2d_output_shape(input, weight, p);
-  return {input[0], input[1], input[2],  input[3],  weight[0], weight[2], weight[3], p.stride_h, p.stride_w,
-          p.pad_h,  p.pad_w,  p.dil_h,   p.dil_w,   p.groups,  out[2],    out[3]};
+  return {input[0],   input[1], input[2], input[3], weight[0], weight[2], weight[3], p.stride_h,
+          p.stride_w, p.pad_h,  p.pad_w,  p.dil_h,  p.dil_w,   p.groups,  out[2],    out[3]};
 }
 
 /** Every output index when a full double-precision check is cheap, else a random sample. */
@@ -115,8 +115,10 @@ conv_case random_case(std::mt19937_64& rng) {
   p.dil_w = kw > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
   p.pad_h = std::min<std::int64_t>(rng() % 3, p.dil_h * (kh - 1));
   p.pad_w = std::min<std::int64_t>(rng() % 3, p.dil_w * (kw - 1));
-  const std::int64_t h = std::max<std::int64_t>(1, p.dil_h * (kh - 1) + 1 - 2 * p.pad_h) + joule_test::uniform_int(rng, 0, 12);
-  const std::int64_t w = std::max<std::int64_t>(1, p.dil_w * (kw - 1) + 1 - 2 * p.pad_w) + joule_test::uniform_int(rng, 0, 40);
+  const std::int64_t h =
+      std::max<std::int64_t>(1, p.dil_h * (kh - 1) + 1 - 2 * p.pad_h) + joule_test::uniform_int(rng, 0, 12);
+  const std::int64_t w =
+      std::max<std::int64_t>(1, p.dil_w * (kw - 1) + 1 - 2 * p.pad_w) + joule_test::uniform_int(rng, 0, 40);
   const std::int64_t n = joule_test::uniform_int(rng, 1, 3);
   std::int64_t c_in, c_out;
   switch (rng() % 3) {
@@ -131,8 +133,8 @@ conv_case random_case(std::mt19937_64& rng) {
       c_in = c_out = p.groups = joule_test::uniform_int(rng, 1, 24);
       break;
   }
-  return {"random", shape{n, c_in, h, w}, shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0, rng() % 3 == 0,
-          kActivations[rng() % 6]};
+  return {"random",       shape{n, c_in, h, w},   shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0,
+          rng() % 3 == 0, kActivations[rng() % 6]};
 }
 
 template <class P>
@@ -197,10 +199,12 @@ TYPED_TEST(conv2d_conformance, resnet50_layers) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   const conv_case cases[] = {
-      {"resnet50 stem 7x7/2", shape{1, 3, 224, 224}, shape{64, 3, 7, 7}, stride_pad(2, 3), true, false, activation::relu},
-      {"resnet50 layer1 1x1 expand + identity", shape{1, 64, 56, 56}, shape{256, 64, 1, 1}, stride_pad(1, 0), true, true,
+      {"resnet50 stem 7x7/2", shape{1, 3, 224, 224}, shape{64, 3, 7, 7}, stride_pad(2, 3), true, false,
        activation::relu},
-      {"resnet50 layer1 3x3", shape{1, 64, 56, 56}, shape{64, 64, 3, 3}, stride_pad(1, 1), true, false, activation::relu},
+      {"resnet50 layer1 1x1 expand + identity", shape{1, 64, 56, 56}, shape{256, 64, 1, 1}, stride_pad(1, 0), true,
+       true, activation::relu},
+      {"resnet50 layer1 3x3", shape{1, 64, 56, 56}, shape{64, 64, 3, 3}, stride_pad(1, 1), true, false,
+       activation::relu},
       {"resnet50 layer2 3x3/2", shape{1, 128, 56, 56}, shape{128, 128, 3, 3}, stride_pad(2, 1), true, false,
        activation::relu},
       {"resnet50 layer2 downsample 1x1/2", shape{1, 256, 56, 56}, shape{512, 256, 1, 1}, stride_pad(2, 0), true, false,
@@ -216,8 +220,8 @@ TYPED_TEST(conv2d_conformance, mobilenet_v2_layers) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   const auto dw = [](const char* label, std::int64_t c, std::int64_t size, std::int64_t stride) {
-    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true, false,
-                     activation::relu6};
+    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true,
+                     false, activation::relu6};
   };
   const conv_case cases[] = {
       {"mobilenet_v2 stem 3x3/2", shape{1, 3, 224, 224}, shape{32, 3, 3, 3}, stride_pad(2, 1), true, false,
@@ -246,19 +250,39 @@ TYPED_TEST(conv2d_conformance, degenerate_and_edge_shapes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);
   this->check(ctx, {"size 1", shape{1, 1, 1, 1}, shape{1, 1, 1, 1}, {}, true, true, activation::relu}, rng);
-  this->check(ctx, {"kernel = padded input", shape{2, 3, 3, 3}, shape{5, 3, 7, 7}, stride_pad(1, 2), true, false,
-                    activation::none}, rng);
-  this->check(ctx, {"depthwise multiplier", shape{2, 4, 9, 10}, shape{8, 1, 3, 3}, stride_pad(1, 1, 4), true, true,
-                    activation::relu6}, rng);
-  this->check(ctx, {"wide depthwise", shape{1, 3, 5, 100}, shape{3, 1, 3, 3}, stride_pad(2, 1, 3), true, true,
-                    activation::gelu_tanh}, rng);
-  this->check(ctx, {"wide dense", shape{1, 3, 4, 83}, shape{4, 3, 3, 5}, {.stride_w = 2, .pad_h = 1, .pad_w = 2}, true,
-                    true, activation::tanh}, rng);
-  this->check(ctx, {"depthwise 5x5 dilated", shape{2, 6, 17, 19}, shape{6, 1, 5, 5},
-                    {.stride_h = 2, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2, .groups = 6}, false, true,
-                    activation::gelu_erf}, rng);
-  this->check(ctx, {"1x1 grouped", shape{2, 6, 5, 7}, shape{9, 2, 1, 1}, stride_pad(1, 0, 3), true, false,
-                    activation::none}, rng);
+  this->check(
+      ctx,
+      {"kernel = padded input", shape{2, 3, 3, 3}, shape{5, 3, 7, 7}, stride_pad(1, 2), true, false, activation::none},
+      rng);
+  this->check(ctx,
+              {"depthwise multiplier", shape{2, 4, 9, 10}, shape{8, 1, 3, 3}, stride_pad(1, 1, 4), true, true,
+               activation::relu6},
+              rng);
+  this->check(ctx,
+              {"wide depthwise", shape{1, 3, 5, 100}, shape{3, 1, 3, 3}, stride_pad(2, 1, 3), true, true,
+               activation::gelu_tanh},
+              rng);
+  this->check(ctx,
+              {"wide dense",
+               shape{1, 3, 4, 83},
+               shape{4, 3, 3, 5},
+               {.stride_w = 2, .pad_h = 1, .pad_w = 2},
+               true,
+               true,
+               activation::tanh},
+              rng);
+  this->check(ctx,
+              {"depthwise 5x5 dilated",
+               shape{2, 6, 17, 19},
+               shape{6, 1, 5, 5},
+               {.stride_h = 2, .pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2, .groups = 6},
+               false,
+               true,
+               activation::gelu_erf},
+              rng);
+  this->check(ctx,
+              {"1x1 grouped", shape{2, 6, 5, 7}, shape{9, 2, 1, 1}, stride_pad(1, 0, 3), true, false, activation::none},
+              rng);
   // An empty batch is a no-op, with allocated tensors and with null pointers alike.
   tensor<float> input(shape{0, 3, 8, 8}), weight(shape{4, 3, 3, 3}), output(shape{0, 4, 6, 6}), bias(shape{4});
   tensor<float> residual(shape{0, 4, 6, 6});
@@ -276,14 +300,20 @@ TYPED_TEST(conv2d_conformance, nan_stays_in_its_windows) {
       {"1x1 direct", shape{1, 4, 5, 7}, shape{6, 4, 1, 1}, stride_pad(1, 0), true, true, activation::none},
       {"1x1 stride 2", shape{1, 4, 9, 9}, shape{6, 4, 1, 1}, stride_pad(2, 0), false, false, activation::relu6},
       {"depthwise 3x3/2", shape{1, 8, 13, 37}, shape{8, 1, 3, 3}, stride_pad(2, 1, 8), true, false, activation::relu},
-      {"grouped 5x5 dilated", shape{1, 4, 12, 12}, shape{6, 2, 5, 5}, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2},
-       true, false, activation::none},
+      {"grouped 5x5 dilated",
+       shape{1, 4, 12, 12},
+       shape{6, 2, 5, 5},
+       {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .groups = 2},
+       true,
+       false,
+       activation::none},
   };
   for (const auto& c : cases) {
     const std::int64_t numel = c.input.numel(), plane = c.input[2] * c.input[3];
     // A corner, an interior pixel of another channel, and the pixel at (1, 1): the last one is
     // skipped by stride-2 1x1 windows, so there no output may turn NaN.
-    for (std::int64_t at : {std::int64_t{0}, numel - plane / 2 - 1, plane + c.input[3] + 1}) this->check(ctx, c, rng, at);
+    for (std::int64_t at : {std::int64_t{0}, numel - plane / 2 - 1, plane + c.input[3] + 1})
+      this->check(ctx, c, rng, at);
   }
 }
 
@@ -353,8 +383,9 @@ TEST(fold_batch_norm, rounds_the_double_precision_fold_once) {
       auto mean = joule_test::random_tensor(rng, shape{4});
       auto var = joule_test::random_tensor(rng, shape{4}, 0.f, 2.f);
       var[0] = 0.f;  // var + eps > 0 still
-      const auto folded = joule::ops::fold_batch_norm(w.cview(), with_bias ? b.cview() : joule::tensor_view<const float>{},
-                                                      g.cview(), beta.cview(), mean.cview(), var.cview());
+      const auto folded =
+          joule::ops::fold_batch_norm(w.cview(), with_bias ? b.cview() : joule::tensor_view<const float>{}, g.cview(),
+                                      beta.cview(), mean.cview(), var.cview());
       ASSERT_EQ(folded.weight.shape(), weight_shape);
       ASSERT_EQ(folded.bias.shape(), shape{4});
       const std::int64_t per_channel = weight_shape.numel() / 4;
@@ -399,22 +430,32 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
   expect_error([&] { run(x.cview(), w_empty.cview(), y.view()); }, "at least one channel");
   tensor<float> small(shape{1, 1, 2, 2}), w5(shape{1, 1, 5, 5}), y1(shape{1, 1, 1, 1});
   expect_error([&] { run(small.cview(), w5.cview(), y1.view(), {.pad_h = 1, .pad_w = 1}); }, "output would be empty");
-  expect_error([&] { joule::ops::conv2d_output_shape(shape{1, 1, 2, 2}, shape{1, 1, 5, 5}, {}); }, "output would be empty");
+  expect_error(
+      [&] {
+        joule::ops::conv2d_output_shape(shape{1, 1, 2, 2}, shape{1, 1, 5, 5}, {});
+      },
+      "output would be empty");
   tensor<float> y_bad(shape{1, 8, 8, 8});
   expect_error([&] { run(x.cview(), w.cview(), y_bad.view()); }, "output must have shape [1, 8, 6, 6]");
   tensor<float> bias_bad(shape{7}), residual_bad(shape{1, 8, 6, 5});
-  expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.bias = bias_bad.cview()}); }, "bias must have shape [8]");
+  expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.bias = bias_bad.cview()}); },
+               "bias must have shape [8]");
   expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.residual = residual_bad.cview()}); },
                "residual must have shape [1, 8, 6, 6]");
-  expect_error([&] { run(joule::tensor_view<const float>(nullptr, x.shape()), w.cview(), y.view()); }, "null data pointer");
+  expect_error([&] { run(joule::tensor_view<const float>(nullptr, x.shape()), w.cview(), y.view()); },
+               "null data pointer");
   std::vector<char> raw(600 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 2);
-  expect_error([&] { run(joule::tensor_view<const float>(misaligned, x.shape()), w.cview(), y.view()); }, "not aligned");
+  expect_error([&] { run(joule::tensor_view<const float>(misaligned, x.shape()), w.cview(), y.view()); },
+               "not aligned");
   // The output placed inside the input's memory, then on the residual's.
   tensor<float> shared(shape{1024});
-  expect_error([&] { run(joule::tensor_view<const float>(shared.data(), x.shape()), w.cview(),
-                         joule::tensor_view<float>(shared.data() + 128, y.shape())); },
-               "output overlaps input");
+  expect_error(
+      [&] {
+        run(joule::tensor_view<const float>(shared.data(), x.shape()), w.cview(),
+            joule::tensor_view<float>(shared.data() + 128, y.shape()));
+      },
+      "output overlaps input");
   expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.residual = y.cview()}); }, "output overlaps residual");
 }
 
@@ -424,8 +465,9 @@ TEST(fold_batch_norm, bad_input_is_a_clear_error) {
                "conv_weight must have rank >= 2");
   expect_error([&] { joule::ops::fold_batch_norm(w.cview(), {}, p5.cview(), p4.cview(), p4.cview(), p4.cview()); },
                "gamma must have shape [4]");
-  expect_error([&] { joule::ops::fold_batch_norm(w.cview(), p5.cview(), p4.cview(), p4.cview(), p4.cview(), p4.cview()); },
-               "conv_bias must have shape [4]");
+  expect_error(
+      [&] { joule::ops::fold_batch_norm(w.cview(), p5.cview(), p4.cview(), p4.cview(), p4.cview(), p4.cview()); },
+      "conv_bias must have shape [4]");
   tensor<float> var(shape{4}, {1.f, 1.f, -1.f, 1.f});
   expect_error([&] { joule::ops::fold_batch_norm(w.cview(), {}, p4.cview(), p4.cview(), p4.cview(), var.cview()); },
                "is not positive");

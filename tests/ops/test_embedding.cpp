@@ -118,19 +118,31 @@ TYPED_TEST(embedding_conformance, bad_input_is_a_clear_error) {
   tensor<std::int64_t> ids5(shape{1, 1, 1, 2, 5});
   expect_error([&] { joule::ops::embedding(ctx, ids5.cview(), table.cview(), out.view()); },
                "embedding: ids must have rank <= 4 (out adds an axis), got shape [1, 1, 1, 2, 5]");
-  expect_error([&] { joule::ops::embedding(ctx, ids.cview(), joule::tensor_view<const float>(nullptr, shape{50, 8}), out.view()); },
-               "embedding: table has shape [50, 8] but a null data pointer");
-  expect_error([&] { joule::ops::embedding(ctx, joule::tensor_view<const std::int64_t>(nullptr, shape{2, 5}), table.cview(), out.view()); },
-               "embedding: ids has shape [2, 5] but a null data pointer");
+  expect_error(
+      [&] {
+        joule::ops::embedding(ctx, ids.cview(), joule::tensor_view<const float>(nullptr, shape{50, 8}), out.view());
+      },
+      "embedding: table has shape [50, 8] but a null data pointer");
+  expect_error(
+      [&] {
+        joule::ops::embedding(ctx, joule::tensor_view<const std::int64_t>(nullptr, shape{2, 5}), table.cview(),
+                              out.view());
+      },
+      "embedding: ids has shape [2, 5] but a null data pointer");
   std::vector<char> raw(512 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 1);
-  expect_error([&] { joule::ops::embedding(ctx, ids.cview(), joule::tensor_view<const float>(misaligned, shape{50, 8}), out.view()); },
-               "embedding: table data pointer is not aligned");
+  expect_error(
+      [&] {
+        joule::ops::embedding(ctx, ids.cview(), joule::tensor_view<const float>(misaligned, shape{50, 8}), out.view());
+      },
+      "embedding: table data pointer is not aligned");
   tensor<float> shared(shape{400});
-  expect_error([&] {
-    joule::ops::embedding(ctx, ids.cview(), joule::tensor_view<const float>(shared.data(), shape{40, 8}),
-                          joule::tensor_view<float>(shared.data() + 16, shape{2, 5, 8}));
-  }, "embedding: out overlaps table");
+  expect_error(
+      [&] {
+        joule::ops::embedding(ctx, ids.cview(), joule::tensor_view<const float>(shared.data(), shape{40, 8}),
+                              joule::tensor_view<float>(shared.data() + 16, shape{2, 5, 8}));
+      },
+      "embedding: out overlaps table");
 }
 
 }  // namespace

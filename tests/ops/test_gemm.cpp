@@ -31,7 +31,7 @@ using joule::tensor;
 using joule_test::gamma;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none, activation::relu, activation::relu6,
+constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
                                        activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 
 template <class P>
@@ -62,9 +62,9 @@ class gemm_conformance : public ::testing::Test {
     if (pr.with_residual) options.residual = residual.cview();
     joule::ops::gemm(ctx, a.cview(), b.cview(), c.view(), options);
 
-    const auto ref = joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
-                                     pr.with_bias ? bias.data() : nullptr,
-                                     pr.with_residual ? residual.data() : nullptr, pr.act);
+    const auto ref =
+        joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
+                        pr.with_bias ? bias.data() : nullptr, pr.with_residual ? residual.data() : nullptr, pr.act);
     std::vector<double> bound(ref.value.size());
     for (std::size_t i = 0; i < bound.size(); ++i)
       bound[i] = 1.2 * gamma(pr.k + 3) * ref.magnitude[i] +
@@ -82,10 +82,14 @@ TYPED_TEST(gemm_conformance, random_shapes_and_epilogues) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   for (int draw = 0; draw < 24; ++draw) {
-    typename TestFixture::problem pr{joule_test::uniform_int(rng, 1, 70),  joule_test::uniform_int(rng, 1, 90),
-                                     joule_test::uniform_int(rng, 1, 300), rng() % 2 == 0,
-                                     rng() % 2 == 0,                       rng() % 3 == 0,
-                                     rng() % 4 == 0 ? 0.5f : 1.f,          kActivations[rng() % 6]};
+    typename TestFixture::problem pr{joule_test::uniform_int(rng, 1, 70),
+                                     joule_test::uniform_int(rng, 1, 90),
+                                     joule_test::uniform_int(rng, 1, 300),
+                                     rng() % 2 == 0,
+                                     rng() % 2 == 0,
+                                     rng() % 3 == 0,
+                                     rng() % 4 == 0 ? 0.5f : 1.f,
+                                     kActivations[rng() % 6]};
     this->check(ctx, pr, rng);
   }
 }
@@ -163,12 +167,18 @@ TYPED_TEST(gemm_conformance, bad_input_is_a_clear_error) {
                "residual must have shape [4, 6]");
   tensor<float> rank3(shape{1, 4, 3});
   expect_error([&] { joule::ops::gemm(ctx, rank3.cview(), b_ok.cview(), c.view()); }, "A must have rank 2");
-  expect_error([&] { joule::ops::gemm(ctx, joule::tensor_view<const float>(nullptr, shape{4, 3}), b_ok.cview(), c.view()); },
-               "null data pointer");
+  expect_error(
+      [&] {
+        joule::ops::gemm(ctx, joule::tensor_view<const float>(nullptr, shape{4, 3}), b_ok.cview(), c.view());
+      },
+      "null data pointer");
   std::vector<char> raw(64 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 1);
-  expect_error([&] { joule::ops::gemm(ctx, joule::tensor_view<const float>(misaligned, shape{4, 3}), b_ok.cview(), c.view()); },
-               "not aligned");
+  expect_error(
+      [&] {
+        joule::ops::gemm(ctx, joule::tensor_view<const float>(misaligned, shape{4, 3}), b_ok.cview(), c.view());
+      },
+      "not aligned");
   tensor<float> square(shape{4, 4});
   expect_error([&] { joule::ops::gemm(ctx, square.cview(), square.cview(), square.view()); }, "C overlaps A");
   tensor<float> w(shape{7, 9}), x(shape{2, 10}), y(shape{2, 7});

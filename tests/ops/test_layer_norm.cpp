@@ -56,7 +56,8 @@ class layer_norm_conformance : public ::testing::Test {
     auto gamma = joule_test::random_tensor(rng, shape{cols}, 0.5f, 1.5f);
     auto beta = joule_test::random_tensor(rng, shape{cols}, -0.5f, 0.5f);
     tensor<float> y(x.shape());
-    joule::tensor_view<const float> x_view = x.cview(), r_view = residual ? residual->cview() : joule::tensor_view<const float>{};
+    joule::tensor_view<const float> x_view = x.cview(),
+                                    r_view = residual ? residual->cview() : joule::tensor_view<const float>{};
     if (in_place == alias::x) {
       std::copy_n(x.data(), x.numel(), y.data());
       x_view = y.cview();
@@ -153,18 +154,25 @@ TYPED_TEST(layer_norm_conformance, bad_input_is_a_clear_error) {
   tensor<float> scalar_x(shape{});
   expect_error([&] { layer_norm(ctx, scalar_x.cview(), g.cview(), b.cview(), scalar_x.view()); },
                "layer_norm: x must have rank >= 1");
-  expect_error([&] { layer_norm(ctx, x.cview(), g.cview(), b.cview(), y.view(), -1.f); }, "layer_norm: eps must be >= 0");
-  expect_error([&] { layer_norm(ctx, x.cview(), joule::tensor_view<const float>(nullptr, shape{6}), b.cview(), y.view()); },
-               "layer_norm: gamma has shape [6] but a null data pointer");
+  expect_error([&] { layer_norm(ctx, x.cview(), g.cview(), b.cview(), y.view(), -1.f); },
+               "layer_norm: eps must be >= 0");
+  expect_error(
+      [&] { layer_norm(ctx, x.cview(), joule::tensor_view<const float>(nullptr, shape{6}), b.cview(), y.view()); },
+      "layer_norm: gamma has shape [6] but a null data pointer");
   std::vector<char> raw(64 * sizeof(float));
   const auto* misaligned = reinterpret_cast<const float*>(raw.data() + 1);
-  expect_error([&] { layer_norm(ctx, joule::tensor_view<const float>(misaligned, shape{4, 6}), g.cview(), b.cview(), y.view()); },
-               "layer_norm: x data pointer is not aligned");
+  expect_error(
+      [&] {
+        layer_norm(ctx, joule::tensor_view<const float>(misaligned, shape{4, 6}), g.cview(), b.cview(), y.view());
+      },
+      "layer_norm: x data pointer is not aligned");
   tensor<float> big(shape{48});
-  expect_error([&] {
-    layer_norm(ctx, joule::tensor_view<const float>(big.data(), shape{4, 6}), g.cview(), b.cview(),
-               joule::tensor_view<float>(big.data() + 6, shape{4, 6}));
-  }, "layer_norm: y overlaps x");
+  expect_error(
+      [&] {
+        layer_norm(ctx, joule::tensor_view<const float>(big.data(), shape{4, 6}), g.cview(), b.cview(),
+                   joule::tensor_view<float>(big.data() + 6, shape{4, 6}));
+      },
+      "layer_norm: y overlaps x");
 }
 
 }  // namespace

@@ -60,19 +60,18 @@ class pool2d_conformance : public ::testing::Test {
     tensor<float> output(out_shape);
     for (auto& v : output.span()) v = kNaN;  // kernels must write, not read, the output
     joule::ops::pool2d(ctx, input.cview(), output.view(), p);
-    const joule_ref::pool2d_problem problem{p.kind,       input.dim(0), input.dim(1), input.dim(2),
-                                            input.dim(3), p.kh,         p.kw,         p.stride_h,
-                                            p.stride_w,   p.pad_h,      p.pad_w,      p.count_include_pad,
-                                            out_shape[2], out_shape[3]};
+    const joule_ref::pool2d_problem problem{
+        p.kind,     input.dim(0), input.dim(1), input.dim(2), input.dim(3),        p.kh,         p.kw,
+        p.stride_h, p.stride_w,   p.pad_h,      p.pad_w,      p.count_include_pad, out_shape[2], out_shape[3]};
     std::vector<double> want(out_shape.numel()), bound(want.size());
     for (std::int64_t i = 0; i < out_shape.numel(); ++i) {
       const auto e = joule_ref::pool2d_at(problem, input.data(), i);
       want[i] = e.value;
       bound[i] = gamma(p.kh * p.kw + 2) * e.magnitude;
     }
-    joule_test::expect_within(output.span(), want, bound,
-                              std::string(P::name()) + " " + describe(input.shape(), p) + " threads=" +
-                                  std::to_string(ctx.threads()));
+    joule_test::expect_within(
+        output.span(), want, bound,
+        std::string(P::name()) + " " + describe(input.shape(), p) + " threads=" + std::to_string(ctx.threads()));
   }
 
   void check_global(joule::context<P>& ctx, const tensor<float>& input) {
@@ -130,32 +129,34 @@ TYPED_TEST(pool2d_conformance, model_shapes) {
   this->check_global(ctx, joule_test::random_tensor(rng, shape{1, 2048, 7, 7}));
   this->check_global(ctx, joule_test::random_tensor(rng, shape{1, 1280, 7, 7}));
   for (int draw = 0; draw < 10; ++draw)
-    this->check_global(ctx, joule_test::random_tensor(rng, shape{joule_test::uniform_int(rng, 1, 3),
-                                                                 joule_test::uniform_int(rng, 1, 20),
-                                                                 joule_test::uniform_int(rng, 1, 20),
-                                                                 joule_test::uniform_int(rng, 1, 20)}));
+    this->check_global(ctx, joule_test::random_tensor(
+                                rng, shape{joule_test::uniform_int(rng, 1, 3), joule_test::uniform_int(rng, 1, 20),
+                                           joule_test::uniform_int(rng, 1, 20), joule_test::uniform_int(rng, 1, 20)}));
 }
 
 TYPED_TEST(pool2d_conformance, padding_never_wins_a_max) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);
   const auto negative = joule_test::random_tensor(rng, shape{2, 3, 9, 21}, -2.f, -1.f);
-  this->check(ctx, negative, {.kind = pool_kind::max, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1});
-  this->check(ctx, negative, {.kind = pool_kind::max, .kh = 4, .kw = 5, .stride_h = 1, .stride_w = 3, .pad_h = 2, .pad_w = 2});
-  this->check(ctx, negative, {.kind = pool_kind::average, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1,
-                              .count_include_pad = false});
+  this->check(ctx, negative,
+              {.kind = pool_kind::max, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1});
+  this->check(ctx, negative,
+              {.kind = pool_kind::max, .kh = 4, .kw = 5, .stride_h = 1, .stride_w = 3, .pad_h = 2, .pad_w = 2});
+  this->check(ctx, negative,
+              {.kind = pool_kind::average, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1, .count_include_pad = false});
 }
 
 TYPED_TEST(pool2d_conformance, size_one_and_empty_batch) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);
   this->check(ctx, joule_test::random_tensor(rng, shape{1, 1, 1, 1}), {.kind = pool_kind::max});
-  this->check(ctx, joule_test::random_tensor(rng, shape{1, 1, 1, 1}), {.kind = pool_kind::average, .kh = 2, .kw = 3,
-                                                                       .pad_h = 1, .pad_w = 1});
+  this->check(ctx, joule_test::random_tensor(rng, shape{1, 1, 1, 1}),
+              {.kind = pool_kind::average, .kh = 2, .kw = 3, .pad_h = 1, .pad_w = 1});
   this->check(ctx, joule_test::random_tensor(rng, shape{1, 2, 5, 5}), {.kind = pool_kind::max, .kh = 5, .kw = 5});
   this->check_global(ctx, joule_test::random_tensor(rng, shape{1, 1, 1, 1}));
   tensor<float> empty(shape{0, 3, 8, 8}), empty_out(shape{0, 3, 4, 4}), empty_global(shape{0, 3});
-  EXPECT_NO_THROW(joule::ops::pool2d(ctx, empty.cview(), empty_out.view(), {.kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2}));
+  EXPECT_NO_THROW(
+      joule::ops::pool2d(ctx, empty.cview(), empty_out.view(), {.kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2}));
   EXPECT_NO_THROW(joule::ops::global_avg_pool(ctx, empty.cview(), empty_global.view()));
   EXPECT_NO_THROW(joule::ops::global_avg_pool(ctx, joule::tensor_view<const float>(nullptr, shape{0, 3, 8, 8}),
                                               joule::tensor_view<float>(nullptr, shape{0, 3})));
@@ -200,18 +201,24 @@ TYPED_TEST(pool2d_conformance, bad_input_is_a_clear_error) {
   expect_error([&] { joule::ops::pool2d(ctx, joule::tensor_view<const float>(nullptr, x.shape()), y.view(), ok); },
                "null data pointer");
   tensor<float> shared(shape{256});
-  expect_error([&] { joule::ops::pool2d(ctx, joule::tensor_view<const float>(shared.data(), x.shape()),
-                                        joule::tensor_view<float>(shared.data() + 64, y.shape()), ok); },
-               "output overlaps input");
+  expect_error(
+      [&] {
+        joule::ops::pool2d(ctx, joule::tensor_view<const float>(shared.data(), x.shape()),
+                           joule::tensor_view<float>(shared.data() + 64, y.shape()), ok);
+      },
+      "output overlaps input");
 
   tensor<float> g_in(shape{2, 3, 4, 4}), g_out(shape{2, 3}), g_bad(shape{2, 3, 1, 1});
   expect_error([&] { joule::ops::global_avg_pool(ctx, rank3.cview(), g_out.view()); }, "input must have rank 4");
   expect_error([&] { joule::ops::global_avg_pool(ctx, g_in.cview(), g_bad.view()); }, "output must have shape [2, 3]");
   tensor<float> g_flat(shape{2, 3, 4, 0});
   expect_error([&] { joule::ops::global_avg_pool(ctx, g_flat.cview(), g_out.view()); }, "has an empty plane");
-  expect_error([&] { joule::ops::global_avg_pool(ctx, joule::tensor_view<const float>(shared.data(), g_in.shape()),
-                                                 joule::tensor_view<float>(shared.data() + 10, g_out.shape())); },
-               "output overlaps input");
+  expect_error(
+      [&] {
+        joule::ops::global_avg_pool(ctx, joule::tensor_view<const float>(shared.data(), g_in.shape()),
+                                    joule::tensor_view<float>(shared.data() + 10, g_out.shape()));
+      },
+      "output overlaps input");
 }
 
 }  // namespace

@@ -46,8 +46,10 @@ class softmax_conformance : public ::testing::Test {
 
   void check(joule::context<P>& ctx, const tensor<float>& x, bool in_place = false) {
     tensor<float> y(x.shape());
-    if (in_place) std::copy_n(x.data(), x.numel(), y.data());
-    else std::fill_n(y.data(), y.numel(), kNaN);  // must not be read
+    if (in_place)
+      std::copy_n(x.data(), x.numel(), y.data());
+    else
+      std::fill_n(y.data(), y.numel(), kNaN);  // must not be read
     joule::ops::softmax(ctx, in_place ? y.cview() : x.cview(), y.view());
     const std::int64_t cols = x.dim(-1), rows = cols ? x.numel() / cols : 0;
     const auto ref = joule_ref::softmax(x.data(), rows, cols);
@@ -102,10 +104,10 @@ TYPED_TEST(softmax_conformance, nan_poisons_its_row_only) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   auto x = joule_test::random_tensor(rng, shape{7, 37}, -3.f, 3.f);
-  x[1 * 37 + 5] = kNaN;    // row 1
-  x[3 * 37 + 36] = kNaN;   // row 3, in the vector tail
-  x[5 * 37 + 20] = kInf;   // row 5: inf - inf is NaN
-  x[6 * 37 + 2] = -kInf;   // row 6: a masked position, the row stays finite
+  x[1 * 37 + 5] = kNaN;   // row 1
+  x[3 * 37 + 36] = kNaN;  // row 3, in the vector tail
+  x[5 * 37 + 20] = kInf;  // row 5: inf - inf is NaN
+  x[6 * 37 + 2] = -kInf;  // row 6: a masked position, the row stays finite
   tensor<float> y(x.shape());
   joule::ops::softmax(ctx, x.cview(), y.view());
   for (std::int64_t i = 0; i < y.numel(); ++i) {
@@ -120,18 +122,27 @@ TYPED_TEST(softmax_conformance, bad_input_is_a_clear_error) {
   tensor<float> scalar_x(shape{}), y(shape{4, 5}), x(shape{4, 5}), y_bad(shape{5, 4});
   expect_error([&] { joule::ops::softmax(ctx, scalar_x.cview(), scalar_x.view()); },
                "softmax: x must have rank >= 1, got shape []");
-  expect_error([&] { joule::ops::softmax(ctx, x.cview(), y_bad.view()); }, "softmax: y must have shape [4, 5], got [5, 4]");
-  expect_error([&] { joule::ops::softmax(ctx, joule::tensor_view<const float>(nullptr, shape{4, 5}), y.view()); },
-               "softmax: x has shape [4, 5] but a null data pointer");
+  expect_error([&] { joule::ops::softmax(ctx, x.cview(), y_bad.view()); },
+               "softmax: y must have shape [4, 5], got [5, 4]");
+  expect_error(
+      [&] {
+        joule::ops::softmax(ctx, joule::tensor_view<const float>(nullptr, shape{4, 5}), y.view());
+      },
+      "softmax: x has shape [4, 5] but a null data pointer");
   std::vector<char> raw(64 * sizeof(float));
   auto* misaligned = reinterpret_cast<float*>(raw.data() + 3);
-  expect_error([&] { joule::ops::softmax(ctx, x.cview(), joule::tensor_view<float>(misaligned, shape{4, 5})); },
-               "softmax: y data pointer is not aligned");
+  expect_error(
+      [&] {
+        joule::ops::softmax(ctx, x.cview(), joule::tensor_view<float>(misaligned, shape{4, 5}));
+      },
+      "softmax: y data pointer is not aligned");
   tensor<float> big(shape{32});
-  expect_error([&] {
-    joule::ops::softmax(ctx, joule::tensor_view<const float>(big.data(), shape{4, 5}),
-                        joule::tensor_view<float>(big.data() + 5, shape{4, 5}));
-  }, "softmax: y overlaps x");
+  expect_error(
+      [&] {
+        joule::ops::softmax(ctx, joule::tensor_view<const float>(big.data(), shape{4, 5}),
+                            joule::tensor_view<float>(big.data() + 5, shape{4, 5}));
+      },
+      "softmax: y overlaps x");
 }
 
 }  // namespace

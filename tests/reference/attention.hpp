@@ -60,8 +60,7 @@ inline attention_result attention(std::int64_t batch, std::int64_t seq_q, std::i
         for (std::int64_t j = 0; j < seq_k; ++j) {
           if (!(p[j] > 0)) continue;
           const double perturbed = std::max(std::exp(sigma[j] + sigma_mean) - 1, 1 - std::exp(-sigma[j]) / w);
-          const double rounded =
-              gamma_of(seq_k) + (2 * kExpErrorUnits + 2 + std::abs(s[j] - max) + spread_mean) * u;
+          const double rounded = gamma_of(seq_k) + (2 * kExpErrorUnits + 2 + std::abs(s[j] - max) + spread_mean) * u;
           rho[j] = perturbed + rounded;
         }
         for (std::int64_t c = 0; c < head_dim; ++c) {

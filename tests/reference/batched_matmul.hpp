@@ -11,8 +11,8 @@ inline gemm_result batched_matmul(std::int64_t batch, std::int64_t m, std::int64
                                   const float* b, bool trans_b, float alpha) {
   gemm_result r;
   for (std::int64_t i = 0; i < batch; ++i) {
-    const auto item = gemm(m, n, k, a + i * m * k, b + i * k * n, trans_b, alpha, nullptr, nullptr,
-                           joule::activation::none);
+    const auto item =
+        gemm(m, n, k, a + i * m * k, b + i * k * n, trans_b, alpha, nullptr, nullptr, joule::activation::none);
     r.value.insert(r.value.end(), item.value.begin(), item.value.end());
     r.magnitude.insert(r.magnitude.end(), item.magnitude.begin(), item.magnitude.end());
   }

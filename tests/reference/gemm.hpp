@@ -11,13 +11,18 @@ namespace joule_ref {
 /** @brief act(x) in double, the definition joule's float kernels approximate. */
 inline double activation(joule::activation a, double x) {
   switch (a) {
-    case joule::activation::none: return x;
-    case joule::activation::relu: return x < 0 ? 0 : x;
-    case joule::activation::relu6: return x < 0 ? 0 : (x > 6 ? 6 : x);
-    case joule::activation::gelu_erf: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    case joule::activation::none:
+      return x;
+    case joule::activation::relu:
+      return x < 0 ? 0 : x;
+    case joule::activation::relu6:
+      return x < 0 ? 0 : (x > 6 ? 6 : x);
+    case joule::activation::gelu_erf:
+      return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
     case joule::activation::gelu_tanh:
       return 0.5 * x * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
-    case joule::activation::tanh: return std::tanh(x);
+    case joule::activation::tanh:
+      return std::tanh(x);
   }
   return x;
 }

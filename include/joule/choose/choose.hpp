@@ -201,7 +201,9 @@ std::vector<candidate> make_candidates(const Family& family, const weights_sourc
             candidate c;
             c.policy = name;
             c.uses_gpu = true;
-            c.build = [&family, &w, options, input]() { return make_cuda_instance(family.config, w(), options, input); };
+            c.build = [&family, &w, options, input]() {
+              return make_cuda_instance(family.config, w(), options, input);
+            };
             out.push_back(std::move(c));
             return;
           }

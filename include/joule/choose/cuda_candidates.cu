@@ -46,8 +46,8 @@ std::unique_ptr<runner_base<tensor_view<const float>>> make_cuda_runner(const mo
                                                                         const compile_options& options) {
   return runner<models::mobilenet_v2<cuda>>(config, w, options);
 }
-std::unique_ptr<runner_base<models::bert_input>> make_cuda_runner(const models::bert_config& config,
-                                                                  const weights& w, const compile_options& options) {
+std::unique_ptr<runner_base<models::bert_input>> make_cuda_runner(const models::bert_config& config, const weights& w,
+                                                                  const compile_options& options) {
   return runner<models::bert<cuda>>(config, w, options);
 }
 

@@ -51,7 +51,7 @@ std::unique_ptr<runner_base<tensor_view<const float>>> make_cuda_runner(const mo
                                                                         const weights& w,
                                                                         const compile_options& options);
 /** @copydoc make_cuda_runner */
-std::unique_ptr<runner_base<models::bert_input>> make_cuda_runner(const models::bert_config& config,
-                                                                  const weights& w, const compile_options& options);
+std::unique_ptr<runner_base<models::bert_input>> make_cuda_runner(const models::bert_config& config, const weights& w,
+                                                                  const compile_options& options);
 
 }  // namespace joule::tuning

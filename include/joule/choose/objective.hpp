@@ -59,7 +59,7 @@ struct measurement {
   double flops_per_run = 0;                                 ///< floating-point operations of one run (0: unknown)
   int runs = 0;                                             ///< timed runs the figures come from
   double seconds = 0;                                       ///< wall time the measurement took
-  std::string stop_reason;  ///< why measuring stopped: confidence reached, budget, one run over budget
+  std::string stop_reason;            ///< why measuring stopped: confidence reached, budget, one run over budget
   std::vector<domain_share> domains;  ///< per energy domain, when the meter has several (empty: unknown)
 };
 

@@ -146,9 +146,8 @@ inline std::ostream& operator<<(std::ostream& out, const shootout_report& report
     if (r.transfers_per_run && (r.transfers_per_run->to_device_copies || r.transfers_per_run->to_host_copies)) {
       const auto& t = *r.transfers_per_run;
       footnotes.push_back(r.name() + ": host-device copies per run: " + std::to_string(t.to_device_copies) + " in (" +
-                          std::to_string(t.to_device_bytes) + " B" + "), " +
-                          std::to_string(t.to_host_copies) + " out (" +
-                          std::to_string(t.to_host_bytes) + " B" + ")");
+                          std::to_string(t.to_device_bytes) + " B" + "), " + std::to_string(t.to_host_copies) +
+                          " out (" + std::to_string(t.to_host_bytes) + " B" + ")");
     }
   }
   for (const auto& n : footnotes) out << "   note: " << n << "\n";

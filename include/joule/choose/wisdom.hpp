@@ -164,7 +164,8 @@ inline void from_json(const nlohmann::json& j, domain_share& d) {
 }
 
 inline void to_json(nlohmann::json& j, const measurement& m) {
-  j = nlohmann::json{{"domains", m.domains},{"median_s", m.median_s},
+  j = nlohmann::json{{"domains", m.domains},
+                     {"median_s", m.median_s},
                      {"p95_s", m.p95_s},
                      {"mean_s", m.mean_s},
                      {"joules_per_run", m.joules_per_run},
@@ -240,7 +241,8 @@ class file_lock {
   explicit file_lock(const std::filesystem::path& path) : path_(path.string() + ".lock") {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd_ < 0)
-      fail("wisdom file '", path.string(), "': cannot open its lock file '", path_, "': ", io::detail::errno_text(errno));
+      fail("wisdom file '", path.string(), "': cannot open its lock file '", path_,
+           "': ", io::detail::errno_text(errno));
     while (::flock(fd_, LOCK_EX) != 0) {
       if (errno == EINTR) continue;
       const int err = errno;

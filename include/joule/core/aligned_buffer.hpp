@@ -24,11 +24,11 @@ class aligned_buffer {
   aligned_buffer() = default;
   explicit aligned_buffer(std::size_t count) : size_(count) {
     if (count == 0) return;
-    require(count <= (std::numeric_limits<std::size_t>::max() - kAlignment) / sizeof(T),
-            "aligned_buffer: ", count, " elements do not fit in memory");
+    require(count <= (std::numeric_limits<std::size_t>::max() - kAlignment) / sizeof(T), "aligned_buffer: ", count,
+            " elements do not fit in memory");
     // Round up so that vector kernels may load a whole register at the end of the buffer.
     const std::size_t bytes = (count * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
-    data_.reset(static_cast<T*>(::operator new(bytes, std::align_val_t{kAlignment})));
+    data_.reset(static_cast<T*>(::operator new (bytes, std::align_val_t{kAlignment})));
     std::memset(static_cast<void*>(data_.get()), 0, bytes);
   }
   aligned_buffer(const aligned_buffer& other) : aligned_buffer(other.size_) {
@@ -47,7 +47,7 @@ class aligned_buffer {
 
  private:
   struct deleter {
-    void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t{kAlignment}); }
+    void operator()(T* p) const noexcept { ::operator delete (p, std::align_val_t{kAlignment}); }
   };
   std::unique_ptr<T, deleter> data_;
   std::size_t size_ = 0;

@@ -68,8 +68,9 @@ struct device_input_edge<tensor_view<const float>> {
 namespace detail {
 /** Models may check their input on the host before it is uploaded (BERT's token ids). */
 template <class Model>
-concept has_host_input_check =
-    requires(const Model& m, const typename Model::input_type& in) { m.check_input(in); };
+concept has_host_input_check = requires(const Model& m, const typename Model::input_type& in) {
+  m.check_input(in);
+};
 }  // namespace detail
 
 /**
@@ -81,7 +82,7 @@ concept has_host_input_check =
  * latency is made of on a GPU.
  */
 template <model_definition Model>
-  requires device_policy<typename Model::policy>
+requires device_policy<typename Model::policy>
 class executor<Model> {
   // Dependent on Model, so that merely including this header in a g++ translation unit is fine.
   static_assert(JOULE_CUDA_KERNELS != 0 && sizeof(Model) > 0,
@@ -184,8 +185,8 @@ class executor<Model> {
     const cudaError_t status = cudaGraphInstantiate(&g.exec, recorded, 0);
     static_cast<void>(cudaGraphDestroy(recorded));
     detail::cuda_runtime_require(status, "executor: cudaGraphInstantiate");
-    require(out.shape() == output_.shape(), "executor: the model's output shape changed from ", output_.shape(),
-            " to ", out.shape());
+    require(out.shape() == output_.shape(), "executor: the model's output shape changed from ", output_.shape(), " to ",
+            out.shape());
     g.output = out;
   }
 

@@ -25,7 +25,9 @@ struct kernel {
 
 /** @brief True when policy @p P itself (not its fallback) has a kernel for @p Op. */
 template <class Op, class P>
-concept has_own_kernel = !requires { typename kernel<Op, P>::not_implemented; };
+concept has_own_kernel = !requires {
+  typename kernel<Op, P>::not_implemented;
+};
 
 namespace detail {
 template <class Op>

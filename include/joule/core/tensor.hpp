@@ -35,8 +35,8 @@ class tensor_view {
   tensor_view(T* data, const joule::shape& s) : data_(data), shape_(s) {}
   /** @brief A read-only view converts implicitly from a mutable one. */
   template <class U>
-    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
-  tensor_view(tensor_view<U> other) : data_(other.data()), shape_(other.shape()) {}
+  requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>) tensor_view(tensor_view<U> other)
+      : data_(other.data()), shape_(other.shape()) {}
 
   T* data() const noexcept { return data_; }
   const joule::shape& shape() const noexcept { return shape_; }
@@ -56,8 +56,7 @@ class tensor_view {
   }
   /** @brief Element @p i of the first axis, as a view of rank - 1. */
   tensor_view operator()(std::int64_t i) const {
-    require(rank() >= 1 && i >= 0 && i < shape_[0], "tensor_view: index ", i, " out of range for ",
-            shape_.to_string());
+    require(rank() >= 1 && i >= 0 && i < shape_[0], "tensor_view: index ", i, " out of range for ", shape_.to_string());
     std::vector<std::int64_t> rest(shape_.dims().begin() + 1, shape_.dims().end());
     const joule::shape sub{std::span<const std::int64_t>(rest)};
     return {data_ + i * sub.numel(), sub};
@@ -83,17 +82,13 @@ class tensor {
 
   tensor() = default;
   explicit tensor(const joule::shape& s) : buffer_(static_cast<std::size_t>(s.numel())), shape_(s) {}
-  tensor(const joule::shape& s, std::initializer_list<T> values)
-    requires kHost
-      : tensor(s) {
+  tensor(const joule::shape& s, std::initializer_list<T> values) requires kHost : tensor(s) {
     require(static_cast<std::int64_t>(values.size()) == s.numel(), "tensor: ", values.size(),
             " values given for shape ", s.to_string());
     std::copy(values.begin(), values.end(), data());
   }
   /** @brief A host tensor holding a copy of the host view @p values (see to_space for devices). */
-  static tensor copy_of(tensor_view<const T> values)
-    requires kHost
-  {
+  static tensor copy_of(tensor_view<const T> values) requires kHost {
     tensor t(values.shape());
     std::copy_n(values.data(), values.numel(), t.data());
     return t;
@@ -106,26 +101,10 @@ class tensor {
   std::int64_t dim(int axis) const { return shape_[axis]; }
   std::int64_t numel() const { return shape_.numel(); }
   bool empty() const { return numel() == 0; }
-  T& operator[](std::int64_t flat_index) noexcept
-    requires kHost
-  {
-    return data()[flat_index];
-  }
-  const T& operator[](std::int64_t flat_index) const noexcept
-    requires kHost
-  {
-    return data()[flat_index];
-  }
-  std::span<T> span() noexcept
-    requires kHost
-  {
-    return {data(), static_cast<std::size_t>(numel())};
-  }
-  std::span<const T> span() const noexcept
-    requires kHost
-  {
-    return {data(), static_cast<std::size_t>(numel())};
-  }
+  T& operator[](std::int64_t flat_index) noexcept requires kHost { return data()[flat_index]; }
+  const T& operator[](std::int64_t flat_index) const noexcept requires kHost { return data()[flat_index]; }
+  std::span<T> span() noexcept requires kHost { return {data(), static_cast<std::size_t>(numel())}; }
+  std::span<const T> span() const noexcept requires kHost { return {data(), static_cast<std::size_t>(numel())}; }
 
   tensor_view<T> view() noexcept { return {data(), shape_}; }
   tensor_view<const T> view() const noexcept { return {data(), shape_}; }
@@ -183,9 +162,9 @@ template <class T>
 tensor<std::remove_const_t<T>> copy_to_host(tensor_view<T> v, device_space) {
   tensor<std::remove_const_t<T>> out(v.shape());
   if (v.numel())
-    detail::cuda_runtime_require(cudaMemcpy(out.data(), v.data(), static_cast<std::size_t>(v.numel()) * sizeof(T),
-                                            cudaMemcpyDeviceToHost),
-                                 "copy_to_host: cudaMemcpy");
+    detail::cuda_runtime_require(
+        cudaMemcpy(out.data(), v.data(), static_cast<std::size_t>(v.numel()) * sizeof(T), cudaMemcpyDeviceToHost),
+        "copy_to_host: cudaMemcpy");
   return out;
 }
 #endif

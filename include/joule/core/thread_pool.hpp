@@ -62,9 +62,7 @@ inline thread_local bool tl_inside_pool_job = false;
 }  // namespace detail
 
 /** @brief Number of hardware threads, at least 1. */
-inline int hardware_threads() noexcept {
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+inline int hardware_threads() noexcept { return std::max(1u, std::thread::hardware_concurrency()); }
 
 /** @brief A fixed set of threads (the caller among them) that run one job at a time. */
 class thread_pool {

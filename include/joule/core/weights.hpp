@@ -18,15 +18,15 @@ namespace joule {
 
 /** @brief How a tensor of a model is initialised when no checkpoint is given. */
 enum class weight_init {
-  he_normal,      ///< N(0, 2 / fan_in): convolutions followed by ReLU-like activations
-  lecun_normal,   ///< N(0, 1 / fan_in): linear layers, projections
-  bert_normal,    ///< N(0, 0.02^2): BERT's initializer_range for embeddings and dense layers
-  zeros,          ///< biases, layer-norm shifts
-  ones,           ///< layer-norm scales
-  bn_mean,        ///< small running means, U(-0.1, 0.1), so that folding batch-norm is exercised
-  bn_var,         ///< running variances around 1, U(0.5, 1.5)
-  bn_gamma,       ///< scales around 1, U(0.5, 1.5)
-  bn_beta,        ///< shifts, U(-0.1, 0.1)
+  he_normal,     ///< N(0, 2 / fan_in): convolutions followed by ReLU-like activations
+  lecun_normal,  ///< N(0, 1 / fan_in): linear layers, projections
+  bert_normal,   ///< N(0, 0.02^2): BERT's initializer_range for embeddings and dense layers
+  zeros,         ///< biases, layer-norm shifts
+  ones,          ///< layer-norm scales
+  bn_mean,       ///< small running means, U(-0.1, 0.1), so that folding batch-norm is exercised
+  bn_var,        ///< running variances around 1, U(0.5, 1.5)
+  bn_gamma,      ///< scales around 1, U(0.5, 1.5)
+  bn_beta,       ///< shifts, U(-0.1, 0.1)
 };
 
 /** @brief One tensor a model expects: its checkpoint name, its shape and how to make it up. */
@@ -112,15 +112,33 @@ inline weights random_weights(const std::vector<weight_spec>& manifest, std::uin
     for (auto& x : t.span()) {
       double v = 0;
       switch (spec.init) {
-        case weight_init::he_normal: v = rng.normal() * std::sqrt(2.0 / fan_in); break;
-        case weight_init::lecun_normal: v = rng.normal() * std::sqrt(1.0 / fan_in); break;
-        case weight_init::bert_normal: v = rng.normal() * 0.02; break;
-        case weight_init::zeros: v = 0; break;
-        case weight_init::ones: v = 1; break;
-        case weight_init::bn_mean: v = rng.uniform() * 0.2 - 0.1; break;
-        case weight_init::bn_var: v = 0.5 + rng.uniform(); break;
-        case weight_init::bn_gamma: v = 0.5 + rng.uniform(); break;
-        case weight_init::bn_beta: v = rng.uniform() * 0.2 - 0.1; break;
+        case weight_init::he_normal:
+          v = rng.normal() * std::sqrt(2.0 / fan_in);
+          break;
+        case weight_init::lecun_normal:
+          v = rng.normal() * std::sqrt(1.0 / fan_in);
+          break;
+        case weight_init::bert_normal:
+          v = rng.normal() * 0.02;
+          break;
+        case weight_init::zeros:
+          v = 0;
+          break;
+        case weight_init::ones:
+          v = 1;
+          break;
+        case weight_init::bn_mean:
+          v = rng.uniform() * 0.2 - 0.1;
+          break;
+        case weight_init::bn_var:
+          v = 0.5 + rng.uniform();
+          break;
+        case weight_init::bn_gamma:
+          v = 0.5 + rng.uniform();
+          break;
+        case weight_init::bn_beta:
+          v = rng.uniform() * 0.2 - 0.1;
+          break;
       }
       x = static_cast<float>(v);
     }
@@ -154,15 +172,18 @@ weight_report check_weights(const weights& w, const std::vector<weight_spec>& ma
   std::map<std::string, const weight_spec*, std::less<>> expected;
   for (const auto& spec : manifest) expected.emplace(spec.name, &spec);
   for (const auto& spec : manifest) {
-    if (!w.contains(spec.name)) missing.push_back(spec.name);
+    if (!w.contains(spec.name))
+      missing.push_back(spec.name);
     else if (!(w.at(spec.name).shape() == spec.dims))
       misshapen.push_back(spec.name + " is " + w.at(spec.name).shape().to_string() + ", expected " +
                           spec.dims.to_string());
   }
   for (const auto& name : w.names()) {
     if (expected.count(name)) continue;
-    if (is_ignored(name)) report.ignored.push_back(name);
-    else unexpected.push_back(name);
+    if (is_ignored(name))
+      report.ignored.push_back(name);
+    else
+      unexpected.push_back(name);
   }
   if (missing.empty() && misshapen.empty() && unexpected.empty()) return report;
   auto list = [](const std::vector<std::string>& names) {

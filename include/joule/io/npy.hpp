@@ -171,8 +171,9 @@ class npy_header_parser {
                        ((kind == 'i' || kind == 'u') && size != 0) || (kind == 'b' && size == 1);
     const bool order_ok = order == '<' || ((order == '|' || order == '>') && size == 1);
     if (!known || !order_ok)
-      bad_at(at, "unsupported dtype '", descr, "' (joule reads little-endian floats '<f2', '<f4', '<f8', integers "
-                 "'|i1', '<i2', '<i4', '<i8', unsigned '|u1' to '<u8' and booleans '|b1')");
+      bad_at(at, "unsupported dtype '", descr,
+             "' (joule reads little-endian floats '<f2', '<f4', '<f8', integers "
+             "'|i1', '<i2', '<i4', '<i8', unsigned '|u1' to '<u8' and booleans '|b1')");
     out.descr = descr;
     out.kind = kind;
     out.item_size = size;
@@ -235,9 +236,7 @@ inline void check_npy_rank(const std::string& path, const npy_array& a) {
           " (shape ", npy_shape_string(a.shape), ") is above joule's maximum rank ", kMaxRank);
 }
 
-inline joule::shape npy_joule_shape(const npy_array& a) {
-  return joule::shape(std::span<const std::int64_t>(a.shape));
-}
+inline joule::shape npy_joule_shape(const npy_array& a) { return joule::shape(std::span<const std::int64_t>(a.shape)); }
 
 template <class T>
 void write_npy_impl(const std::string& path, const char* descr, tensor_view<const T> values) {
@@ -294,8 +293,8 @@ inline npy_array read_npy(const std::string& path) {
   const std::size_t header_start = 8 + length_size;
   if (size < header_start)
     bad("the file is ", size, " bytes, too short for the header length at offset 8 (truncated file?)");
-  const std::size_t header_size = major == 1 ? detail::load_le<std::uint16_t>(base + 8)
-                                             : detail::load_le<std::uint32_t>(base + 8);
+  const std::size_t header_size =
+      major == 1 ? detail::load_le<std::uint16_t>(base + 8) : detail::load_le<std::uint32_t>(base + 8);
   if (header_size > size - header_start)
     bad("header length ", header_size, " at offset 8 runs past the end of the file (", size,
         " bytes; truncated file?)");
@@ -340,9 +339,12 @@ inline tensor<float> read_npy_f32(const std::string& path) {
   tensor<float> out(detail::npy_joule_shape(a));
   const std::byte* src = a.data.data();
   for (std::int64_t k = 0; k < out.numel(); ++k) {
-    if (a.item_size == 4) out[k] = detail::load_le<float>(src + 4 * k);
-    else if (a.item_size == 8) out[k] = static_cast<float>(detail::load_le<double>(src + 8 * k));
-    else out[k] = detail::f16_to_f32(detail::load_le<std::uint16_t>(src + 2 * k));
+    if (a.item_size == 4)
+      out[k] = detail::load_le<float>(src + 4 * k);
+    else if (a.item_size == 8)
+      out[k] = static_cast<float>(detail::load_le<double>(src + 8 * k));
+    else
+      out[k] = detail::f16_to_f32(detail::load_le<std::uint16_t>(src + 2 * k));
   }
   return out;
 }
@@ -366,10 +368,18 @@ inline tensor<std::int64_t> read_npy_i64(const std::string& path) {
   const bool is_signed = a.kind == 'i';
   for (std::int64_t k = 0; k < out.numel(); ++k, p += a.item_size) {
     switch (a.item_size) {
-      case 1: out[k] = detail::load_int<std::int8_t, std::uint8_t>(p, is_signed); break;
-      case 2: out[k] = detail::load_int<std::int16_t, std::uint16_t>(p, is_signed); break;
-      case 4: out[k] = detail::load_int<std::int32_t, std::uint32_t>(p, is_signed); break;
-      default: out[k] = detail::load_le<std::int64_t>(p); break;
+      case 1:
+        out[k] = detail::load_int<std::int8_t, std::uint8_t>(p, is_signed);
+        break;
+      case 2:
+        out[k] = detail::load_int<std::int16_t, std::uint16_t>(p, is_signed);
+        break;
+      case 4:
+        out[k] = detail::load_int<std::int32_t, std::uint32_t>(p, is_signed);
+        break;
+      default:
+        out[k] = detail::load_le<std::int64_t>(p);
+        break;
     }
   }
   return out;

@@ -70,9 +70,8 @@ struct safetensors_dtype {
 
 // Every whole-byte dtype of the format. Sub-byte types (F4, F6_*) are not supported.
 inline constexpr safetensors_dtype kSafetensorsDtypes[] = {
-    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
-    {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},     {"U32", 4},
-    {"F32", 4},  {"F64", 8}, {"I64", 8}, {"U64", 8},
+    {"BOOL", 1}, {"U8", 1},   {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1}, {"I16", 2}, {"U16", 2},
+    {"F16", 2},  {"BF16", 2}, {"I32", 4}, {"U32", 4},     {"F32", 4},     {"F64", 8},     {"I64", 8}, {"U64", 8},
 };
 
 inline std::size_t safetensors_dtype_size(const std::string& dtype) noexcept {
@@ -221,8 +220,9 @@ class safetensors_file {
     const char* header = reinterpret_cast<const char*>(base + 8);
     if (header_size == 0 || header[0] != '{')
       bad("the header at offset 8 is not a JSON object: it must start with '{'",
-          header_size == 0 ? std::string(" but is empty") : std::string(" but starts with byte ") +
-                                                               std::to_string(static_cast<unsigned char>(header[0])));
+          header_size == 0
+              ? std::string(" but is empty")
+              : std::string(" but starts with byte ") + std::to_string(static_cast<unsigned char>(header[0])));
     data_ = base + 8 + header_size;
     data_size_ = file_size - 8 - header_size;
 
@@ -282,8 +282,7 @@ class safetensors_file {
   }
 
   void parse_metadata(const nlohmann::json& value) {
-    if (!value.is_object())
-      bad("\"__metadata__\" must be an object of strings, got ", detail::json_excerpt(value));
+    if (!value.is_object()) bad("\"__metadata__\" must be an object of strings, got ", detail::json_excerpt(value));
     for (const auto& [key, v] : value.items()) {
       if (!v.is_string())
         bad("\"__metadata__\" key \"", key, "\" must have a string value, got ", detail::json_excerpt(v));
@@ -307,8 +306,8 @@ class safetensors_file {
 
   safetensors_info parse_entry(const std::string& name, const nlohmann::json& value) const {
     if (!value.is_object())
-      bad("the entry \"", name, "\" is not an object with dtype, shape and data_offsets: ",
-          detail::json_excerpt(value));
+      bad("the entry \"", name,
+          "\" is not an object with dtype, shape and data_offsets: ", detail::json_excerpt(value));
     for (const char* key : {"dtype", "shape", "data_offsets"})
       if (!value.contains(key)) bad("tensor \"", name, "\" has no \"", key, "\"");
 
@@ -442,9 +441,8 @@ inline void save_safetensors(const std::string& path, const std::map<std::string
             "': \"__metadata__\" is reserved and cannot name a tensor");
     const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * sizeof(float);
     std::vector<std::int64_t> dims(t.shape().dims().begin(), t.shape().dims().end());
-    header[name] = {{"dtype", "F32"},
-                    {"shape", dims},
-                    {"data_offsets", nlohmann::json::array({offset, offset + bytes})}};
+    header[name] = {
+        {"dtype", "F32"}, {"shape", dims}, {"data_offsets", nlohmann::json::array({offset, offset + bytes})}};
     offset += bytes;
   }
   if (!metadata.empty()) header["__metadata__"] = metadata;

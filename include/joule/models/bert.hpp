@@ -235,7 +235,8 @@ class bert {
   // Checks build their message only when they fail: run() allocates nothing.
   void check_shapes(const bert_input& in) const {
     const shape tokens{batch_, seq_};
-    if (!(in.ids.shape() == tokens)) fail(name(), ": token ids must be ", tokens, " (as compiled), got ", in.ids.shape());
+    if (!(in.ids.shape() == tokens))
+      fail(name(), ": token ids must be ", tokens, " (as compiled), got ", in.ids.shape());
     if (!in.mask.is_none() && !(in.mask.shape() == tokens))
       fail(name(), ": attention mask must be ", tokens, ", got ", in.mask.shape());
     if (!in.mask_scores.is_none() && !(in.mask_scores.shape() == tokens))

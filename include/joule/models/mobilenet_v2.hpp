@@ -56,7 +56,8 @@ inline mobilenet_v2_config mobilenet_v2_small_config() {
 namespace detail {
 /** torchvision's _make_divisible: round to a multiple of @p divisor, never below 90% of @p v. */
 inline std::int64_t make_divisible(double v, std::int64_t divisor) {
-  std::int64_t rounded = std::max<std::int64_t>(divisor, static_cast<std::int64_t>(v + divisor / 2.0) / divisor * divisor);
+  std::int64_t rounded =
+      std::max<std::int64_t>(divisor, static_cast<std::int64_t>(v + divisor / 2.0) / divisor * divisor);
   if (static_cast<double>(rounded) < 0.9 * v) rounded += divisor;
   return rounded;
 }
@@ -88,14 +89,13 @@ class mobilenet_v2 {
         b.expands = row.expand != 1;
         int layer = 0;
         if (b.expands) {
-          b.expand = nn::conv_bn_act<P>(
-              {name + "0.0", name + "0.1", in, hidden, 1, 1, 1, activation::relu6});
+          b.expand = nn::conv_bn_act<P>({name + "0.0", name + "0.1", in, hidden, 1, 1, 1, activation::relu6});
           layer = 1;
         }
         const std::string dw = name + std::to_string(layer);
         b.depthwise = nn::conv_bn_act<P>({dw + ".0", dw + ".1", hidden, hidden, 3, stride, hidden, activation::relu6});
-        b.project = nn::conv_bn_act<P>({name + std::to_string(layer + 1), name + std::to_string(layer + 2), hidden, out, 1,
-                                        1, 1, activation::none});
+        b.project = nn::conv_bn_act<P>({name + std::to_string(layer + 1), name + std::to_string(layer + 2), hidden, out,
+                                        1, 1, 1, activation::none});
         b.residual = stride == 1 && in == out;
         blocks_.push_back(std::move(b));
         in = out;
@@ -181,7 +181,8 @@ class mobilenet_v2 {
       const auto filtered = nn::view_as(t2, b.hidden2);
       b.depthwise.forward(ctx, hidden, filtered);
       const auto out = nn::view_as(*spare, b.out);
-      b.project.forward(ctx, filtered, out, b.residual ? tensor_view<const float>(current) : tensor_view<const float>{});
+      b.project.forward(ctx, filtered, out,
+                        b.residual ? tensor_view<const float>(current) : tensor_view<const float>{});
       spare = current.data() == x.data() ? &x : &y;
       current = out;
     }

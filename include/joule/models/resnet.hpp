@@ -68,8 +68,8 @@ class resnet {
         b.conv3 = nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu});
         b.has_downsample = stride != 1 || in != out;
         if (b.has_downsample)
-          b.downsample =
-              nn::conv_bn_act<P>({name + ".downsample.0", name + ".downsample.1", in, out, 1, stride, 1, activation::none});
+          b.downsample = nn::conv_bn_act<P>(
+              {name + ".downsample.0", name + ".downsample.1", in, out, 1, stride, 1, activation::none});
         blocks_.push_back(std::move(b));
         in = out;
       }

@@ -46,8 +46,8 @@ void add(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> b
   if (y.data() != a.data()) detail::check_no_overlap(op, "y", y, "a", a);
   if (!(y.data() == b.data() && b.numel() == a.numel())) detail::check_no_overlap(op, "y", y, "b", b);
   if (a.numel() == 0) return;
-  kernel_for<add_op, P>::run(ctx, add_op{.count = a.numel(), .b_count = b.numel(), .a = a.data(), .b = b.data(),
-                                         .y = y.data(), .act = act});
+  kernel_for<add_op, P>::run(
+      ctx, add_op{.count = a.numel(), .b_count = b.numel(), .a = a.data(), .b = b.data(), .y = y.data(), .act = act});
 }
 
 }  // namespace joule::ops

@@ -76,14 +76,22 @@ void attention(context<P>& ctx, tensor_view<const float> q, tensor_view<const fl
   detail::check_rank(op, "k", k, 3);
   detail::check_rank(op, "v", v, 3);
   const std::int64_t batch = q.dim(0), seq_q = q.dim(1), hidden = q.dim(2), seq_k = k.dim(1);
-  require(k.dim(0) == batch && k.dim(2) == hidden, op, ": k must be [", batch, ", seq_k, ", hidden,
-          "] to match q ", q.shape(), ", got ", k.shape());
+  require(k.dim(0) == batch && k.dim(2) == hidden, op, ": k must be [", batch, ", seq_k, ", hidden, "] to match q ",
+          q.shape(), ", got ", k.shape());
   require(v.shape() == k.shape(), op, ": v must have k's shape ", k.shape(), " (the same seq_k), got ", v.shape());
   detail::check_no_overlap(op, "out", out, "q", q);
   detail::check_no_overlap(op, "out", out, "k", k);
   detail::check_no_overlap(op, "out", out, "v", v);
-  const attention_op desc{.batch = batch, .seq_q = seq_q, .seq_k = seq_k, .heads = heads, .q = q.data(),
-                          .ldq = hidden, .k = k.data(), .ldk = hidden, .v = v.data(), .ldv = hidden};
+  const attention_op desc{.batch = batch,
+                          .seq_q = seq_q,
+                          .seq_k = seq_k,
+                          .heads = heads,
+                          .q = q.data(),
+                          .ldq = hidden,
+                          .k = k.data(),
+                          .ldk = hidden,
+                          .v = v.data(),
+                          .ldv = hidden};
   detail::run_attention(op, ctx, desc, hidden, mask, out);
 }
 
@@ -99,14 +107,21 @@ void attention_fused_qkv(context<P>& ctx, tensor_view<const float> qkv, tensor_v
   detail::check_rank(op, "qkv", qkv, 3);
   require(heads > 0, op, ": heads must be > 0, got ", heads);
   const std::int64_t batch = qkv.dim(0), seq = qkv.dim(1), width = qkv.dim(2);
-  require(width % (3 * heads) == 0, op, ": qkv's last axis ", width, " (of ", qkv.shape(),
-          ") is not divisible by 3 · ", heads, " heads");
+  require(width % (3 * heads) == 0, op, ": qkv's last axis ", width, " (of ", qkv.shape(), ") is not divisible by 3 · ",
+          heads, " heads");
   detail::check_no_overlap(op, "out", out, "qkv", qkv);
   const std::int64_t hidden = width / 3;
   const float* base = qkv.data();
-  const attention_op desc{.batch = batch, .seq_q = seq, .seq_k = seq, .heads = heads, .q = base, .ldq = width,
-                          .k = base ? base + hidden : nullptr, .ldk = width,
-                          .v = base ? base + 2 * hidden : nullptr, .ldv = width};
+  const attention_op desc{.batch = batch,
+                          .seq_q = seq,
+                          .seq_k = seq,
+                          .heads = heads,
+                          .q = base,
+                          .ldq = width,
+                          .k = base ? base + hidden : nullptr,
+                          .ldk = width,
+                          .v = base ? base + 2 * hidden : nullptr,
+                          .ldv = width};
   detail::run_attention(op, ctx, desc, hidden, mask, out);
 }
 

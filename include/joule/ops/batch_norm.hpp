@@ -59,9 +59,17 @@ void batch_norm(context<P>& ctx, tensor_view<const float> x, tensor_view<float> 
   if (x.numel() == 0) return;
   std::int64_t inner = 1;
   for (int axis = 2; axis < x.rank(); ++axis) inner *= x.dim(axis);
-  const batch_norm_op desc{.n = x.dim(0), .c = c, .inner = inner, .x = x.data(), .y = y.data(),
-                           .mean = mean.data(), .var = var.data(), .gamma = gamma.data(), .beta = beta.data(),
-                           .eps = eps, .act = act};
+  const batch_norm_op desc{.n = x.dim(0),
+                           .c = c,
+                           .inner = inner,
+                           .x = x.data(),
+                           .y = y.data(),
+                           .mean = mean.data(),
+                           .var = var.data(),
+                           .gamma = gamma.data(),
+                           .beta = beta.data(),
+                           .eps = eps,
+                           .act = act};
   kernel_for<batch_norm_op, P>::run(ctx, desc);
 }
 
@@ -95,8 +103,8 @@ inline folded_conv fold_batch_norm(tensor_view<const float> conv_weight, tensor_
   std::vector<double> scale(static_cast<std::size_t>(c_out));
   for (std::int64_t o = 0; o < c_out; ++o) {
     const double denominator = static_cast<double>(var[o]) + static_cast<double>(eps);
-    require(denominator > 0, op, ": var[", o, "] + eps = ", denominator, " is not positive (var of shape ",
-            var.shape(), ", eps = ", eps, ")");
+    require(denominator > 0, op, ": var[", o, "] + eps = ", denominator, " is not positive (var of shape ", var.shape(),
+            ", eps = ", eps, ")");
     scale[o] = static_cast<double>(gamma[o]) / std::sqrt(denominator);
   }
   folded_conv folded{tensor<float>(conv_weight.shape()), tensor<float>(shape{c_out})};

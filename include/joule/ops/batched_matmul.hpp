@@ -56,8 +56,8 @@ void batched_matmul(context<P>& ctx, tensor_view<const float> a, tensor_view<con
   for (int axis = 0; axis < r - 2; ++axis)
     require(a.dim(axis) == b.dim(axis), op, ": the leading (batch) axes of A ", a.shape(), " and B ", b.shape(),
             " differ");
-  require(kb == k, op, ": A is ", a.shape(), " but B", trans_b ? "^T" : "", " is ", b.shape(), ": inner dimensions ",
-          k, " and ", kb, " differ");
+  require(kb == k, op, ": A is ", a.shape(), " but B", trans_b ? "^T" : "", " is ", b.shape(), ": inner dimensions ", k,
+          " and ", kb, " differ");
   std::array<std::int64_t, kMaxRank> c_dims{};
   for (int axis = 0; axis < r - 2; ++axis) c_dims[static_cast<std::size_t>(axis)] = a.dim(axis);
   c_dims[static_cast<std::size_t>(r - 2)] = m;
@@ -66,10 +66,21 @@ void batched_matmul(context<P>& ctx, tensor_view<const float> a, tensor_view<con
   detail::check_no_overlap(op, "C", c, "A", a);
   detail::check_no_overlap(op, "C", c, "B", b);
   if (c.numel() == 0) return;
-  kernel_for<batched_matmul_op, P>::run(
-      ctx, batched_matmul_op{.batch = batch, .m = m, .n = n, .k = k, .a = a.data(), .lda = k, .stride_a = m * k,
-                             .b = b.data(), .ldb = trans_b ? k : n, .stride_b = k * n, .trans_b = trans_b,
-                             .c = c.data(), .ldc = n, .stride_c = m * n, .alpha = alpha});
+  kernel_for<batched_matmul_op, P>::run(ctx, batched_matmul_op{.batch = batch,
+                                                               .m = m,
+                                                               .n = n,
+                                                               .k = k,
+                                                               .a = a.data(),
+                                                               .lda = k,
+                                                               .stride_a = m * k,
+                                                               .b = b.data(),
+                                                               .ldb = trans_b ? k : n,
+                                                               .stride_b = k * n,
+                                                               .trans_b = trans_b,
+                                                               .c = c.data(),
+                                                               .ldc = n,
+                                                               .stride_c = m * n,
+                                                               .alpha = alpha});
 }
 
 }  // namespace joule::ops

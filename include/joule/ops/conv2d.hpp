@@ -61,26 +61,25 @@ inline shape conv2d_output_shape(const shape& input, const shape& weight, const 
   require(weight.rank() == 4, op, ": weight must have rank 4 [c_out, c_in / groups, kh, kw], got shape ", weight);
   require(p.stride_h > 0 && p.stride_w > 0, op, ": negative or zero strides (", p.stride_h, ", ", p.stride_w,
           ") for input ", input, " and weight ", weight);
-  require(p.dil_h > 0 && p.dil_w > 0, op, ": negative or zero dilation (", p.dil_h, ", ", p.dil_w,
-          ") for input ", input, " and weight ", weight);
+  require(p.dil_h > 0 && p.dil_w > 0, op, ": negative or zero dilation (", p.dil_h, ", ", p.dil_w, ") for input ",
+          input, " and weight ", weight);
   require(p.pad_h >= 0 && p.pad_w >= 0, op, ": negative padding (", p.pad_h, ", ", p.pad_w, ") for input ", input,
           " and weight ", weight);
-  require(p.groups > 0, op, ": groups must be positive, got ", p.groups, " for input ", input, " and weight ",
-          weight);
+  require(p.groups > 0, op, ": groups must be positive, got ", p.groups, " for input ", input, " and weight ", weight);
   const std::int64_t c_in = input[1], c_out = weight[0], kh = weight[2], kw = weight[3];
   require(c_in > 0 && c_out > 0 && kh > 0 && kw > 0, op, ": input ", input, " and weight ", weight,
           " must have at least one channel and a non-empty kernel");
   require(c_in % p.groups == 0 && c_out % p.groups == 0, op, ": groups = ", p.groups,
           " must divide the input channels and the output channels: input ", input, ", weight ", weight);
-  require(weight[1] * p.groups == c_in, op, ": channel mismatch: input ", input, " has ", c_in,
-          " channels but weight ", weight, " with groups = ", p.groups, " expects ", weight[1] * p.groups);
+  require(weight[1] * p.groups == c_in, op, ": channel mismatch: input ", input, " has ", c_in, " channels but weight ",
+          weight, " with groups = ", p.groups, " expects ", weight[1] * p.groups);
   const std::int64_t extent_h = p.dil_h * (kh - 1), extent_w = p.dil_w * (kw - 1);
   require(p.pad_h <= extent_h && p.pad_w <= extent_w, op, ": padding (", p.pad_h, ", ", p.pad_w,
           ") exceeds the dilated kernel extent dil * (k - 1) = (", extent_h, ", ", extent_w, ") of weight ", weight);
   const std::int64_t padded_h = input[2] + 2 * p.pad_h, padded_w = input[3] + 2 * p.pad_w;
-  require(padded_h > extent_h && padded_w > extent_w, op, ": kernel larger than the padded input, the output would be empty: input ",
-          input, " padded by (", p.pad_h, ", ", p.pad_w, ") against weight ", weight, " dilated by (", p.dil_h, ", ",
-          p.dil_w, ")");
+  require(padded_h > extent_h && padded_w > extent_w, op,
+          ": kernel larger than the padded input, the output would be empty: input ", input, " padded by (", p.pad_h,
+          ", ", p.pad_w, ") against weight ", weight, " dilated by (", p.dil_h, ", ", p.dil_w, ")");
   return shape{input[0], c_out, (padded_h - extent_h - 1) / p.stride_h + 1, (padded_w - extent_w - 1) / p.stride_w + 1};
 }
 
@@ -93,19 +92,33 @@ inline shape conv2d_output_shape(const shape& input, const shape& weight, const 
  * shapes on any bad argument (see conv2d_output_shape).
  */
 template <backend P>
-void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight,
-            tensor_view<float> output, const conv2d_params& p = {}, const conv2d_epilogue& ep = {}) {
+void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight, tensor_view<float> output,
+            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}) {
   constexpr const char* op = "conv2d";
   detail::check_rank(op, "input", input, 4);
   detail::check_rank(op, "weight", weight, 4);
   const shape out_shape = conv2d_output_shape(input.shape(), weight.shape(), p);
   detail::check_shape(op, "output", output, out_shape);
-  conv2d_op desc{.n = input.dim(0), .c_in = input.dim(1), .h = input.dim(2), .w = input.dim(3),
-                 .c_out = weight.dim(0), .kh = weight.dim(2), .kw = weight.dim(3),
-                 .stride_h = p.stride_h, .stride_w = p.stride_w, .pad_h = p.pad_h, .pad_w = p.pad_w,
-                 .dil_h = p.dil_h, .dil_w = p.dil_w, .groups = p.groups,
-                 .out_h = out_shape[2], .out_w = out_shape[3],
-                 .input = input.data(), .weight = weight.data(), .output = output.data(), .ep = {}};
+  conv2d_op desc{.n = input.dim(0),
+                 .c_in = input.dim(1),
+                 .h = input.dim(2),
+                 .w = input.dim(3),
+                 .c_out = weight.dim(0),
+                 .kh = weight.dim(2),
+                 .kw = weight.dim(3),
+                 .stride_h = p.stride_h,
+                 .stride_w = p.stride_w,
+                 .pad_h = p.pad_h,
+                 .pad_w = p.pad_w,
+                 .dil_h = p.dil_h,
+                 .dil_w = p.dil_w,
+                 .groups = p.groups,
+                 .out_h = out_shape[2],
+                 .out_w = out_shape[3],
+                 .input = input.data(),
+                 .weight = weight.data(),
+                 .output = output.data(),
+                 .ep = {}};
   desc.ep.act = ep.act;
   desc.ep.axis = bias_axis::row;
   if (!ep.bias.is_none()) {

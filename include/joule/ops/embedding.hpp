@@ -75,9 +75,12 @@ void embedding(context<P>& ctx, tensor_view<const std::int64_t> ids, tensor_view
              ") for table ", table.shape());
   }
   if (out.numel() == 0) return;
-  kernel_for<embedding_op, P>::run(
-      ctx, embedding_op{.count = ids.numel(), .vocab = vocab, .dim = dim, .ids = ids.data(), .table = table.data(),
-                        .out = out.data()});
+  kernel_for<embedding_op, P>::run(ctx, embedding_op{.count = ids.numel(),
+                                                     .vocab = vocab,
+                                                     .dim = dim,
+                                                     .ids = ids.data(),
+                                                     .table = table.data(),
+                                                     .out = out.data()});
 }
 
 }  // namespace joule::ops

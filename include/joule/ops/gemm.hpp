@@ -32,10 +32,10 @@ namespace joule::ops {
 
 /** @brief Options of ops::gemm. Default-constructed views mean "none". */
 struct gemm_options {
-  bool trans_b = false;                ///< B is [n, k] (a Linear weight) instead of [k, n]
-  float alpha = 1.f;                   ///< scales A·B
-  tensor_view<const float> bias{};     ///< [n], added to every row
-  tensor_view<const float> residual{}; ///< [m, n], added before the activation
+  bool trans_b = false;                 ///< B is [n, k] (a Linear weight) instead of [k, n]
+  float alpha = 1.f;                    ///< scales A·B
+  tensor_view<const float> bias{};      ///< [n], added to every row
+  tensor_view<const float> residual{};  ///< [m, n], added before the activation
   activation act = activation::none;
 };
 
@@ -63,9 +63,18 @@ void gemm(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> 
               (c.numel() == 0 || c.data() != nullptr),
           op, ": a tensor with elements has a null data pointer (A ", a.shape(), ", B ", b.shape(), ", C ", c.shape(),
           ")");
-  gemm_op desc{.m = m, .n = n, .k = k, .a = a.data(), .lda = k, .b = b.data(),
-               .ldb = options.trans_b ? k : n, .trans_b = options.trans_b, .c = c.data(), .ldc = n,
-               .alpha = options.alpha, .ep = {}};
+  gemm_op desc{.m = m,
+               .n = n,
+               .k = k,
+               .a = a.data(),
+               .lda = k,
+               .b = b.data(),
+               .ldb = options.trans_b ? k : n,
+               .trans_b = options.trans_b,
+               .c = c.data(),
+               .ldc = n,
+               .alpha = options.alpha,
+               .ep = {}};
   desc.ep.act = options.act;
   if (!options.bias.is_none()) {
     detail::check_shape(op, "bias", options.bias, shape{n});
@@ -91,12 +100,11 @@ void linear(context<P>& ctx, tensor_view<const float> x, tensor_view<const float
   require(x.rank() >= 1, op, ": input must have rank >= 1, got ", x.shape());
   detail::check_rank(op, "weight", w, 2);
   const std::int64_t in = x.dim(-1), out = w.dim(0);
-  require(w.dim(1) == in, op, ": input is ", x.shape(), " but weight is ", w.shape(), ": weight must be [out, ",
-          in, "]");
-  require(y.rank() == x.rank() && y.shape().prefix(y.rank() - 1) == x.shape().prefix(x.rank() - 1) &&
-              y.dim(-1) == out,
-          op, ": output must have the input's leading axes and ", out, " features: input ", x.shape(),
-          ", weight ", w.shape(), ", output ", y.shape());
+  require(w.dim(1) == in, op, ": input is ", x.shape(), " but weight is ", w.shape(), ": weight must be [out, ", in,
+          "]");
+  require(y.rank() == x.rank() && y.shape().prefix(y.rank() - 1) == x.shape().prefix(x.rank() - 1) && y.dim(-1) == out,
+          op, ": output must have the input's leading axes and ", out, " features: input ", x.shape(), ", weight ",
+          w.shape(), ", output ", y.shape());
   const std::int64_t rows = x.shape().prefix(x.rank() - 1);
   gemm_options options{.trans_b = true, .bias = bias, .act = act};
   if (!residual.is_none()) {

@@ -47,8 +47,14 @@ void layer_norm(context<P>& ctx, tensor_view<const float> x, tensor_view<const f
   if (y.data() != x.data()) detail::check_no_overlap(op, "y", y, "x", x);
   detail::check_no_overlap(op, "y", y, "gamma", gamma);
   detail::check_no_overlap(op, "y", y, "beta", beta);
-  layer_norm_op desc{.rows = x.shape().prefix(x.rank() - 1), .cols = cols, .x = x.data(), .residual = nullptr,
-                     .y = y.data(), .gamma = gamma.data(), .beta = beta.data(), .eps = eps};
+  layer_norm_op desc{.rows = x.shape().prefix(x.rank() - 1),
+                     .cols = cols,
+                     .x = x.data(),
+                     .residual = nullptr,
+                     .y = y.data(),
+                     .gamma = gamma.data(),
+                     .beta = beta.data(),
+                     .eps = eps};
   if (!residual.is_none()) {
     detail::check_shape(op, "residual", residual, x.shape());
     if (y.data() != residual.data()) detail::check_no_overlap(op, "y", y, "residual", residual);

@@ -56,8 +56,9 @@ inline shape pool2d_output_shape(const shape& input, const pool2d_params& p) {
   require(p.pad_h <= p.kh / 2 && p.pad_w <= p.kw / 2, op, ": padding (", p.pad_h, ", ", p.pad_w,
           ") must be at most half the kernel size (", p.kh, ", ", p.kw, ")");
   const std::int64_t padded_h = input[2] + 2 * p.pad_h, padded_w = input[3] + 2 * p.pad_w;
-  require(padded_h >= p.kh && padded_w >= p.kw, op, ": kernel larger than the padded input, the output would be empty: input ",
-          input, " padded by (", p.pad_h, ", ", p.pad_w, ") against kernel (", p.kh, ", ", p.kw, ")");
+  require(padded_h >= p.kh && padded_w >= p.kw, op,
+          ": kernel larger than the padded input, the output would be empty: input ", input, " padded by (", p.pad_h,
+          ", ", p.pad_w, ") against kernel (", p.kh, ", ", p.kw, ")");
   return shape{input[0], input[1], (padded_h - p.kh) / p.stride_h + 1, (padded_w - p.kw) / p.stride_w + 1};
 }
 
@@ -75,10 +76,22 @@ void pool2d(context<P>& ctx, tensor_view<const float> input, tensor_view<float> 
   detail::check_shape(op, "output", output, out_shape);
   detail::check_no_overlap(op, "output", output, "input", input);
   if (output.numel() == 0) return;
-  const pool2d_op desc{.kind = p.kind, .n = input.dim(0), .c = input.dim(1), .h = input.dim(2), .w = input.dim(3),
-                       .kh = p.kh, .kw = p.kw, .stride_h = p.stride_h, .stride_w = p.stride_w, .pad_h = p.pad_h,
-                       .pad_w = p.pad_w, .count_include_pad = p.count_include_pad, .out_h = out_shape[2],
-                       .out_w = out_shape[3], .input = input.data(), .output = output.data()};
+  const pool2d_op desc{.kind = p.kind,
+                       .n = input.dim(0),
+                       .c = input.dim(1),
+                       .h = input.dim(2),
+                       .w = input.dim(3),
+                       .kh = p.kh,
+                       .kw = p.kw,
+                       .stride_h = p.stride_h,
+                       .stride_w = p.stride_w,
+                       .pad_h = p.pad_h,
+                       .pad_w = p.pad_w,
+                       .count_include_pad = p.count_include_pad,
+                       .out_h = out_shape[2],
+                       .out_w = out_shape[3],
+                       .input = input.data(),
+                       .output = output.data()};
   kernel_for<pool2d_op, P>::run(ctx, desc);
 }
 
@@ -94,8 +107,11 @@ void global_avg_pool(context<P>& ctx, tensor_view<const float> input, tensor_vie
   detail::check_shape(op, "output", output, shape{input.dim(0), input.dim(1)});
   detail::check_no_overlap(op, "output", output, "input", input);
   if (output.numel() == 0) return;
-  const global_avg_pool_op desc{.n = input.dim(0), .c = input.dim(1), .hw = input.dim(2) * input.dim(3),
-                                .input = input.data(), .output = output.data()};
+  const global_avg_pool_op desc{.n = input.dim(0),
+                                .c = input.dim(1),
+                                .hw = input.dim(2) * input.dim(3),
+                                .input = input.data(),
+                                .output = output.data()};
   kernel_for<global_avg_pool_op, P>::run(ctx, desc);
 }
 

@@ -32,8 +32,8 @@ struct blas {
   static bool available() noexcept { return fallback::available(); }
   static std::string unavailable_reason() {
     if (available()) return {};
-    return std::string("its fallback policy ") + fallback::name() + " is unavailable: " +
-           fallback::unavailable_reason();
+    return std::string("its fallback policy ") + fallback::name() +
+           " is unavailable: " + fallback::unavailable_reason();
   }
   /** @brief The kernel family OpenBLAS selected, e.g. "Haswell" or "Cooperlake". */
   static std::string kernel_name() { return openblas_get_corename(); }

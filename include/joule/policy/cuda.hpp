@@ -26,8 +26,8 @@ struct cuda {
     int devices = 0;
     const cudaError_t status = cudaGetDeviceCount(&devices);
     if (status != cudaSuccess)
-      return std::string("no usable CUDA device: cudaGetDeviceCount returned ") + cudaGetErrorName(status) +
-             " (" + cudaGetErrorString(status) + ")";
+      return std::string("no usable CUDA device: cudaGetDeviceCount returned ") + cudaGetErrorName(status) + " (" +
+             cudaGetErrorString(status) + ")";
     if (devices == 0) return "no CUDA device is present";
     return {};
 #else

@@ -25,8 +25,8 @@ struct eigen {
   static bool available() noexcept { return fallback::available(); }
   static std::string unavailable_reason() {
     if (available()) return {};
-    return std::string("its fallback policy ") + fallback::name() + " is unavailable: " +
-           fallback::unavailable_reason();
+    return std::string("its fallback policy ") + fallback::name() +
+           " is unavailable: " + fallback::unavailable_reason();
   }
 #else
   static bool available() noexcept { return false; }

@@ -28,13 +28,10 @@ struct simd {
   static const char* arch_name() noexcept { return xsimd::default_arch::name(); }
   /** @brief Floats per vector register of that architecture. */
   static constexpr int kLanes = static_cast<int>(xsimd::batch<float>::size);
-  static bool available() noexcept {
-    return xsimd::available_architectures().best >= xsimd::default_arch::version();
-  }
+  static bool available() noexcept { return xsimd::available_architectures().best >= xsimd::default_arch::version(); }
   static std::string unavailable_reason() {
     if (available()) return {};
-    return std::string("this CPU lacks the instruction set the simd policy was compiled for (") +
-           arch_name() + ")";
+    return std::string("this CPU lacks the instruction set the simd policy was compiled for (") + arch_name() + ")";
   }
 #else
   static const char* arch_name() noexcept { return "none"; }

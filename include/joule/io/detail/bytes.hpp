@@ -32,13 +32,21 @@ constexpr U byteswap(U value) noexcept {
 template <std::size_t N>
 struct uint_of_size;
 template <>
-struct uint_of_size<1> { using type = std::uint8_t; };
+struct uint_of_size<1> {
+  using type = std::uint8_t;
+};
 template <>
-struct uint_of_size<2> { using type = std::uint16_t; };
+struct uint_of_size<2> {
+  using type = std::uint16_t;
+};
 template <>
-struct uint_of_size<4> { using type = std::uint32_t; };
+struct uint_of_size<4> {
+  using type = std::uint32_t;
+};
 template <>
-struct uint_of_size<8> { using type = std::uint64_t; };
+struct uint_of_size<8> {
+  using type = std::uint64_t;
+};
 
 /** @brief Reads a little-endian @p T (integer or float) from @p p, which need not be aligned. */
 template <class T>

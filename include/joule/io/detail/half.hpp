@@ -40,8 +40,6 @@ inline float f16_to_f32(std::uint16_t h) noexcept {
 }
 
 /** @brief The float32 equal to the bfloat16 value with bit pattern @p b (its top 16 bits). */
-inline float bf16_to_f32(std::uint16_t b) noexcept {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
-}
+inline float bf16_to_f32(std::uint16_t b) noexcept { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
 
 }  // namespace joule::io::detail

@@ -20,12 +20,18 @@ enum class activation {
 
 inline constexpr const char* activation_name(activation a) noexcept {
   switch (a) {
-    case activation::none: return "none";
-    case activation::relu: return "relu";
-    case activation::relu6: return "relu6";
-    case activation::gelu_erf: return "gelu_erf";
-    case activation::gelu_tanh: return "gelu_tanh";
-    case activation::tanh: return "tanh";
+    case activation::none:
+      return "none";
+    case activation::relu:
+      return "relu";
+    case activation::relu6:
+      return "relu6";
+    case activation::gelu_erf:
+      return "gelu_erf";
+    case activation::gelu_tanh:
+      return "gelu_tanh";
+    case activation::tanh:
+      return "tanh";
   }
   return "?";
 }
@@ -38,15 +44,20 @@ inline constexpr const char* activation_name(activation a) noexcept {
  */
 inline float apply_activation(activation a, float x) noexcept {
   switch (a) {
-    case activation::none: return x;
-    case activation::relu: return x < 0.f ? 0.f : x;
-    case activation::relu6: return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);
-    case activation::gelu_erf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    case activation::none:
+      return x;
+    case activation::relu:
+      return x < 0.f ? 0.f : x;
+    case activation::relu6:
+      return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);
+    case activation::gelu_erf:
+      return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
     case activation::gelu_tanh: {
       const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);
       return 0.5f * x * (1.f + std::tanh(inner));
     }
-    case activation::tanh: return std::tanh(x);
+    case activation::tanh:
+      return std::tanh(x);
   }
   return x;
 }

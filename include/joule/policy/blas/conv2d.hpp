@@ -25,8 +25,10 @@ namespace joule {
 template <>
 struct kernel<conv2d_op, blas> {
   static void run(cpu_context& ctx, const conv2d_op& op) {
-    if (op.groups == op.c_in && op.groups == op.c_out) kernel_for<conv2d_op, blas::fallback>::run(ctx, op);
-    else detail::conv2d_as_gemm<blas>(ctx, op);
+    if (op.groups == op.c_in && op.groups == op.c_out)
+      kernel_for<conv2d_op, blas::fallback>::run(ctx, op);
+    else
+      detail::conv2d_as_gemm<blas>(ctx, op);
   }
 };
 

@@ -24,8 +24,9 @@ template <>
 struct kernel<activation_op, cuda> {
   static void run(context<cuda>& ctx, const activation_op& op) {
     if (op.count == 0) return;
-    cuda_detail::activation_kernel<float><<<cuda_detail::blocks_for(op.count), cuda_detail::kBlockThreads, 0,
-                                            ctx.stream()>>>(op.act, op.count, op.x, op.y);
+    cuda_detail::activation_kernel<float>
+        <<<cuda_detail::blocks_for(op.count), cuda_detail::kBlockThreads, 0, ctx.stream()>>>(op.act, op.count, op.x,
+                                                                                             op.y);
     JOULE_CUDA_CHECK_LAUNCH(activation_kernel, "activation ", activation_name(op.act), " count=", op.count);
   }
 };

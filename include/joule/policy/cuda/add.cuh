@@ -27,8 +27,8 @@ template <>
 struct kernel<add_op, cuda> {
   static void run(context<cuda>& ctx, const add_op& op) {
     if (op.count == 0) return;
-    cuda_detail::add_kernel<float><<<cuda_detail::blocks_for(op.count), cuda_detail::kBlockThreads, 0,
-                                     ctx.stream()>>>(op.count, op.b_count, op.a, op.b, op.y, op.act);
+    cuda_detail::add_kernel<float><<<cuda_detail::blocks_for(op.count), cuda_detail::kBlockThreads, 0, ctx.stream()>>>(
+        op.count, op.b_count, op.a, op.b, op.y, op.act);
     JOULE_CUDA_CHECK_LAUNCH(add_kernel, "add count=", op.count, " b_count=", op.b_count);
   }
 };

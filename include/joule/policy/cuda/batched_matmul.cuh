@@ -28,9 +28,8 @@ struct kernel<batched_matmul_op, cuda> {
       // Nothing to multiply: every C_i is zero. The epilogue pass with no accumulator writes those
       // zeros over each item's rows (C may have a row stride, so no flat memset).
       for (std::int64_t i = 0; i < op.batch; ++i)
-        cuda_detail::run_epilogue(ctx, {.rows = op.m, .cols = op.n, .c = op.c + i * op.stride_c, .ldc = op.ldc,
-                                        .accumulated = false},
-                                  name);
+        cuda_detail::run_epilogue(
+            ctx, {.rows = op.m, .cols = op.n, .c = op.c + i * op.stride_c, .ldc = op.ldc, .accumulated = false}, name);
       return;
     }
     // Cᵢᵀ = op(Bᵢ)ᵀ · Aᵢᵀ per item, column-major (see detail/cublas.cuh); strides are in elements.

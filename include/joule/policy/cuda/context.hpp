@@ -89,8 +89,8 @@ class context<cuda> {
     JOULE_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "context<cuda>");
     JOULE_CUBLAS_CHECK(cublasCreate(&s.cublas), "context<cuda>");
     JOULE_CUBLAS_CHECK(cublasSetStream(s.cublas, s.stream), "context<cuda>");
-    JOULE_CUDA_CHECK(cudaMalloc(&s.cublas_workspace, cuda_detail::kCublasWorkspaceBytes), "context<cuda>: ",
-                     cuda_detail::kCublasWorkspaceBytes, " bytes of cuBLAS workspace");
+    JOULE_CUDA_CHECK(cudaMalloc(&s.cublas_workspace, cuda_detail::kCublasWorkspaceBytes),
+                     "context<cuda>: ", cuda_detail::kCublasWorkspaceBytes, " bytes of cuBLAS workspace");
     JOULE_CUBLAS_CHECK(cublasSetWorkspace(s.cublas, s.cublas_workspace, cuda_detail::kCublasWorkspaceBytes),
                        "context<cuda>");
     JOULE_CUBLAS_CHECK(cublasSetMathMode(s.cublas, CUBLAS_DEFAULT_MATH), "context<cuda>");
@@ -144,7 +144,8 @@ class context<cuda> {
     state& s = *state_;
     if (bytes <= s.workspace_bytes) return s.workspace;
     require(!capturing(), "context<cuda>: a kernel needs ", bytes, " bytes of device workspace but only ",
-            s.workspace_bytes, " are reserved, and the stream is being captured into a CUDA graph, where "
+            s.workspace_bytes,
+            " are reserved, and the stream is being captured into a CUDA graph, where "
             "memory cannot be allocated; run the model once before capturing it");
     const std::size_t grown =
         (bytes + cuda_detail::kWorkspaceGranule - 1) / cuda_detail::kWorkspaceGranule * cuda_detail::kWorkspaceGranule;
@@ -164,7 +165,8 @@ class context<cuda> {
 
   /** @brief Waits for the work queued on stream() and throws joule::error if any of it failed. */
   void synchronize() {
-    JOULE_CUDA_CHECK(cudaStreamSynchronize(state_->stream), "context<cuda>::synchronize: a kernel queued on the stream failed");
+    JOULE_CUDA_CHECK(cudaStreamSynchronize(state_->stream),
+                     "context<cuda>::synchronize: a kernel queued on the stream failed");
   }
 
   /**
@@ -177,7 +179,8 @@ class context<cuda> {
     key.kind = cuda_detail::plan_kind<Plan>();
     auto& plans = state_->plans;
     if (auto found = plans.find(key); found != plans.end()) return *static_cast<Plan*>(found->second.get());
-    require(!capturing(), op, ": no plan for this geometry yet and the stream is being captured into a CUDA "
+    require(!capturing(), op,
+            ": no plan for this geometry yet and the stream is being captured into a CUDA "
             "graph, where algorithms cannot be chosen; run the model once before capturing it");
     std::shared_ptr<Plan> made = std::forward<Make>(make)();
     Plan& result = *made;

@@ -127,21 +127,20 @@ inline std::shared_ptr<conv_plan> make_conv_plan(context<cuda>& ctx, const conv2
                                                cudnn_int(op.kh, op, "kh"), cudnn_int(op.kw, op, "kw")),
                     where);
   JOULE_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv), where);
-  JOULE_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, cudnn_int(op.pad_h, op, "pad_h"),
-                                                    cudnn_int(op.pad_w, op, "pad_w"),
-                                                    cudnn_int(op.stride_h, op, "stride_h"),
-                                                    cudnn_int(op.stride_w, op, "stride_w"),
-                                                    cudnn_int(op.dil_h, op, "dil_h"), cudnn_int(op.dil_w, op, "dil_w"),
-                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-                    where);
+  JOULE_CUDNN_CHECK(
+      cudnnSetConvolution2dDescriptor(plan->conv, cudnn_int(op.pad_h, op, "pad_h"), cudnn_int(op.pad_w, op, "pad_w"),
+                                      cudnn_int(op.stride_h, op, "stride_h"), cudnn_int(op.stride_w, op, "stride_w"),
+                                      cudnn_int(op.dil_h, op, "dil_h"), cudnn_int(op.dil_w, op, "dil_w"),
+                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+      where);
   JOULE_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, cudnn_int(op.groups, op, "groups")), where);
   const cudnnMathType_t math = ctx.allow_tf32() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   JOULE_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, math), where);
   // cuDNN's idea of the output must be the front end's; a difference is a bug worth a clear message.
   int dims[4] = {};
-  JOULE_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &dims[0], &dims[1], &dims[2],
-                                                          &dims[3]),
-                    where);
+  JOULE_CUDNN_CHECK(
+      cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &dims[0], &dims[1], &dims[2], &dims[3]),
+      where);
   require(dims[0] == n && dims[1] == c_out && dims[2] == out_h && dims[3] == out_w, where, ": cuDNN computes output [",
           dims[0], ", ", dims[1], ", ", dims[2], ", ", dims[3], "] but the operator expects [", n, ", ", c_out, ", ",
           out_h, ", ", out_w, "]");
@@ -208,9 +207,16 @@ struct kernel<conv2d_op, cuda> {
                       cuda_detail::conv_geometry{op});
     // The output [n, c_out, pixels] as n · c_out rows: the bias of row r is channel r mod c_out.
     cuda_detail::run_epilogue(ctx,
-                              {.rows = op.n * op.c_out, .cols = pixels, .c = op.output, .ldc = pixels,
-                               .bias = op.ep.bias, .axis = bias_axis::row, .bias_period = op.c_out,
-                               .residual = op.ep.residual, .ldr = pixels, .act = op.ep.act},
+                              {.rows = op.n * op.c_out,
+                               .cols = pixels,
+                               .c = op.output,
+                               .ldc = pixels,
+                               .bias = op.ep.bias,
+                               .axis = bias_axis::row,
+                               .bias_period = op.c_out,
+                               .residual = op.ep.residual,
+                               .ldr = pixels,
+                               .act = op.ep.act},
                               "conv2d");
   }
 };

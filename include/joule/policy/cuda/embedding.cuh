@@ -33,8 +33,9 @@ struct kernel<embedding_op, cuda> {
   static void run(context<cuda>& ctx, const embedding_op& op) {
     const std::int64_t total = op.count * op.dim;
     if (total == 0) return;
-    cuda_detail::embedding_kernel<float><<<cuda_detail::blocks_for(total), cuda_detail::kBlockThreads, 0,
-                                           ctx.stream()>>>(op.count, op.vocab, op.dim, op.ids, op.table, op.out);
+    cuda_detail::embedding_kernel<float>
+        <<<cuda_detail::blocks_for(total), cuda_detail::kBlockThreads, 0, ctx.stream()>>>(op.count, op.vocab, op.dim,
+                                                                                          op.ids, op.table, op.out);
     JOULE_CUDA_CHECK_LAUNCH(embedding_kernel, "embedding count=", op.count, " vocab=", op.vocab, " dim=", op.dim);
   }
 };

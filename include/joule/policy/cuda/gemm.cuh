@@ -22,9 +22,17 @@ template <>
 struct kernel<gemm_op, cuda> {
   static void run(context<cuda>& ctx, const gemm_op& op) {
     constexpr const char* name = "gemm";
-    cuda_detail::epilogue_pass ep{.rows = op.m, .cols = op.n, .c = op.c, .ldc = op.ldc, .bias = op.ep.bias,
-                                  .axis = op.ep.axis, .bias_period = op.m, .residual = op.ep.residual,
-                                  .ldr = op.ep.ldr, .act = op.ep.act, .accumulated = op.k > 0};
+    cuda_detail::epilogue_pass ep{.rows = op.m,
+                                  .cols = op.n,
+                                  .c = op.c,
+                                  .ldc = op.ldc,
+                                  .bias = op.ep.bias,
+                                  .axis = op.ep.axis,
+                                  .bias_period = op.m,
+                                  .residual = op.ep.residual,
+                                  .ldr = op.ep.ldr,
+                                  .act = op.ep.act,
+                                  .accumulated = op.k > 0};
     if (op.k > 0) {
       // Cᵀ [n, m] = op(B)ᵀ [n, k] · Aᵀ [k, m] in cuBLAS's column-major view (see detail/cublas.cuh).
       const float alpha = op.alpha, beta = 0.f;

@@ -36,9 +36,9 @@ struct kernel<global_avg_pool_op, cuda> {
     const std::int64_t planes = op.n * op.c;
     if (planes == 0) return;
     constexpr std::int64_t kWarpsPerBlock = cuda_detail::kBlockThreads / cuda_detail::kWarpSize;
-    cuda_detail::global_avg_pool_kernel<float><<<cuda_detail::blocks_for(planes, kWarpsPerBlock),
-                                                 cuda_detail::kBlockThreads, 0, ctx.stream()>>>(planes, op.hw,
-                                                                                                op.input, op.output);
+    cuda_detail::global_avg_pool_kernel<float>
+        <<<cuda_detail::blocks_for(planes, kWarpsPerBlock), cuda_detail::kBlockThreads, 0, ctx.stream()>>>(
+            planes, op.hw, op.input, op.output);
     JOULE_CUDA_CHECK_LAUNCH(global_avg_pool_kernel, "global_avg_pool n=", op.n, " c=", op.c, " hw=", op.hw);
   }
 };

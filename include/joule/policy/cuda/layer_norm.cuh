@@ -50,8 +50,8 @@ template <>
 struct kernel<layer_norm_op, cuda> {
   static void run(context<cuda>& ctx, const layer_norm_op& op) {
     if (op.rows == 0 || op.cols == 0) return;
-    cuda_detail::layer_norm_kernel<float><<<cuda_detail::blocks_for(op.rows, 1),
-                                            cuda_detail::row_block_threads(op.cols), 0, ctx.stream()>>>(op);
+    cuda_detail::layer_norm_kernel<float>
+        <<<cuda_detail::blocks_for(op.rows, 1), cuda_detail::row_block_threads(op.cols), 0, ctx.stream()>>>(op);
     JOULE_CUDA_CHECK_LAUNCH(layer_norm_kernel, "layer_norm rows=", op.rows, " cols=", op.cols);
   }
 };

@@ -45,8 +45,9 @@ template <>
 struct kernel<softmax_op, cuda> {
   static void run(context<cuda>& ctx, const softmax_op& op) {
     if (op.rows == 0 || op.cols == 0) return;
-    cuda_detail::softmax_kernel<float><<<cuda_detail::blocks_for(op.rows, 1), cuda_detail::row_block_threads(op.cols),
-                                         0, ctx.stream()>>>(op.rows, op.cols, op.x, op.y);
+    cuda_detail::softmax_kernel<float>
+        <<<cuda_detail::blocks_for(op.rows, 1), cuda_detail::row_block_threads(op.cols), 0, ctx.stream()>>>(
+            op.rows, op.cols, op.x, op.y);
     JOULE_CUDA_CHECK_LAUNCH(softmax_kernel, "softmax rows=", op.rows, " cols=", op.cols);
   }
 };

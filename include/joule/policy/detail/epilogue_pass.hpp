@@ -21,8 +21,8 @@ inline bool epilogue_needed(const epilogue& ep, float alpha) noexcept {
 }
 
 /** @brief c[i, j] = act(alpha · c[i, j] + bias + residual) for an [m, n] block with row stride ldc. */
-inline void epilogue_pass(cpu_context& ctx, const epilogue& ep, float alpha, float* c, std::int64_t m,
-                          std::int64_t n, std::int64_t ldc) {
+inline void epilogue_pass(cpu_context& ctx, const epilogue& ep, float alpha, float* c, std::int64_t m, std::int64_t n,
+                          std::int64_t ldc) {
   if (!epilogue_needed(ep, alpha)) return;
   ctx.parallel_for(m, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n, 1)),
                    [&](std::int64_t i0, std::int64_t i1) {

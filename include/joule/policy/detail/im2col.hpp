@@ -38,8 +38,8 @@ struct window_geometry {
 };
 
 inline window_geometry geometry_of(const conv2d_op& op) noexcept {
-  return {op.h,     op.w,     op.kh,    op.kw,    op.stride_h, op.stride_w, op.pad_h,
-          op.pad_w, op.dil_h, op.dil_w, op.out_h, op.out_w};
+  return {op.h,     op.w,     op.kh,    op.kw,    op.stride_h, op.stride_w,
+          op.pad_h, op.pad_w, op.dil_h, op.dil_w, op.out_h,    op.out_w};
 }
 
 inline window_geometry geometry_of(const pool2d_op& op) noexcept {
@@ -67,8 +67,7 @@ inline column_span valid_columns(std::int64_t x0, std::int64_t stride, std::int6
  * cols[(c · kh + ky) · kw + kx][oy · out_w + ox] = input[c][oy · sh - ph + ky · dh][ox · sw - pw + kx · dw],
  * 0 where that position is padding. Rows are split across the context's threads.
  */
-inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t channels, const float* input,
-                   float* cols) {
+inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t channels, const float* input, float* cols) {
   const std::int64_t taps = g.kh * g.kw, pixels = g.out_h * g.out_w;
   ctx.parallel_for(channels * taps, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(pixels, 1)),
                    [&](std::int64_t r0, std::int64_t r1) {
@@ -103,8 +102,8 @@ template <class P>
 void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t cin_g = op.c_in / op.groups, cout_g = op.c_out / op.groups;
   const std::int64_t depth = cin_g * op.kh * op.kw, pixels = op.out_h * op.out_w, in_plane = op.h * op.w;
-  const bool direct = op.kh == 1 && op.kw == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_h == 0 &&
-                      op.pad_w == 0;
+  const bool direct =
+      op.kh == 1 && op.kw == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_h == 0 && op.pad_w == 0;
   const window_geometry g = geometry_of(op);
   scratch_frame frame(ctx);
   float* cols = direct ? nullptr : frame.take<float>(depth * pixels);
@@ -113,9 +112,18 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
       const float* in = op.input + (b * op.c_in + grp * cin_g) * in_plane;
       if (!direct) im2col(ctx, g, cin_g, in, cols);
       const std::int64_t out_offset = (b * op.c_out + grp * cout_g) * pixels;
-      gemm_op gemm{.m = cout_g, .n = pixels, .k = depth, .a = op.weight + grp * cout_g * depth, .lda = depth,
-                   .b = direct ? in : cols, .ldb = pixels, .trans_b = false, .c = op.output + out_offset,
-                   .ldc = pixels, .alpha = 1.f, .ep = {}};
+      gemm_op gemm{.m = cout_g,
+                   .n = pixels,
+                   .k = depth,
+                   .a = op.weight + grp * cout_g * depth,
+                   .lda = depth,
+                   .b = direct ? in : cols,
+                   .ldb = pixels,
+                   .trans_b = false,
+                   .c = op.output + out_offset,
+                   .ldc = pixels,
+                   .alpha = 1.f,
+                   .ep = {}};
       gemm.ep.bias = op.ep.bias ? op.ep.bias + grp * cout_g : nullptr;
       gemm.ep.axis = bias_axis::row;
       gemm.ep.residual = op.ep.residual ? op.ep.residual + out_offset : nullptr;
@@ -158,8 +166,7 @@ struct padded_plane {
  */
 inline void window_tap_offsets(const padded_plane& pl, const window_geometry& g, std::int64_t* offsets) noexcept {
   for (std::int64_t ky = 0; ky < g.kh; ++ky)
-    for (std::int64_t kx = 0; kx < g.kw; ++kx)
-      offsets[ky * g.kw + kx] = pl.offset(ky * g.dil_h, kx * g.dil_w);
+    for (std::int64_t kx = 0; kx < g.kw; ++kx) offsets[ky * g.kw + kx] = pl.offset(ky * g.dil_h, kx * g.dil_w);
 }
 
 /** @brief The layout for @p g: only the padded rows and columns that some window reads. */

@@ -74,8 +74,12 @@ struct kernel<attention_op, eigen> {
                                         scores + t * block_rows * op.seq_k);
       }
     };
-    if (threads == 1) body(0);
-    else ctx.pool().run([&](int t) { if (t < threads) body(t); });
+    if (threads == 1)
+      body(0);
+    else
+      ctx.pool().run([&](int t) {
+        if (t < threads) body(t);
+      });
   }
 };
 

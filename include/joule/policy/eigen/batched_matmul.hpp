@@ -21,9 +21,18 @@ namespace joule {
 namespace eigen_detail {
 /** @brief Item @p i of a batched product as one GEMM. */
 inline gemm_op batch_item(const batched_matmul_op& op, std::int64_t i) noexcept {
-  return gemm_op{.m = op.m, .n = op.n, .k = op.k, .a = op.a + i * op.stride_a, .lda = op.lda,
-                 .b = op.b + i * op.stride_b, .ldb = op.ldb, .trans_b = op.trans_b, .c = op.c + i * op.stride_c,
-                 .ldc = op.ldc, .alpha = op.alpha, .ep = {}};
+  return gemm_op{.m = op.m,
+                 .n = op.n,
+                 .k = op.k,
+                 .a = op.a + i * op.stride_a,
+                 .lda = op.lda,
+                 .b = op.b + i * op.stride_b,
+                 .ldb = op.ldb,
+                 .trans_b = op.trans_b,
+                 .c = op.c + i * op.stride_c,
+                 .ldc = op.ldc,
+                 .alpha = op.alpha,
+                 .ep = {}};
 }
 }  // namespace eigen_detail
 

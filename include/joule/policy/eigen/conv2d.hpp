@@ -26,8 +26,10 @@ namespace joule {
 template <>
 struct kernel<conv2d_op, eigen> {
   static void run(cpu_context& ctx, const conv2d_op& op) {
-    if (op.groups == op.c_in && op.groups == op.c_out) kernel_for<conv2d_op, eigen::fallback>::run(ctx, op);
-    else detail::conv2d_as_gemm<eigen>(ctx, op);
+    if (op.groups == op.c_in && op.groups == op.c_out)
+      kernel_for<conv2d_op, eigen::fallback>::run(ctx, op);
+    else
+      detail::conv2d_as_gemm<eigen>(ctx, op);
   }
 };
 

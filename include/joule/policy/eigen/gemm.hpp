@@ -38,9 +38,11 @@ struct kernel<gemm_op, eigen> {
     // Eigen parallelises its product only under OpenMP, so joule splits the output instead: by
     // rows when there are enough of them, else by columns (batch-1 linear layers have one row).
     if (op.m >= 4 * ctx.threads() || op.m >= op.n) {
-      ctx.parallel_for(op.m, 16, [&](std::int64_t i0, std::int64_t i1) { eigen_detail::product_block(op, i0, i1, 0, op.n); });
+      ctx.parallel_for(op.m, 16,
+                       [&](std::int64_t i0, std::int64_t i1) { eigen_detail::product_block(op, i0, i1, 0, op.n); });
     } else {
-      ctx.parallel_for(op.n, 64, [&](std::int64_t j0, std::int64_t j1) { eigen_detail::product_block(op, 0, op.m, j0, j1); });
+      ctx.parallel_for(op.n, 64,
+                       [&](std::int64_t j0, std::int64_t j1) { eigen_detail::product_block(op, 0, op.m, j0, j1); });
     }
     detail::epilogue_pass(ctx, op.ep, 1.f, op.c, op.m, op.n, op.ldc);
   }

@@ -35,8 +35,7 @@ struct attention_plan {
     const std::int64_t pairs = op.batch * op.heads;
     // BERT has 12 heads per item, more than enough tasks; with fewer (batch, head) pairs than
     // threads the queries are split too, so every thread gets work.
-    if (pairs < available_threads)
-      query_blocks = std::min(op.seq_q, (available_threads + pairs - 1) / pairs);
+    if (pairs < available_threads) query_blocks = std::min(op.seq_q, (available_threads + pairs - 1) / pairs);
     block_rows = (op.seq_q + query_blocks - 1) / query_blocks;
     tasks = pairs * query_blocks;
     const double flops = 4.0 * static_cast<double>(pairs) * op.seq_q * op.seq_k * op.head_dim;
@@ -51,17 +50,35 @@ inline void attention_block(const attention_op& op, std::int64_t b, std::int64_t
                             float* scores, float* packed) {
   const std::int64_t rows = i1 - i0;
   const std::int64_t col = h * op.head_dim;
-  gemm_op qk{.m = rows, .n = op.seq_k, .k = op.head_dim, .a = op.q + (b * op.seq_q + i0) * op.ldq + col,
-             .lda = op.ldq, .b = op.k + b * op.seq_k * op.ldk + col, .ldb = op.ldk, .trans_b = true, .c = scores,
-             .ldc = op.seq_k, .alpha = op.scale, .ep = {}};
+  gemm_op qk{.m = rows,
+             .n = op.seq_k,
+             .k = op.head_dim,
+             .a = op.q + (b * op.seq_q + i0) * op.ldq + col,
+             .lda = op.ldq,
+             .b = op.k + b * op.seq_k * op.ldk + col,
+             .ldb = op.ldk,
+             .trans_b = true,
+             .c = scores,
+             .ldc = op.seq_k,
+             .alpha = op.scale,
+             .ep = {}};
   // The mask is one value per key, i.e. a column bias of the score block: the GEMM adds it while
   // the tile is still in registers.
   if (op.mask) qk.ep.bias = op.mask + b * op.seq_k;
   gemm_block(qk, 0, rows, 0, op.seq_k, packed);
   for (std::int64_t r = 0; r < rows; ++r) softmax_row(scores + r * op.seq_k, scores + r * op.seq_k, op.seq_k);
-  const gemm_op pv{.m = rows, .n = op.head_dim, .k = op.seq_k, .a = scores, .lda = op.seq_k,
-                   .b = op.v + b * op.seq_k * op.ldv + col, .ldb = op.ldv, .trans_b = false,
-                   .c = op.out + (b * op.seq_q + i0) * op.ldo + col, .ldc = op.ldo, .alpha = 1.f, .ep = {}};
+  const gemm_op pv{.m = rows,
+                   .n = op.head_dim,
+                   .k = op.seq_k,
+                   .a = scores,
+                   .lda = op.seq_k,
+                   .b = op.v + b * op.seq_k * op.ldv + col,
+                   .ldb = op.ldv,
+                   .trans_b = false,
+                   .c = op.out + (b * op.seq_q + i0) * op.ldo + col,
+                   .ldc = op.ldo,
+                   .alpha = 1.f,
+                   .ep = {}};
   gemm_block(pv, 0, rows, 0, op.head_dim, packed);
 }
 
@@ -85,8 +102,12 @@ struct kernel<attention_op, simd> {
                                        packed + t * blk::kKc * blk::kNc);
       }
     };
-    if (plan.threads == 1) body(0);
-    else ctx.pool().run([&](int t) { if (t < plan.threads) body(t); });
+    if (plan.threads == 1)
+      body(0);
+    else
+      ctx.pool().run([&](int t) {
+        if (t < plan.threads) body(t);
+      });
   }
 };
 

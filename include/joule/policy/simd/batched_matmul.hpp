@@ -25,9 +25,18 @@ namespace joule {
 namespace simd_detail {
 /** @brief Item @p i of a batched product as one GEMM. */
 inline gemm_op batch_item(const batched_matmul_op& op, std::int64_t i) noexcept {
-  return gemm_op{.m = op.m, .n = op.n, .k = op.k, .a = op.a + i * op.stride_a, .lda = op.lda,
-                 .b = op.b + i * op.stride_b, .ldb = op.ldb, .trans_b = op.trans_b, .c = op.c + i * op.stride_c,
-                 .ldc = op.ldc, .alpha = op.alpha, .ep = {}};
+  return gemm_op{.m = op.m,
+                 .n = op.n,
+                 .k = op.k,
+                 .a = op.a + i * op.stride_a,
+                 .lda = op.lda,
+                 .b = op.b + i * op.stride_b,
+                 .ldb = op.ldb,
+                 .trans_b = op.trans_b,
+                 .c = op.c + i * op.stride_c,
+                 .ldc = op.ldc,
+                 .alpha = op.alpha,
+                 .ep = {}};
 }
 }  // namespace simd_detail
 
@@ -37,8 +46,8 @@ struct kernel<batched_matmul_op, simd> {
     using blk = simd_detail::gemm_blocking;
     const double flops = 2.0 * static_cast<double>(op.batch) * op.m * op.n * op.k;
     // The same threshold as the simd GEMM: below ~200 kflop per thread a fork costs more.
-    const bool by_items = op.k > 0 && ctx.threads() > 1 && op.batch >= ctx.threads() &&
-                          flops >= 200000.0 * ctx.threads();
+    const bool by_items =
+        op.k > 0 && ctx.threads() > 1 && op.batch >= ctx.threads() && flops >= 200000.0 * ctx.threads();
     if (!by_items) {
       for (std::int64_t i = 0; i < op.batch; ++i) kernel<gemm_op, simd>::run(ctx, simd_detail::batch_item(op, i));
       return;

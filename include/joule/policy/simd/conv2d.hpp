@@ -97,8 +97,10 @@ template <int Rows>
 inline void depthwise_rows(const depthwise_plane& p, std::int64_t oy0) noexcept {
   const std::int64_t out_w = p.op->out_w;
   for (std::int64_t ox0 = 0; ox0 < out_w; ox0 += 2 * kLanes) {
-    if (out_w - ox0 > kLanes) depthwise_tile<Rows, 2>(p, oy0, ox0);
-    else depthwise_tile<Rows, 1>(p, oy0, ox0);
+    if (out_w - ox0 > kLanes)
+      depthwise_tile<Rows, 2>(p, oy0, ox0);
+    else
+      depthwise_tile<Rows, 1>(p, oy0, ox0);
   }
 }
 
@@ -129,10 +131,17 @@ inline void depthwise_conv2d(cpu_context& ctx, const conv2d_op& op) {
       std::int64_t oy0 = 0;
       for (; oy0 + 4 <= op.out_h; oy0 += 4) depthwise_rows<4>(p, oy0);
       switch (op.out_h - oy0) {
-        case 3: depthwise_rows<3>(p, oy0); break;
-        case 2: depthwise_rows<2>(p, oy0); break;
-        case 1: depthwise_rows<1>(p, oy0); break;
-        default: break;
+        case 3:
+          depthwise_rows<3>(p, oy0);
+          break;
+        case 2:
+          depthwise_rows<2>(p, oy0);
+          break;
+        case 1:
+          depthwise_rows<1>(p, oy0);
+          break;
+        default:
+          break;
       }
     }
   });
@@ -143,8 +152,10 @@ inline void depthwise_conv2d(cpu_context& ctx, const conv2d_op& op) {
 template <>
 struct kernel<conv2d_op, simd> {
   static void run(cpu_context& ctx, const conv2d_op& op) {
-    if (op.groups == op.c_in && op.groups == op.c_out) simd_detail::depthwise_conv2d(ctx, op);
-    else detail::conv2d_as_gemm<simd>(ctx, op);
+    if (op.groups == op.c_in && op.groups == op.c_out)
+      simd_detail::depthwise_conv2d(ctx, op);
+    else
+      detail::conv2d_as_gemm<simd>(ctx, op);
   }
 };
 

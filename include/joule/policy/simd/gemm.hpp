@@ -31,8 +31,8 @@ struct gemm_blocking {
   static constexpr std::int64_t kRows = 6;          // rows of the register tile
   static constexpr std::int64_t kPanelVectors = 2;  // vectors per row of the register tile
   static constexpr std::int64_t kPanel = kPanelVectors * kLanes;
-  static constexpr std::int64_t kKc = 256;          // depth of a packed block (A rows stay in L1)
-  static constexpr std::int64_t kNc = 512;          // columns of a packed block (B block stays in L2)
+  static constexpr std::int64_t kKc = 256;  // depth of a packed block (A rows stay in L1)
+  static constexpr std::int64_t kNc = 512;  // columns of a packed block (B block stays in L2)
 };
 
 /** @brief Packs B[pc : pc + kc, jc : jc + nc] into kPanel-wide, zero-padded panels. */
@@ -128,16 +128,34 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         const std::int64_t rows = std::min(blk::kRows, i1 - ir);
         const float* a = op.a + ir * op.lda + pc;
         for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
-          const tile_target t{op.c + ir * op.ldc + jc + q, op.ldc, ir, jc + q, rows,
-                              std::min(blk::kPanel, nc - q), pc == 0, pc + kc >= op.k};
+          const tile_target t{op.c + ir * op.ldc + jc + q,
+                              op.ldc,
+                              ir,
+                              jc + q,
+                              rows,
+                              std::min(blk::kPanel, nc - q),
+                              pc == 0,
+                              pc + kc >= op.k};
           const float* b = packed + q * kc;
           switch (rows) {
-            case 6: micro_kernel<6>(op, a, kc, b, t); break;
-            case 5: micro_kernel<5>(op, a, kc, b, t); break;
-            case 4: micro_kernel<4>(op, a, kc, b, t); break;
-            case 3: micro_kernel<3>(op, a, kc, b, t); break;
-            case 2: micro_kernel<2>(op, a, kc, b, t); break;
-            default: micro_kernel<1>(op, a, kc, b, t); break;
+            case 6:
+              micro_kernel<6>(op, a, kc, b, t);
+              break;
+            case 5:
+              micro_kernel<5>(op, a, kc, b, t);
+              break;
+            case 4:
+              micro_kernel<4>(op, a, kc, b, t);
+              break;
+            case 3:
+              micro_kernel<3>(op, a, kc, b, t);
+              break;
+            case 2:
+              micro_kernel<2>(op, a, kc, b, t);
+              break;
+            default:
+              micro_kernel<1>(op, a, kc, b, t);
+              break;
           }
         }
       }
@@ -237,10 +255,18 @@ inline void small_m_rows(const gemm_op& op, std::int64_t i0, std::int64_t j0, st
 /** @brief Columns [j0, j1) of every row of a GEMM with m <= kSmallRows, no packing. */
 inline void small_m_gemm(const gemm_op& op, std::int64_t j0, std::int64_t j1) noexcept {
   switch (op.m) {
-    case 4: small_m_rows<4>(op, 0, j0, j1); break;
-    case 3: small_m_rows<3>(op, 0, j0, j1); break;
-    case 2: small_m_rows<2>(op, 0, j0, j1); break;
-    default: small_m_rows<1>(op, 0, j0, j1); break;
+    case 4:
+      small_m_rows<4>(op, 0, j0, j1);
+      break;
+    case 3:
+      small_m_rows<3>(op, 0, j0, j1);
+      break;
+    case 2:
+      small_m_rows<2>(op, 0, j0, j1);
+      break;
+    default:
+      small_m_rows<1>(op, 0, j0, j1);
+      break;
   }
 }
 
@@ -289,8 +315,12 @@ struct kernel<gemm_op, simd> {
         if (r0 < r1) simd_detail::gemm_block(op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, op.n, mine);
       }
     };
-    if (threads == 1) body(0);
-    else ctx.pool().run([&](int t) { if (t < threads) body(t); });
+    if (threads == 1)
+      body(0);
+    else
+      ctx.pool().run([&](int t) {
+        if (t < threads) body(t);
+      });
   }
 };
 

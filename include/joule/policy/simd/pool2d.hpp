@@ -54,8 +54,10 @@ inline void pool_tile(const pool_plane& p, std::int64_t oy0, std::int64_t ox0) n
 #pragma GCC unroll 2
       for (int v = 0; v < Vectors; ++v) {
         const batch x = batch::load_unaligned(tap + r * row_step + v * kLanes);
-        if constexpr (Kind == pool_kind::max) acc[r][v] = xsimd::select((x > acc[r][v]) || xsimd::isnan(x), x, acc[r][v]);
-        else acc[r][v] += x;
+        if constexpr (Kind == pool_kind::max)
+          acc[r][v] = xsimd::select((x > acc[r][v]) || xsimd::isnan(x), x, acc[r][v]);
+        else
+          acc[r][v] += x;
       }
   }
 #pragma GCC unroll 4
@@ -83,8 +85,10 @@ template <pool_kind Kind, int Rows>
 inline void pool_rows(const pool_plane& p, std::int64_t oy0) noexcept {
   const std::int64_t out_w = p.op->out_w;
   for (std::int64_t ox0 = 0; ox0 < out_w; ox0 += 2 * kLanes) {
-    if (out_w - ox0 > kLanes) pool_tile<Kind, Rows, 2>(p, oy0, ox0);
-    else pool_tile<Kind, Rows, 1>(p, oy0, ox0);
+    if (out_w - ox0 > kLanes)
+      pool_tile<Kind, Rows, 2>(p, oy0, ox0);
+    else
+      pool_tile<Kind, Rows, 1>(p, oy0, ox0);
   }
 }
 
@@ -93,10 +97,17 @@ inline void pool_plane_rows(const pool_plane& p) noexcept {
   std::int64_t oy0 = 0;
   for (; oy0 + 4 <= p.op->out_h; oy0 += 4) pool_rows<Kind, 4>(p, oy0);
   switch (p.op->out_h - oy0) {
-    case 3: pool_rows<Kind, 3>(p, oy0); break;
-    case 2: pool_rows<Kind, 2>(p, oy0); break;
-    case 1: pool_rows<Kind, 1>(p, oy0); break;
-    default: break;
+    case 3:
+      pool_rows<Kind, 3>(p, oy0);
+      break;
+    case 2:
+      pool_rows<Kind, 2>(p, oy0);
+      break;
+    case 1:
+      pool_rows<Kind, 1>(p, oy0);
+      break;
+    default:
+      break;
   }
 }
 
@@ -136,10 +147,12 @@ struct kernel<pool2d_op, simd> {
       float* padded = scratch + t * layout.scratch_floats();
       for (std::int64_t plane = p0; plane < p1; ++plane) {
         detail::fill_padded_plane(layout, g, op.input + plane * op.h * op.w, pad_value, padded);
-        const simd_detail::pool_plane p{&op, &layout, taps, padded, row_count, col_count,
-                                        op.output + plane * op.out_h * op.out_w};
-        if (op.kind == pool_kind::max) simd_detail::pool_plane_rows<pool_kind::max>(p);
-        else simd_detail::pool_plane_rows<pool_kind::average>(p);
+        const simd_detail::pool_plane p{
+            &op, &layout, taps, padded, row_count, col_count, op.output + plane * op.out_h * op.out_w};
+        if (op.kind == pool_kind::max)
+          simd_detail::pool_plane_rows<pool_kind::max>(p);
+        else
+          simd_detail::pool_plane_rows<pool_kind::average>(p);
       }
     });
   }

@@ -23,18 +23,22 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
  */
 inline batch activate(activation act, batch x) noexcept {
   switch (act) {
-    case activation::none: return x;
-    case activation::relu: return xsimd::select(x < batch(0.f), batch(0.f), x);
+    case activation::none:
+      return x;
+    case activation::relu:
+      return xsimd::select(x < batch(0.f), batch(0.f), x);
     case activation::relu6: {
       const batch low = xsimd::select(x < batch(0.f), batch(0.f), x);
       return xsimd::select(low > batch(6.f), batch(6.f), low);
     }
-    case activation::gelu_erf: return batch(0.5f) * x * (batch(1.f) + xsimd::erf(x * batch(0.70710678118654752f)));
+    case activation::gelu_erf:
+      return batch(0.5f) * x * (batch(1.f) + xsimd::erf(x * batch(0.70710678118654752f)));
     case activation::gelu_tanh: {
       const batch inner = batch(0.79788456080286536f) * (x + batch(0.044715f) * x * x * x);
       return batch(0.5f) * x * (batch(1.f) + xsimd::tanh(inner));
     }
-    case activation::tanh: return xsimd::tanh(x);
+    case activation::tanh:
+      return xsimd::tanh(x);
   }
   return x;
 }

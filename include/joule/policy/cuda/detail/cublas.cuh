@@ -25,7 +25,8 @@ inline cublasComputeType_t compute_type(const context<cuda>& ctx) {
 
 /** @brief cuBLAS takes int sizes: larger ones are an error naming the operator, not a wrapped value. */
 inline int cublas_int(std::int64_t value, const char* op, const char* what) {
-  require(value >= 0 && value <= INT_MAX, op, ": ", what, " = ", value, " exceeds cuBLAS's int range on the cuda policy");
+  require(value >= 0 && value <= INT_MAX, op, ": ", what, " = ", value,
+          " exceeds cuBLAS's int range on the cuda policy");
   return static_cast<int>(value);
 }
 

@@ -19,9 +19,7 @@ inline unsigned blocks_for(std::int64_t count, std::int64_t per_block = kBlockTh
 }
 
 /** @brief The first index of this thread and the stride of a grid-stride loop, in int64. */
-__device__ inline std::int64_t grid_index() {
-  return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
+__device__ inline std::int64_t grid_index() { return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ inline std::int64_t grid_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
 
 }  // namespace joule::cuda_detail
