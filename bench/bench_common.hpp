@@ -1,14 +1,22 @@
 #pragma once
 // What joule's Google Benchmark shootouts share: registering one benchmark per policy, the GFLOP/s
-// counter, and a context line naming the kernels that ran (simd arch, OpenBLAS kernel family).
+// counter, a context line naming the kernels that ran (simd arch, OpenBLAS kernel family), and for
+// the model benchmarks the thread count, the one set of weights and the one executor held at a time.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <joule/core/context.hpp>
 #include <joule/core/tensor.hpp>
+#include <joule/core/thread_pool.hpp>
+#include <joule/core/weights.hpp>
 #include <joule/policy/policies.hpp>
 
 namespace joule_bench {
@@ -53,6 +61,34 @@ inline void add_kernel_context() {
   benchmark::AddCustomContext("joule.openblas_kernel", joule::blas::kernel_name());
   const std::string note = joule::blas::kernel_note();
   if (!note.empty()) benchmark::AddCustomContext("joule.openblas_note", note);
+}
+
+/** @brief Threads for a model benchmark: JOULE_BENCH_THREADS, else every hardware thread. */
+inline int bench_threads() {
+  const char* env = std::getenv("JOULE_BENCH_THREADS");
+  return env ? std::max(1, std::atoi(env)) : joule::hardware_threads();
+}
+
+/** @brief The random weights of one model at a time (seed 0): BERT-base's alone are 440 MB. */
+inline const joule::weights& weights_for(const std::string& model, const std::vector<joule::weight_spec>& manifest) {
+  static std::string held;
+  static std::optional<joule::weights> w;
+  if (held != model || !w) {
+    w.reset();
+    w = joule::random_weights(manifest, 0);
+    held = model;
+  }
+  return *w;
+}
+
+/** @brief One compiled executor and its input at a time, kept while its benchmark runs again. */
+struct executor_slot {
+  std::string name;
+  std::shared_ptr<void> executor, input;
+};
+inline executor_slot& slot() {
+  static executor_slot s;
+  return s;
 }
 
 }  // namespace joule_bench

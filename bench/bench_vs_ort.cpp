@@ -83,32 +83,9 @@ std::map<std::string, std::map<std::string, measured>>& results() {  // [row key
 }
 std::string row_key(const std::string& model, std::int64_t batch) { return model + "/batch:" + std::to_string(batch); }
 
-int bench_threads() {
-  const char* env = std::getenv("JOULE_BENCH_THREADS");
-  return env ? std::max(1, std::atoi(env)) : joule::hardware_threads();
-}
-
-/** The weights of one model at a time: BERT-base's alone are 440 MB. */
-const joule::weights& weights_for(const std::string& model, const std::vector<joule::weight_spec>& manifest) {
-  static std::string held;
-  static std::optional<joule::weights> w;
-  if (held != model || !w) {
-    w.reset();
-    w = joule::random_weights(manifest, 0);
-    held = model;
-  }
-  return *w;
-}
-
-/** One compiled executor at a time, kept across the repetitions of its benchmark. */
-struct executor_slot {
-  std::string name;
-  std::shared_ptr<void> executor, input;
-};
-executor_slot& slot() {
-  static executor_slot s;
-  return s;
-}
+using joule_bench::bench_threads;
+using joule_bench::slot;
+using joule_bench::weights_for;
 
 template <class P, class Family>
 void register_row(const Family& family, const std::string& model, std::int64_t batch, std::int64_t seq_len) {

@@ -14,6 +14,7 @@
 #include <joule/models/resnet.hpp>
 
 #include "../common/testing.hpp"
+#include "../models/golden.hpp"
 
 namespace {
 
@@ -21,34 +22,17 @@ using joule::shape;
 using joule::tensor;
 using joule_test::expect_error;
 
-const std::string kData = JOULE_TEST_DATA_DIR;
-
-double normwise_error(joule::tensor_view<const float> got, joule::tensor_view<const float> want) {
-  double err = 0, scale = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    err = std::max(err, std::abs(double(got[i]) - want[i]));
-    scale = std::max(scale, std::abs(double(want[i])));
-  }
-  return err / scale;
-}
+using joule_test::bert_fixture;
+using joule_test::kData;
+using joule_test::normwise_error;
 
 class cuda_models : public ::testing::Test {
  protected:
   void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(joule::cuda); }
 };
 
-struct bert_fixture {
-  joule::weights w = joule::io::load_weights(kData + "/bert_small.safetensors");
-  tensor<std::int64_t> ids = joule::io::read_npy_i64(kData + "/bert_small.ids.npy");
-  tensor<std::int64_t> mask = joule::io::read_npy_i64(kData + "/bert_small.mask.npy");
-  tensor<std::int64_t> types = joule::io::read_npy_i64(kData + "/bert_small.token_types.npy");
-  tensor<float> expected = joule::io::read_npy_f32(kData + "/bert_small.expected.npy");
-};
-
 TEST_F(cuda_models, resnet_matches_pytorch) {
-  const auto w = joule::io::load_weights(kData + "/resnet_small.safetensors");
-  const auto input = joule::io::read_npy_f32(kData + "/resnet_small.input.npy");
-  const auto expected = joule::io::read_npy_f32(kData + "/resnet_small.expected.npy");
+  const auto [w, input, expected] = joule_test::load_vision_golden("resnet_small");
   auto net = joule::compile<joule::cuda>(joule::models::resnet<joule::cuda>{joule::models::resnet_small_config()}, w,
                                          {.batch = 2, .image_size = 64});
   EXPECT_FALSE(net.ctx().allow_tf32()) << "float32 must be exact unless the user opts in";
@@ -58,9 +42,7 @@ TEST_F(cuda_models, resnet_matches_pytorch) {
 }
 
 TEST_F(cuda_models, mobilenet_v2_matches_pytorch) {
-  const auto w = joule::io::load_weights(kData + "/mobilenet_v2_small.safetensors");
-  const auto input = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.input.npy");
-  const auto expected = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.expected.npy");
+  const auto [w, input, expected] = joule_test::load_vision_golden("mobilenet_v2_small");
   auto net =
       joule::compile<joule::cuda>(joule::models::mobilenet_v2<joule::cuda>{joule::models::mobilenet_v2_small_config()},
                                   w, {.batch = 2, .image_size = 64});
@@ -79,28 +61,7 @@ TEST_F(cuda_models, bert_matches_pytorch_with_mask_and_token_types) {
 }
 
 TEST_F(cuda_models, full_size_configurations_agree_with_scalar) {
-  auto check = [&]<class Model, class Scalar>(Model model, Scalar reference_model, const joule::compile_options& o,
-                                              const auto& input) {
-    const auto w = joule::random_weights(model.manifest(), 7);
-    auto net = joule::compile(std::move(model), w, o);
-    auto reference = joule::compile(std::move(reference_model), w, o);
-    const auto got = tensor<float>::copy_of(net.run(input));
-    EXPECT_LE(normwise_error(got.cview(), reference.run(input)), 1e-4) << net.model().name();
-  };
-  using S = joule::scalar;
-  using C = joule::cuda;
-  const joule::compile_options vision{.batch = 1, .image_size = 64, .threads = 1};
-  std::mt19937_64 rng(1);
-  const tensor<float> image = joule_test::random_tensor(rng, shape{1, 3, 64, 64});
-  check(joule::models::resnet<C>{joule::models::resnet50_config()},
-        joule::models::resnet<S>{joule::models::resnet50_config()}, vision, image.cview());
-  check(joule::models::mobilenet_v2<C>{joule::models::mobilenet_v2_default_config()},
-        joule::models::mobilenet_v2<S>{joule::models::mobilenet_v2_default_config()}, vision, image.cview());
-  tensor<std::int64_t> ids(shape{1, 16});
-  for (std::int64_t i = 0; i < 16; ++i) ids[i] = (i * 7919) % 30522;
-  check(joule::models::bert<C>{joule::models::bert_base_config()},
-        joule::models::bert<S>{joule::models::bert_base_config()}, {.batch = 1, .seq_len = 16, .threads = 1},
-        joule::models::bert_input{ids.cview()});
+  joule_test::expect_full_size_configurations_agree_with_scalar<joule::cuda>(1);
 }
 
 TEST_F(cuda_models, copies_only_the_input_in_and_the_output_out) {

@@ -41,6 +41,10 @@
 #include "../reference/layer_norm.hpp"
 #include "../reference/pool2d.hpp"
 #include "../reference/softmax.hpp"
+#include "../ops/attention_cases.hpp"
+#include "../ops/conv2d_cases.hpp"
+#include "../ops/gemm_cases.hpp"
+#include "../ops/pool2d_cases.hpp"
 #include "device_buffer.hpp"
 
 namespace {
@@ -52,12 +56,11 @@ using joule::tensor;
 using joule_test::device_buffer;
 using joule_test::expect_error;
 using joule_test::gamma;
+using joule_test::kActivations;
 using joule_test::kUnitRoundoff;
 using joule_test::upload;
 using cuda_context = joule::context<cuda>;
 
-constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
-                                       activation::gelu_erf, activation::gelu_tanh, activation::tanh};
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
@@ -104,21 +107,11 @@ TEST(cuda_errors, no_context_without_a_device) {
 
 // ---- gemm ----------------------------------------------------------------------------------------
 
-struct gemm_problem {
-  std::int64_t m, n, k;
-  bool trans_b, with_bias, with_residual;
-  float alpha;
-  activation act;
-};
+using joule_test::gemm_problem;
 
 void check_gemm(cuda_context& ctx, const gemm_problem& pr, std::mt19937_64& rng, float nan_in_a = 0.f,
                 float inf_in_b = 0.f) {
-  auto a = joule_test::random_tensor(rng, shape{pr.m, pr.k});
-  auto b = joule_test::random_tensor(rng, pr.trans_b ? shape{pr.n, pr.k} : shape{pr.k, pr.n});
-  auto bias = joule_test::random_tensor(rng, shape{pr.n});
-  auto residual = joule_test::random_tensor(rng, shape{pr.m, pr.n});
-  if (nan_in_a != 0.f && a.numel() > 0) a[a.numel() / 2] = nan_in_a;
-  if (inf_in_b != 0.f && b.numel() > 0) b[b.numel() / 3] = inf_in_b;
+  const auto [a, b, bias, residual] = joule_test::random_gemm_inputs(pr, rng, nan_in_a, inf_in_b);
   auto da = upload(a), db = upload(b), dbias = upload(bias), dresidual = upload(residual);
   device_buffer<float> dc(pr.m * pr.n);
   dc.fill(kNaN);  // kernels must not read C
@@ -131,10 +124,7 @@ void check_gemm(cuda_context& ctx, const gemm_problem& pr, std::mt19937_64& rng,
   const auto ref =
       joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha, pr.with_bias ? bias.data() : nullptr,
                       pr.with_residual ? residual.data() : nullptr, pr.act);
-  std::vector<double> bound(ref.value.size());
-  for (std::size_t i = 0; i < bound.size(); ++i)
-    bound[i] = 1.2 * gamma(pr.k + 3) * ref.magnitude[i] +
-               8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]) + 1e-37;
+  const auto bound = joule_test::gemm_bound(pr.k, ref);
   std::ostringstream what;
   what << "cuda gemm m=" << pr.m << " n=" << pr.n << " k=" << pr.k << " trans_b=" << pr.trans_b
        << " bias=" << pr.with_bias << " residual=" << pr.with_residual << " alpha=" << pr.alpha
@@ -146,17 +136,7 @@ TEST(cuda_gemm, random_shapes_and_epilogues) {
   SKIP_WITHOUT_DEVICE();
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
-  for (int draw = 0; draw < 24; ++draw) {
-    const gemm_problem pr{joule_test::uniform_int(rng, 1, 70),
-                          joule_test::uniform_int(rng, 1, 90),
-                          joule_test::uniform_int(rng, 1, 300),
-                          rng() % 2 == 0,
-                          rng() % 2 == 0,
-                          rng() % 3 == 0,
-                          rng() % 4 == 0 ? 0.5f : 1.f,
-                          kActivations[rng() % 6]};
-    check_gemm(ctx, pr, rng);
-  }
+  for (int draw = 0; draw < 24; ++draw) check_gemm(ctx, joule_test::random_gemm_problem(rng), rng);
 }
 
 TEST(cuda_gemm, model_shapes) {
@@ -466,18 +446,10 @@ TEST(cuda_pool2d, max_and_average_on_model_and_edge_shapes) {
     auto p = c.params;
     p.kind = c.kind;
     joule::ops::pool2d(ctx, dx.cview(c.input), dy.view(out_shape), p);
-    const joule_ref::pool2d_problem problem{
-        c.kind,     c.input[0], c.input[1], c.input[2], c.input[3],          p.kh,         p.kw,
-        p.stride_h, p.stride_w, p.pad_h,    p.pad_w,    p.count_include_pad, out_shape[2], out_shape[3]};
-    std::vector<double> want(out_shape.numel()), bound(want.size());
-    for (std::int64_t i = 0; i < out_shape.numel(); ++i) {
-      const auto e = joule_ref::pool2d_at(problem, x.data(), i);
-      want[i] = e.value;
-      bound[i] = gamma(p.kh * p.kw + 2) * e.magnitude;
-    }
+    const auto expected = joule_test::pool2d_expected(c.input, p, x.data());
     std::ostringstream what;
     what << "cuda pool2d " << (c.kind == joule::pool_kind::max ? "max" : "average") << " input " << c.input;
-    joule_test::expect_within(dy.download(), want, bound, what.str());
+    joule_test::expect_within(dy.download(), expected.want, expected.bound, what.str());
   }
 }
 
@@ -491,35 +463,17 @@ TEST(cuda_global_avg_pool, model_shapes) {
     device_buffer<float> dy(s[0] * s[1]);
     dy.fill(kNaN);
     joule::ops::global_avg_pool(ctx, dx.cview(s), dy.view(shape{s[0], s[1]}));
-    const std::int64_t hw = s[2] * s[3];
-    std::vector<double> want(s[0] * s[1]), bound(want.size());
-    for (std::int64_t i = 0; i < s[0] * s[1]; ++i) {
-      const auto e = joule_ref::global_avg_pool_at(hw, x.data(), i);
-      want[i] = e.value;
-      bound[i] = gamma(hw + 2) * e.magnitude;
-    }
+    const auto expected = joule_test::global_avg_pool_expected(s, x.data());
     std::ostringstream what;
     what << "cuda global_avg_pool " << s;
-    joule_test::expect_within(dy.download(), want, bound, what.str());
+    joule_test::expect_within(dy.download(), expected.want, expected.bound, what.str());
   }
 }
 
 // ---- attention -----------------------------------------------------------------------------------
 
-tensor<float> random_mask(std::mt19937_64& rng, std::int64_t batch, std::int64_t seq_k) {
-  tensor<float> mask(shape{batch, seq_k});
-  for (std::int64_t b = 0; b < batch; ++b)
-    for (std::int64_t j = 0; j < seq_k; ++j) {
-      const auto draw = rng() % 10;
-      mask[b * seq_k + j] = j == 0 || draw < 7 ? 0.f : draw < 9 ? -10000.f : -kInf;
-    }
-  return mask;
-}
-
-struct attention_problem {
-  std::int64_t batch, seq_q, seq_k, heads, head_dim;
-  bool with_mask, fused;
-};
+using joule_test::attention_problem;
+using joule_test::random_mask;
 
 void check_attention(cuda_context& ctx, const attention_problem& pr, std::mt19937_64& rng) {
   const std::int64_t hidden = pr.heads * pr.head_dim;
@@ -575,17 +529,8 @@ TEST(cuda_attention, random_and_model_shapes) {
 
 // ---- conv2d --------------------------------------------------------------------------------------
 
-struct conv_case {
-  const char* label;
-  shape input, weight;
-  joule::ops::conv2d_params params;
-  bool bias = false, residual = false;
-  activation act = activation::none;
-};
-
-joule::ops::conv2d_params stride_pad(std::int64_t stride, std::int64_t pad, std::int64_t groups = 1) {
-  return {.stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad, .groups = groups};
-}
+using joule_test::conv_case;
+using joule_test::stride_pad;
 
 void check_conv(cuda_context& ctx, const conv_case& c, std::mt19937_64& rng, std::int64_t nan_index = -1) {
   const shape out_shape = joule::ops::conv2d_output_shape(c.input, c.weight, c.params);
@@ -604,77 +549,27 @@ void check_conv(cuda_context& ctx, const conv_case& c, std::mt19937_64& rng, std
   const auto output = doutput.download();
 
   const auto& p = c.params;
-  const joule_ref::conv2d_problem problem{c.input[0],  c.input[1], c.input[2],   c.input[3],  c.weight[0], c.weight[2],
-                                          c.weight[3], p.stride_h, p.stride_w,   p.pad_h,     p.pad_w,     p.dil_h,
-                                          p.dil_w,     p.groups,   out_shape[2], out_shape[3]};
   const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
-  // Every output when a double-precision check is cheap, else a random sample and both ends.
-  std::vector<std::int64_t> indices;
-  if (out_shape.numel() * depth <= 4'000'000) {
-    for (std::int64_t i = 0; i < out_shape.numel(); ++i) indices.push_back(i);
-  } else {
-    indices = {0, out_shape.numel() - 1};
-    for (int s = 0; s < 3000; ++s) indices.push_back(joule_test::uniform_int(rng, 0, out_shape.numel() - 1));
-    if (nan_index < 0) {
-      std::int64_t unwritten = 0;
-      for (const float v : output) unwritten += std::isnan(v) ? 1 : 0;
-      EXPECT_EQ(unwritten, 0) << c.label << ": outputs left unwritten or NaN";
-    }
+  const auto indices = joule_test::indices_to_check(rng, out_shape.numel(), depth);
+  if (!joule_test::checks_every_output(out_shape.numel(), depth) && nan_index < 0) {
+    std::int64_t unwritten = 0;
+    for (const float v : output) unwritten += std::isnan(v) ? 1 : 0;
+    EXPECT_EQ(unwritten, 0) << c.label << ": outputs left unwritten or NaN";
   }
-  std::vector<float> got;
-  std::vector<double> want, bound;
-  for (const std::int64_t i : indices) {
-    const auto e = joule_ref::conv2d_at(problem, input.data(), weight.data(), c.bias ? bias.data() : nullptr,
-                                        c.residual ? residual.data() : nullptr, c.act, i);
-    got.push_back(output[i]);
-    want.push_back(e.value);
-    bound.push_back(1.2 * gamma(depth + 3) * e.magnitude + 8 * kUnitRoundoff * (std::abs(e.value) + e.magnitude) +
-                    1e-37);
-  }
+  const auto r =
+      joule_test::conv2d_check_at(c, input.data(), weight.data(), bias.data(), residual.data(), output, indices);
   std::ostringstream what;
   what << "cuda conv2d " << c.label << " input " << c.input << " weight " << c.weight << " stride " << p.stride_h << "x"
        << p.stride_w << " pad " << p.pad_h << "x" << p.pad_w << " dil " << p.dil_h << "x" << p.dil_w << " groups "
        << p.groups << " bias=" << c.bias << " residual=" << c.residual << " act=" << joule::activation_name(c.act);
-  joule_test::expect_within(got, want, bound, what.str());
-}
-
-conv_case random_conv(std::mt19937_64& rng) {
-  constexpr std::int64_t kKernels[] = {1, 3, 5, 7};
-  const std::int64_t kh = kKernels[rng() % 4], kw = rng() % 4 == 0 ? kKernels[rng() % 4] : kh;
-  joule::ops::conv2d_params p;
-  p.stride_h = 1 + static_cast<std::int64_t>(rng() % 2);
-  p.stride_w = 1 + static_cast<std::int64_t>(rng() % 2);
-  p.dil_h = kh > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
-  p.dil_w = kw > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
-  p.pad_h = std::min<std::int64_t>(rng() % 3, p.dil_h * (kh - 1));
-  p.pad_w = std::min<std::int64_t>(rng() % 3, p.dil_w * (kw - 1));
-  const std::int64_t h =
-      std::max<std::int64_t>(1, p.dil_h * (kh - 1) + 1 - 2 * p.pad_h) + joule_test::uniform_int(rng, 0, 12);
-  const std::int64_t w =
-      std::max<std::int64_t>(1, p.dil_w * (kw - 1) + 1 - 2 * p.pad_w) + joule_test::uniform_int(rng, 0, 40);
-  const std::int64_t n = joule_test::uniform_int(rng, 1, 3);
-  std::int64_t c_in, c_out;
-  switch (rng() % 3) {
-    case 0:
-      c_in = joule_test::uniform_int(rng, 1, 12), c_out = joule_test::uniform_int(rng, 1, 12);
-      break;
-    case 1:
-      p.groups = 2;
-      c_in = 2 * joule_test::uniform_int(rng, 1, 6), c_out = 2 * joule_test::uniform_int(rng, 1, 6);
-      break;
-    default:
-      c_in = c_out = p.groups = joule_test::uniform_int(rng, 1, 24);
-      break;
-  }
-  return {"random",       shape{n, c_in, h, w},   shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0,
-          rng() % 3 == 0, kActivations[rng() % 6]};
+  joule_test::expect_within(r.got, r.want, r.bound, what.str());
 }
 
 TEST(cuda_conv2d, random_shapes_and_epilogues) {
   SKIP_WITHOUT_DEVICE();
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
-  for (int draw = 0; draw < 30; ++draw) check_conv(ctx, random_conv(rng), rng);
+  for (int draw = 0; draw < 30; ++draw) check_conv(ctx, joule_test::random_conv_case(rng), rng);
 }
 
 TEST(cuda_conv2d, resnet50_layers_batch_1_and_64) {
@@ -682,21 +577,7 @@ TEST(cuda_conv2d, resnet50_layers_batch_1_and_64) {
   SKIP_WITHOUT_DEVICE();
   cuda_context ctx;
   for (std::int64_t n : {std::int64_t{1}, std::int64_t{64}}) {
-    const conv_case cases[] = {
-        {"resnet50 stem 7x7/2", shape{n, 3, 224, 224}, shape{64, 3, 7, 7}, stride_pad(2, 3), true, false,
-         activation::relu},
-        {"resnet50 layer1 1x1 expand + identity", shape{n, 64, 56, 56}, shape{256, 64, 1, 1}, stride_pad(1, 0), true,
-         true, activation::relu},
-        {"resnet50 layer1 3x3", shape{n, 64, 56, 56}, shape{64, 64, 3, 3}, stride_pad(1, 1), true, false,
-         activation::relu},
-        {"resnet50 layer2 3x3/2", shape{n, 128, 56, 56}, shape{128, 128, 3, 3}, stride_pad(2, 1), true, false,
-         activation::relu},
-        {"resnet50 layer2 downsample 1x1/2", shape{n, 256, 56, 56}, shape{512, 256, 1, 1}, stride_pad(2, 0), true,
-         false, activation::none},
-        {"resnet50 layer4 1x1 reduce", shape{n, 2048, 7, 7}, shape{512, 2048, 1, 1}, stride_pad(1, 0), true, false,
-         activation::relu},
-    };
-    for (const auto& c : cases) check_conv(ctx, c, rng);
+    for (const auto& c : joule_test::resnet50_conv_cases(n)) check_conv(ctx, c, rng);
   }
 }
 
@@ -704,31 +585,7 @@ TEST(cuda_conv2d, mobilenet_v2_layers) {
   SKIP_WITHOUT_DEVICE();
   auto rng = joule_test::rng_for_test();
   cuda_context ctx;
-  const auto dw = [](const char* label, std::int64_t c, std::int64_t size, std::int64_t stride) {
-    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true,
-                     false, activation::relu6};
-  };
-  const conv_case cases[] = {
-      {"mobilenet_v2 stem 3x3/2", shape{1, 3, 224, 224}, shape{32, 3, 3, 3}, stride_pad(2, 1), true, false,
-       activation::relu6},
-      dw("mobilenet_v2 dw 112 c32", 32, 112, 1),
-      dw("mobilenet_v2 dw/2 112 c96", 96, 112, 2),
-      dw("mobilenet_v2 dw 56 c144", 144, 56, 1),
-      dw("mobilenet_v2 dw/2 56 c144", 144, 56, 2),
-      dw("mobilenet_v2 dw 28 c192", 192, 28, 1),
-      dw("mobilenet_v2 dw/2 28 c192", 192, 28, 2),
-      dw("mobilenet_v2 dw 14 c384", 384, 14, 1),
-      dw("mobilenet_v2 dw 14 c576", 576, 14, 1),
-      dw("mobilenet_v2 dw/2 14 c576", 576, 14, 2),
-      dw("mobilenet_v2 dw 7 c960", 960, 7, 1),
-      {"mobilenet_v2 1x1 expand 28", shape{1, 32, 28, 28}, shape{192, 32, 1, 1}, stride_pad(1, 0), true, false,
-       activation::relu6},
-      {"mobilenet_v2 1x1 project 28 + residual", shape{1, 192, 28, 28}, shape{32, 192, 1, 1}, stride_pad(1, 0), true,
-       true, activation::none},
-      {"mobilenet_v2 last 1x1 7", shape{1, 320, 7, 7}, shape{1280, 320, 1, 1}, stride_pad(1, 0), true, false,
-       activation::relu6},
-  };
-  for (const auto& c : cases) check_conv(ctx, c, rng);
+  for (const auto& c : joule_test::mobilenet_v2_conv_cases()) check_conv(ctx, c, rng);
 }
 
 TEST(cuda_conv2d, degenerate_and_edge_shapes) {

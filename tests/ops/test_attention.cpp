@@ -37,6 +37,7 @@
 
 #include "../common/testing.hpp"
 #include "../reference/attention.hpp"
+#include "attention_cases.hpp"
 
 namespace {
 
@@ -46,23 +47,9 @@ using joule::shape;
 using joule::tensor;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kInf = std::numeric_limits<float>::infinity();
 
-struct problem {
-  std::int64_t batch, seq_q, seq_k, heads, head_dim;
-  bool with_mask, fused;
-};
-
-/** A padding-style mask: mostly 0, some -10000 and some -inf, never a fully masked row. */
-tensor<float> random_mask(std::mt19937_64& rng, std::int64_t batch, std::int64_t seq_k) {
-  tensor<float> mask(shape{batch, seq_k});
-  for (std::int64_t b = 0; b < batch; ++b)
-    for (std::int64_t j = 0; j < seq_k; ++j) {
-      const auto draw = rng() % 10;
-      mask[b * seq_k + j] = j == 0 || draw < 7 ? 0.f : draw < 9 ? -10000.f : -kInf;
-    }
-  return mask;
-}
+using problem = joule_test::attention_problem;
+using joule_test::random_mask;
 
 template <class P>
 class attention_conformance : public ::testing::Test {

@@ -51,6 +51,7 @@
 
 #include "../common/testing.hpp"
 #include "../reference/conv2d.hpp"
+#include "conv2d_cases.hpp"
 
 namespace {
 
@@ -63,79 +64,17 @@ using joule::ops::conv2d_params;
 using joule_test::gamma;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
-                                       activation::gelu_erf, activation::gelu_tanh, activation::tanh};
+using joule_test::conv2d_check_at;
+using joule_test::conv_case;
+using joule_test::describe;
+using joule_test::indices_to_check;
+using joule_test::mobilenet_v2_conv_cases;
+using joule_test::problem_of;
+using joule_test::random_conv_case;
+using joule_test::resnet50_conv_cases;
+using joule_test::stride_pad;
+
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-/** One convolution to run: shapes, geometry and epilogue. */
-struct conv_case {
-  const char* label;
-  shape input, weight;
-  conv2d_params params;
-  bool bias = false, residual = false;
-  activation act = activation::none;
-};
-
-std::string describe(const conv_case& c) {
-  std::ostringstream out;
-  out << c.label << " input " << c.input << " weight " << c.weight << " stride (" << c.params.stride_h << ", "
-      << c.params.stride_w << ") pad (" << c.params.pad_h << ", " << c.params.pad_w << ") dil (" << c.params.dil_h
-      << ", " << c.params.dil_w << ") groups " << c.params.groups << " bias=" << c.bias << " residual=" << c.residual
-      << " act=" << joule::activation_name(c.act);
-  return out.str();
-}
-
-joule_ref::conv2d_problem problem_of(const shape& input, const shape& weight, const conv2d_params& p) {
-  const shape out = joule::ops::conv2d_output_shape(input, weight, p);
-  return {input[0],   input[1], input[2], input[3], weight[0], weight[2], weight[3], p.stride_h,
-          p.stride_w, p.pad_h,  p.pad_w,  p.dil_h,  p.dil_w,   p.groups,  out[2],    out[3]};
-}
-
-/** Every output index when a full double-precision check is cheap, else a random sample. */
-std::vector<std::int64_t> indices_to_check(std::mt19937_64& rng, std::int64_t outputs, std::int64_t depth) {
-  constexpr std::int64_t kFullCheckWork = 4'000'000, kSamples = 3000;
-  std::vector<std::int64_t> indices;
-  if (outputs * depth <= kFullCheckWork) {
-    for (std::int64_t i = 0; i < outputs; ++i) indices.push_back(i);
-    return indices;
-  }
-  indices = {0, outputs - 1};
-  for (std::int64_t s = 0; s < kSamples; ++s) indices.push_back(joule_test::uniform_int(rng, 0, outputs - 1));
-  return indices;
-}
-
-/** A random dense, two-group or depthwise convolution within the geometry the op supports. */
-conv_case random_case(std::mt19937_64& rng) {
-  constexpr std::int64_t kKernels[] = {1, 3, 5, 7};
-  const std::int64_t kh = kKernels[rng() % 4], kw = rng() % 4 == 0 ? kKernels[rng() % 4] : kh;
-  conv2d_params p;
-  p.stride_h = 1 + static_cast<std::int64_t>(rng() % 2);
-  p.stride_w = 1 + static_cast<std::int64_t>(rng() % 2);
-  p.dil_h = kh > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
-  p.dil_w = kw > 1 ? 1 + static_cast<std::int64_t>(rng() % 2) : 1;
-  p.pad_h = std::min<std::int64_t>(rng() % 3, p.dil_h * (kh - 1));
-  p.pad_w = std::min<std::int64_t>(rng() % 3, p.dil_w * (kw - 1));
-  const std::int64_t h =
-      std::max<std::int64_t>(1, p.dil_h * (kh - 1) + 1 - 2 * p.pad_h) + joule_test::uniform_int(rng, 0, 12);
-  const std::int64_t w =
-      std::max<std::int64_t>(1, p.dil_w * (kw - 1) + 1 - 2 * p.pad_w) + joule_test::uniform_int(rng, 0, 40);
-  const std::int64_t n = joule_test::uniform_int(rng, 1, 3);
-  std::int64_t c_in, c_out;
-  switch (rng() % 3) {
-    case 0:
-      c_in = joule_test::uniform_int(rng, 1, 12), c_out = joule_test::uniform_int(rng, 1, 12);
-      break;
-    case 1:
-      p.groups = 2;
-      c_in = 2 * joule_test::uniform_int(rng, 1, 6), c_out = 2 * joule_test::uniform_int(rng, 1, 6);
-      break;
-    default:
-      c_in = c_out = p.groups = joule_test::uniform_int(rng, 1, 24);
-      break;
-  }
-  return {"random",       shape{n, c_in, h, w},   shape{c_out, c_in / p.groups, kh, kw}, p, rng() % 2 == 0,
-          rng() % 3 == 0, kActivations[rng() % 6]};
-}
 
 template <class P>
 class conv2d_conformance : public ::testing::Test {
@@ -161,7 +100,6 @@ class conv2d_conformance : public ::testing::Test {
     joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep);
 
     const std::string what = std::string(P::name()) + " " + describe(c) + " threads=" + std::to_string(ctx.threads());
-    const auto problem = problem_of(c.input, c.weight, c.params);
     const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
     const auto indices = indices_to_check(rng, output.numel(), depth);
     if (static_cast<std::int64_t>(indices.size()) < output.numel() && nan_index < 0) {
@@ -169,81 +107,31 @@ class conv2d_conformance : public ::testing::Test {
       for (const float v : output.span()) unwritten += std::isnan(v) ? 1 : 0;
       EXPECT_EQ(unwritten, 0) << what << ": outputs left unwritten or NaN";
     }
-    std::vector<float> got;
-    std::vector<double> want, bound;
-    for (const std::int64_t i : indices) {
-      const auto e = joule_ref::conv2d_at(problem, input.data(), weight.data(), c.bias ? bias.data() : nullptr,
-                                          c.residual ? residual.data() : nullptr, c.act, i);
-      got.push_back(output[i]);
-      want.push_back(e.value);
-      bound.push_back(1.2 * gamma(depth + 3) * e.magnitude + 8 * kUnitRoundoff * (std::abs(e.value) + e.magnitude) +
-                      1e-37);
-    }
-    joule_test::expect_within(got, want, bound, what);
+    const auto r =
+        conv2d_check_at(c, input.data(), weight.data(), bias.data(), residual.data(), output.span(), indices);
+    joule_test::expect_within(r.got, r.want, r.bound, what);
   }
 };
 TYPED_TEST_SUITE(conv2d_conformance, joule_test::cpu_policy_types, joule_test::policy_name);
 
-conv2d_params stride_pad(std::int64_t stride, std::int64_t pad, std::int64_t groups = 1) {
-  return {.stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad, .groups = groups};
-}
-
 TYPED_TEST(conv2d_conformance, random_shapes_and_epilogues) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
-  for (int draw = 0; draw < 30; ++draw) this->check(ctx, random_case(rng), rng);
+  for (int draw = 0; draw < 30; ++draw) this->check(ctx, random_conv_case(rng), rng);
 }
 
 TYPED_TEST(conv2d_conformance, resnet50_layers) {
   // torchvision's ResNet-50 (v1.5: stride in the 3x3) at batch 1, batch-norm folded into a bias.
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
-  const conv_case cases[] = {
-      {"resnet50 stem 7x7/2", shape{1, 3, 224, 224}, shape{64, 3, 7, 7}, stride_pad(2, 3), true, false,
-       activation::relu},
-      {"resnet50 layer1 1x1 expand + identity", shape{1, 64, 56, 56}, shape{256, 64, 1, 1}, stride_pad(1, 0), true,
-       true, activation::relu},
-      {"resnet50 layer1 3x3", shape{1, 64, 56, 56}, shape{64, 64, 3, 3}, stride_pad(1, 1), true, false,
-       activation::relu},
-      {"resnet50 layer2 3x3/2", shape{1, 128, 56, 56}, shape{128, 128, 3, 3}, stride_pad(2, 1), true, false,
-       activation::relu},
-      {"resnet50 layer2 downsample 1x1/2", shape{1, 256, 56, 56}, shape{512, 256, 1, 1}, stride_pad(2, 0), true, false,
-       activation::none},
-      {"resnet50 layer4 1x1 reduce", shape{1, 2048, 7, 7}, shape{512, 2048, 1, 1}, stride_pad(1, 0), true, false,
-       activation::relu},
-  };
-  for (const auto& c : cases) this->check(ctx, c, rng);
+  for (const auto& c : resnet50_conv_cases(1)) this->check(ctx, c, rng);
 }
 
 TYPED_TEST(conv2d_conformance, mobilenet_v2_layers) {
   // torchvision's MobileNetV2 at batch 1: stem, 1x1 expand / project, and every depthwise 3x3 it has.
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
-  const auto dw = [](const char* label, std::int64_t c, std::int64_t size, std::int64_t stride) {
-    return conv_case{label, shape{1, c, size, size}, shape{c, 1, 3, 3}, stride_pad(stride, 1, c), true,
-                     false, activation::relu6};
-  };
-  const conv_case cases[] = {
-      {"mobilenet_v2 stem 3x3/2", shape{1, 3, 224, 224}, shape{32, 3, 3, 3}, stride_pad(2, 1), true, false,
-       activation::relu6},
-      dw("mobilenet_v2 dw 112 c32", 32, 112, 1),
-      dw("mobilenet_v2 dw/2 112 c96", 96, 112, 2),
-      dw("mobilenet_v2 dw 56 c144", 144, 56, 1),
-      dw("mobilenet_v2 dw/2 56 c144", 144, 56, 2),
-      dw("mobilenet_v2 dw 28 c192", 192, 28, 1),
-      dw("mobilenet_v2 dw/2 28 c192", 192, 28, 2),
-      dw("mobilenet_v2 dw 14 c384", 384, 14, 1),
-      dw("mobilenet_v2 dw 14 c576", 576, 14, 1),
-      dw("mobilenet_v2 dw/2 14 c576", 576, 14, 2),
-      dw("mobilenet_v2 dw 7 c960", 960, 7, 1),
-      {"mobilenet_v2 1x1 expand 28", shape{1, 32, 28, 28}, shape{192, 32, 1, 1}, stride_pad(1, 0), true, false,
-       activation::relu6},
-      {"mobilenet_v2 1x1 project 28 + residual", shape{1, 192, 28, 28}, shape{32, 192, 1, 1}, stride_pad(1, 0), true,
-       true, activation::none},
-      {"mobilenet_v2 last 1x1 7", shape{1, 320, 7, 7}, shape{1280, 320, 1, 1}, stride_pad(1, 0), true, false,
-       activation::relu6},
-  };
-  for (const auto& c : cases) this->check(ctx, c, rng);
+  for (const auto& c : mobilenet_v2_conv_cases()) this->check(ctx, c, rng);
 }
 
 TYPED_TEST(conv2d_conformance, degenerate_and_edge_shapes) {

@@ -20,6 +20,7 @@
 
 #include "../common/testing.hpp"
 #include "../reference/gemm.hpp"
+#include "gemm_cases.hpp"
 
 namespace {
 
@@ -31,30 +32,17 @@ using joule::tensor;
 using joule_test::gamma;
 using joule_test::kUnitRoundoff;
 
-constexpr activation kActivations[] = {activation::none,     activation::relu,      activation::relu6,
-                                       activation::gelu_erf, activation::gelu_tanh, activation::tanh};
-
 template <class P>
 class gemm_conformance : public ::testing::Test {
  protected:
   void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(P); }
 
-  struct problem {
-    std::int64_t m, n, k;
-    bool trans_b, with_bias, with_residual;
-    float alpha;
-    activation act;
-  };
+  using problem = joule_test::gemm_problem;
 
   /** Runs one problem on policy P with random data and checks it against the reference. */
   void check(joule::context<P>& ctx, const problem& pr, std::mt19937_64& rng, float nan_in_a = 0.f,
              float inf_in_b = 0.f) {
-    auto a = joule_test::random_tensor(rng, shape{pr.m, pr.k});
-    auto b = joule_test::random_tensor(rng, pr.trans_b ? shape{pr.n, pr.k} : shape{pr.k, pr.n});
-    auto bias = joule_test::random_tensor(rng, shape{pr.n});
-    auto residual = joule_test::random_tensor(rng, shape{pr.m, pr.n});
-    if (nan_in_a != 0.f && a.numel() > 0) a[a.numel() / 2] = nan_in_a;
-    if (inf_in_b != 0.f && b.numel() > 0) b[b.numel() / 3] = inf_in_b;
+    const auto [a, b, bias, residual] = joule_test::random_gemm_inputs(pr, rng, nan_in_a, inf_in_b);
     tensor<float> c(shape{pr.m, pr.n});
     for (auto& x : c.span()) x = std::numeric_limits<float>::quiet_NaN();  // kernels must not read C
     joule::ops::gemm_options options{.trans_b = pr.trans_b, .alpha = pr.alpha, .act = pr.act};
@@ -65,10 +53,7 @@ class gemm_conformance : public ::testing::Test {
     const auto ref =
         joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
                         pr.with_bias ? bias.data() : nullptr, pr.with_residual ? residual.data() : nullptr, pr.act);
-    std::vector<double> bound(ref.value.size());
-    for (std::size_t i = 0; i < bound.size(); ++i)
-      bound[i] = 1.2 * gamma(pr.k + 3) * ref.magnitude[i] +
-                 8 * kUnitRoundoff * (std::abs(ref.value[i]) + ref.magnitude[i]) + 1e-37;
+    const auto bound = joule_test::gemm_bound(pr.k, ref);
     std::ostringstream what;
     what << P::name() << " gemm m=" << pr.m << " n=" << pr.n << " k=" << pr.k << " trans_b=" << pr.trans_b
          << " bias=" << pr.with_bias << " residual=" << pr.with_residual << " alpha=" << pr.alpha
@@ -81,17 +66,7 @@ TYPED_TEST_SUITE(gemm_conformance, joule_test::cpu_policy_types, joule_test::pol
 TYPED_TEST(gemm_conformance, random_shapes_and_epilogues) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
-  for (int draw = 0; draw < 24; ++draw) {
-    typename TestFixture::problem pr{joule_test::uniform_int(rng, 1, 70),
-                                     joule_test::uniform_int(rng, 1, 90),
-                                     joule_test::uniform_int(rng, 1, 300),
-                                     rng() % 2 == 0,
-                                     rng() % 2 == 0,
-                                     rng() % 3 == 0,
-                                     rng() % 4 == 0 ? 0.5f : 1.f,
-                                     kActivations[rng() % 6]};
-    this->check(ctx, pr, rng);
-  }
+  for (int draw = 0; draw < 24; ++draw) this->check(ctx, joule_test::random_gemm_problem(rng), rng);
 }
 
 TYPED_TEST(gemm_conformance, large_shapes_cross_every_block) {

@@ -28,6 +28,7 @@
 
 #include "../common/testing.hpp"
 #include "../reference/pool2d.hpp"
+#include "pool2d_cases.hpp"
 
 namespace {
 
@@ -37,7 +38,6 @@ using joule::pool_kind;
 using joule::shape;
 using joule::tensor;
 using joule::ops::pool2d_params;
-using joule_test::gamma;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
@@ -60,17 +60,9 @@ class pool2d_conformance : public ::testing::Test {
     tensor<float> output(out_shape);
     for (auto& v : output.span()) v = kNaN;  // kernels must write, not read, the output
     joule::ops::pool2d(ctx, input.cview(), output.view(), p);
-    const joule_ref::pool2d_problem problem{
-        p.kind,     input.dim(0), input.dim(1), input.dim(2), input.dim(3),        p.kh,         p.kw,
-        p.stride_h, p.stride_w,   p.pad_h,      p.pad_w,      p.count_include_pad, out_shape[2], out_shape[3]};
-    std::vector<double> want(out_shape.numel()), bound(want.size());
-    for (std::int64_t i = 0; i < out_shape.numel(); ++i) {
-      const auto e = joule_ref::pool2d_at(problem, input.data(), i);
-      want[i] = e.value;
-      bound[i] = gamma(p.kh * p.kw + 2) * e.magnitude;
-    }
+    const auto expected = joule_test::pool2d_expected(input.shape(), p, input.data());
     joule_test::expect_within(
-        output.span(), want, bound,
+        output.span(), expected.want, expected.bound,
         std::string(P::name()) + " " + describe(input.shape(), p) + " threads=" + std::to_string(ctx.threads()));
   }
 
@@ -78,16 +70,10 @@ class pool2d_conformance : public ::testing::Test {
     tensor<float> output(shape{input.dim(0), input.dim(1)});
     for (auto& v : output.span()) v = kNaN;
     joule::ops::global_avg_pool(ctx, input.cview(), output.view());
-    const std::int64_t hw = input.dim(2) * input.dim(3);
-    std::vector<double> want(output.numel()), bound(want.size());
-    for (std::int64_t i = 0; i < output.numel(); ++i) {
-      const auto e = joule_ref::global_avg_pool_at(hw, input.data(), i);
-      want[i] = e.value;
-      bound[i] = gamma(hw + 2) * e.magnitude;
-    }
+    const auto expected = joule_test::global_avg_pool_expected(input.shape(), input.data());
     std::ostringstream what;
     what << P::name() << " global_avg_pool input " << input.shape() << " threads=" << ctx.threads();
-    joule_test::expect_within(output.span(), want, bound, what.str());
+    joule_test::expect_within(output.span(), expected.want, expected.bound, what.str());
   }
 };
 TYPED_TEST_SUITE(pool2d_conformance, joule_test::cpu_policy_types, joule_test::policy_name);
