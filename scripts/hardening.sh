@@ -4,6 +4,7 @@
 # after running the others, so one CI run reports every problem.
 #
 #   bash scripts/hardening.sh                 # everything
+#   bash scripts/hardening.sh static tsan     # some stages: static tsan fuzz asan
 #   JOULE_FUZZ_SECONDS=10 bash scripts/hardening.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,20 @@ stage() {
     failed+=("$name")
   fi
 }
-stage "static checks (clang-format, clang-tidy, cppcheck)" bash scripts/static-checks.sh
-stage "ThreadSanitizer (concurrency tests)" bash scripts/sanitizers.sh tsan
-stage "fuzzing (${JOULE_FUZZ_SECONDS:-60} s per target)" bash scripts/fuzz.sh
-stage "AddressSanitizer + UBSan (whole suite)" bash scripts/sanitizers.sh asan
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(static tsan fuzz asan)
+for name in "${wanted[@]}"; do
+  case $name in
+    static) stage "static checks (clang-format, clang-tidy, cppcheck)" bash scripts/static-checks.sh ;;
+    tsan) stage "ThreadSanitizer (concurrency tests)" bash scripts/sanitizers.sh tsan ;;
+    fuzz) stage "fuzzing (${JOULE_FUZZ_SECONDS:-60} s per target)" bash scripts/fuzz.sh ;;
+    asan) stage "AddressSanitizer + UBSan (whole suite)" bash scripts/sanitizers.sh asan ;;
+    *)
+      echo "hardening: unknown stage '$name' (static, tsan, fuzz or asan)" >&2
+      exit 2
+      ;;
+  esac
+done
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'hardening: FAILED: %s\n' "${failed[@]}" >&2
   exit 1
