@@ -18,9 +18,10 @@ mapfile -t sources < <(git ls-files '*.hpp' '*.cpp' '*.h' '*.cu' '*.cuh')
 # clang-tidy cannot check every TU on 2 cores in CI time (one heavy test TU takes about a minute), so
 # it checks these: together they include every header under include/joule (checked below, so a new
 # header that none of them reaches fails here instead of going unchecked), and they are joule's own
-# sources with the most logic outside the headers. .cu files are skipped: clang-tidy would need
-# clang's CUDA mode and a GPU architecture nvcc does not use; the CUDA policy's host-side headers
-# are still covered where a C++ TU includes them.
+# sources with the most logic outside the headers. The tidy preset configures without CUDA, so .cu
+# files and the headers only a CUDA build includes (policy/cuda/, core/device_executor.hpp,
+# choose/cuda_candidates.hpp) are not analysed: clang-tidy would need clang's CUDA mode and a GPU
+# architecture setup nvcc does not use, and the CUDA build's host side has not been made clean yet.
 tidy_units=(
   examples/joule_run.cpp          # models, nn, ops, every CPU policy, io (npy, safetensors, weights)
   examples/joule_shootout.cpp     # choose, energy (every meter), the chart, the command line
@@ -55,7 +56,7 @@ stage_format() {
 stage_tidy() {
   configure_tidy
   # Every header under include/joule must be reached by one of the units.
-  python3 - "${tidy_units[@]}" <<'PY'
+  python3 - "${tidy_units[@]}" <<'PY' || return 1
 import json, os, shlex, subprocess, sys
 commands = {os.path.realpath(e["file"]): e for e in json.load(open("build/tidy/compile_commands.json"))}
 reached = set()
@@ -73,8 +74,11 @@ for unit in sys.argv[1:]:
         if "/include/joule/" in token:
             reached.add(os.path.realpath(os.path.join(entry["directory"], token)))
 headers = subprocess.run(["git", "ls-files", "include/joule"], capture_output=True, text=True, check=True).stdout.split()
+# The tidy preset builds without CUDA (see the comment above tidy_units), so the headers that only
+# a CUDA build includes are not expected to be reached.
+cuda_only = ("/policy/cuda/", "core/device_executor.hpp", "choose/cuda_candidates.hpp")
 missing = [h for h in headers if h.endswith((".hpp", ".h")) and os.path.realpath(h) not in reached
-           and "/policy/cuda/" not in h]
+           and not any(part in h for part in cuda_only)]
 if missing:
     sys.exit("clang-tidy: no unit in scripts/static-checks.sh includes " + ", ".join(missing) +
              "; add a unit that does")
