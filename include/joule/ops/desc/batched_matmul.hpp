@@ -2,6 +2,8 @@
 /** @file batched_matmul.hpp @brief The batched_matmul operator's contract. */
 #include <cstdint>
 
+#include <joule/ops/desc/gemm.hpp>
+
 namespace joule {
 
 /**
@@ -24,5 +26,21 @@ struct batched_matmul_op {
 
   static constexpr const char* name() noexcept { return "batched_matmul"; }
 };
+
+/** @brief Item @p i of a batched product as one GEMM (no epilogue): what every CPU kernel slices. */
+inline gemm_op batch_item(const batched_matmul_op& op, std::int64_t i) noexcept {
+  return gemm_op{.m = op.m,
+                 .n = op.n,
+                 .k = op.k,
+                 .a = op.a + i * op.stride_a,
+                 .lda = op.lda,
+                 .b = op.b + i * op.stride_b,
+                 .ldb = op.ldb,
+                 .trans_b = op.trans_b,
+                 .c = op.c + i * op.stride_c,
+                 .ldc = op.ldc,
+                 .alpha = op.alpha,
+                 .ep = {}};
+}
 
 }  // namespace joule

@@ -18,37 +18,18 @@
 
 namespace joule {
 
-namespace eigen_detail {
-/** @brief Item @p i of a batched product as one GEMM. */
-inline gemm_op batch_item(const batched_matmul_op& op, std::int64_t i) noexcept {
-  return gemm_op{.m = op.m,
-                 .n = op.n,
-                 .k = op.k,
-                 .a = op.a + i * op.stride_a,
-                 .lda = op.lda,
-                 .b = op.b + i * op.stride_b,
-                 .ldb = op.ldb,
-                 .trans_b = op.trans_b,
-                 .c = op.c + i * op.stride_c,
-                 .ldc = op.ldc,
-                 .alpha = op.alpha,
-                 .ep = {}};
-}
-}  // namespace eigen_detail
-
 template <>
 struct kernel<batched_matmul_op, eigen> {
   static void run(cpu_context& ctx, const batched_matmul_op& op) {
     if (op.batch < ctx.threads()) {
-      for (std::int64_t i = 0; i < op.batch; ++i) kernel<gemm_op, eigen>::run(ctx, eigen_detail::batch_item(op, i));
+      for (std::int64_t i = 0; i < op.batch; ++i) kernel<gemm_op, eigen>::run(ctx, batch_item(op, i));
       return;
     }
     // At least ~200 kflop per thread before forking, the simd GEMM's threshold.
     const double item_flops = std::max(1.0, 2.0 * static_cast<double>(op.m) * op.n * op.k);
     const auto grain = static_cast<std::int64_t>(std::ceil(200000.0 / item_flops));
     ctx.parallel_for(op.batch, grain, [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i)
-        eigen_detail::product_block(eigen_detail::batch_item(op, i), 0, op.m, 0, op.n);
+      for (std::int64_t i = i0; i < i1; ++i) eigen_detail::product_block(batch_item(op, i), 0, op.m, 0, op.n);
     });
   }
 };

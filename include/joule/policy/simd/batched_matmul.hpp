@@ -22,24 +22,6 @@
 
 namespace joule {
 
-namespace simd_detail {
-/** @brief Item @p i of a batched product as one GEMM. */
-inline gemm_op batch_item(const batched_matmul_op& op, std::int64_t i) noexcept {
-  return gemm_op{.m = op.m,
-                 .n = op.n,
-                 .k = op.k,
-                 .a = op.a + i * op.stride_a,
-                 .lda = op.lda,
-                 .b = op.b + i * op.stride_b,
-                 .ldb = op.ldb,
-                 .trans_b = op.trans_b,
-                 .c = op.c + i * op.stride_c,
-                 .ldc = op.ldc,
-                 .alpha = op.alpha,
-                 .ep = {}};
-}
-}  // namespace simd_detail
-
 template <>
 struct kernel<batched_matmul_op, simd> {
   static void run(cpu_context& ctx, const batched_matmul_op& op) {
@@ -49,7 +31,7 @@ struct kernel<batched_matmul_op, simd> {
     const bool by_items =
         op.k > 0 && ctx.threads() > 1 && op.batch >= ctx.threads() && flops >= 200000.0 * ctx.threads();
     if (!by_items) {
-      for (std::int64_t i = 0; i < op.batch; ++i) kernel<gemm_op, simd>::run(ctx, simd_detail::batch_item(op, i));
+      for (std::int64_t i = 0; i < op.batch; ++i) kernel<gemm_op, simd>::run(ctx, batch_item(op, i));
       return;
     }
     const int threads = ctx.threads();
@@ -58,7 +40,7 @@ struct kernel<batched_matmul_op, simd> {
     ctx.pool().run([&](int t) {
       float* mine = packed + t * blk::kKc * blk::kNc;
       for (std::int64_t i = op.batch * t / threads; i < op.batch * (t + 1) / threads; ++i)
-        simd_detail::gemm_block(simd_detail::batch_item(op, i), 0, op.m, 0, op.n, mine);
+        simd_detail::gemm_block(batch_item(op, i), 0, op.m, 0, op.n, mine);
     });
   }
 };
