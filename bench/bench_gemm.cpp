@@ -2,6 +2,7 @@
 // plus one large square SGEMM for the machine's peak. GFLOP/s = 2·m·n·k per iteration.
 //
 //   build/release/bench/bench_gemm --benchmark_min_time=0.5
+//   JOULE_BENCH_THREADS=1 build/release/bench/bench_gemm   # one core: steadier on a shared machine
 #include <joule/ops/gemm.hpp>
 
 #include "bench_common.hpp"
@@ -37,7 +38,8 @@ constexpr gemm_shape kShapes[] = {
 void register_all() {
   for (const auto& s : kShapes) {
     joule_bench::register_for_each_policy(
-        std::string("gemm/") + s.what, [s]<class P>(benchmark::State& state, joule::context<P>& ctx) {
+        std::string("gemm/") + s.what,
+        [s]<class P>(benchmark::State& state, joule::context<P>& ctx) {
           const auto a = joule_bench::random_tensor(joule::shape{s.m, s.k}, 1);
           const auto b = joule_bench::random_tensor(s.trans_b ? joule::shape{s.n, s.k} : joule::shape{s.k, s.n}, 2);
           const auto bias = joule_bench::random_tensor(joule::shape{s.n}, 3);
@@ -49,7 +51,8 @@ void register_all() {
             benchmark::DoNotOptimize(c.data());
           }
           joule_bench::set_gflops(state, 2.0 * s.m * s.n * s.k);
-        });
+        },
+        joule_bench::bench_threads());
   }
 }
 

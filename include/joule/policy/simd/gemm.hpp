@@ -15,7 +15,9 @@
  * a weight matrix), as dot products along k; otherwise as rows of B scaled and added along n.
  */
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <utility>
 
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
@@ -27,30 +29,58 @@ namespace joule {
 
 namespace simd_detail {
 
+#ifndef JOULE_GEMM_ROWS
+#define JOULE_GEMM_ROWS (kLanes >= 16 ? 12 : 6)
+#endif
+
 struct gemm_blocking {
-  static constexpr std::int64_t kRows = 6;          // rows of the register tile
-  static constexpr std::int64_t kPanelVectors = 2;  // vectors per row of the register tile
+  // The register tile holds kRows x kPanelVectors accumulators, plus kPanelVectors vectors of B and
+  // one broadcast of A: 12 + 2 + 1 of AVX2's 16 registers, 24 + 2 + 1 of AVX-512's 32. The taller
+  // AVX-512 tile halves the loads per FMA (14 per 24 FMAs against 8 per 12).
+  static constexpr std::int64_t kRows = JOULE_GEMM_ROWS;  // rows of the register tile
+  static constexpr std::int64_t kPanelVectors = 2;        // vectors per row of the register tile
   static constexpr std::int64_t kPanel = kPanelVectors * kLanes;
   static constexpr std::int64_t kKc = 256;  // depth of a packed block (A rows stay in L1)
   static constexpr std::int64_t kNc = 512;  // columns of a packed block (B block stays in L2)
 };
 
-/** @brief Packs B[pc : pc + kc, jc : jc + nc] into kPanel-wide, zero-padded panels. */
+/**
+ * @brief Packs B[pc : pc + kc, jc : jc + nc] into kPanel-wide, zero-padded panels.
+ *
+ * Packing is pure memory traffic, and on the convolutions' GEMMs (m = output channels, often 64)
+ * each packed float feeds only m FMAs: a scalar copy loop cost a fifth of the GEMM. Full panels are
+ * copied a vector at a time. B transposed stays a scalar transpose: xsimd 8.1's gather on AVX-512
+ * falls back to building a mask lane by lane, which measured slower than the scalar loop.
+ */
 inline void pack_b(const gemm_op& op, std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc,
                    float* packed) {
   constexpr std::int64_t kPanel = gemm_blocking::kPanel;
+  constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
+  const std::int64_t full_panels = nc / kPanel;
+  if (!op.trans_b) {
+    // Row by row, so that B is read in long contiguous runs the hardware prefetcher follows (a
+    // panel at a time would read kc rows kPanel floats each, a stride the prefetcher loses).
+    for (std::int64_t p = 0; p < kc; ++p) {
+      const float* src = op.b + (pc + p) * op.ldb + jc;
+      for (std::int64_t q = 0; q < full_panels; ++q)
+#pragma GCC unroll 4
+        for (std::int64_t v = 0; v < kV; ++v)
+          batch::load_unaligned(src + q * kPanel + v * kLanes)
+              .store_aligned(packed + (q * kc + p) * kPanel + v * kLanes);
+    }
+  }
   for (std::int64_t q = 0; q < nc; q += kPanel) {
     const std::int64_t cols = std::min(kPanel, nc - q);
     float* dst = packed + q * kc;
     if (!op.trans_b) {
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const float* src = op.b + (pc + p) * op.ldb + jc + q;
+      if (cols == kPanel) continue;  // packed above
+      const float* src = op.b + pc * op.ldb + jc + q;
+      for (std::int64_t p = 0; p < kc; ++p, src += op.ldb) {
         std::int64_t j = 0;
         for (; j < cols; ++j) dst[p * kPanel + j] = src[j];
         for (; j < kPanel; ++j) dst[p * kPanel + j] = 0.f;
       }
     } else {
-      // B is [n, k]: column j of op(B) is row j of B, contiguous in p.
       for (std::int64_t j = 0; j < kPanel; ++j) {
         if (j < cols) {
           const float* src = op.b + (jc + q + j) * op.ldb + pc;
@@ -82,7 +112,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   // The accumulators must live in registers: at -O2 GCC does not unroll these fixed-trip loops
   // by itself and keeps acc[][] in memory (a load and a store around every FMA), hence the pragmas.
   batch acc[Rows][kV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (std::int64_t r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
     for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = batch(0.f);
@@ -90,7 +120,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
     batch b[kV];
 #pragma GCC unroll 4
     for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (std::int64_t r = 0; r < Rows; ++r) {
       const batch a_rp(a[r * op.lda + p]);
 #pragma GCC unroll 4
@@ -101,18 +131,34 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   for (std::int64_t r = 0; r < Rows; ++r) {
     float* c_row = t.c + r * t.ldc;
     if (full) {
+      // The epilogue runs on the tile in registers: C is written once, never re-read.
       for (std::int64_t v = 0; v < kV; ++v) {
         batch sum = acc[r][v];
         if (!t.first_k_block) sum += batch::load_unaligned(c_row + v * kLanes);
+        if (t.last_k_block) sum = epilogue_vector(op.ep, op.alpha, sum, t.row + r, t.col + v * kLanes);
         sum.store_unaligned(c_row + v * kLanes);
       }
-    } else {
-      alignas(64) float lane[kPanel];
-      for (std::int64_t v = 0; v < kV; ++v) acc[r][v].store_aligned(lane + v * kLanes);
-      for (std::int64_t j = 0; j < t.cols; ++j) c_row[j] = t.first_k_block ? lane[j] : c_row[j] + lane[j];
+      continue;
     }
+    // A ragged last panel: through a buffer, then the epilogue on the row segment in place.
+    alignas(64) float lane[kPanel];
+    for (std::int64_t v = 0; v < kV; ++v) acc[r][v].store_aligned(lane + v * kLanes);
+    for (std::int64_t j = 0; j < t.cols; ++j) c_row[j] = t.first_k_block ? lane[j] : c_row[j] + lane[j];
     if (t.last_k_block) epilogue_row(op.ep, op.alpha, c_row, t.row + r, t.col, t.cols);
   }
+}
+
+using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, const float*, const tile_target&);
+
+template <std::int64_t... Rows>
+constexpr std::array<micro_kernel_fn, sizeof...(Rows)> micro_kernels(std::integer_sequence<std::int64_t, Rows...>) {
+  return {&micro_kernel<Rows + 1>...};
+}
+
+/** @brief The micro-kernel for a tile of @p rows rows (1 .. kRows: the full tile, or the last rows of C). */
+inline micro_kernel_fn micro_kernel_for(std::int64_t rows) noexcept {
+  static constexpr auto table = micro_kernels(std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>{});
+  return table[rows - 1];
 }
 
 /** @brief Computes C[i0:i1, j0:j1] using @p packed (kKc * kNc floats) for B blocks. */
@@ -136,27 +182,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                               std::min(blk::kPanel, nc - q),
                               pc == 0,
                               pc + kc >= op.k};
-          const float* b = packed + q * kc;
-          switch (rows) {
-            case 6:
-              micro_kernel<6>(op, a, kc, b, t);
-              break;
-            case 5:
-              micro_kernel<5>(op, a, kc, b, t);
-              break;
-            case 4:
-              micro_kernel<4>(op, a, kc, b, t);
-              break;
-            case 3:
-              micro_kernel<3>(op, a, kc, b, t);
-              break;
-            case 2:
-              micro_kernel<2>(op, a, kc, b, t);
-              break;
-            default:
-              micro_kernel<1>(op, a, kc, b, t);
-              break;
-          }
+          micro_kernel_for(rows)(op, a, kc, packed + q * kc, t);
         }
       }
     }

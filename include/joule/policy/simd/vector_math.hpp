@@ -44,20 +44,25 @@ inline batch activate(activation act, batch x) noexcept {
 }
 
 /**
+ * @brief act(alpha · v + bias + residual) for the kLanes outputs at row @p row, columns
+ * [col, col + kLanes): the epilogue on a vector still in registers.
+ */
+inline batch epilogue_vector(const epilogue& ep, float alpha, batch v, std::int64_t row, std::int64_t col) noexcept {
+  if (alpha != 1.f) v *= batch(alpha);
+  if (ep.bias) v += ep.axis == bias_axis::row ? batch(ep.bias[row]) : batch::load_unaligned(ep.bias + col);
+  if (ep.residual) v += batch::load_unaligned(ep.residual + row * ep.ldr + col);
+  return activate(ep.act, v);
+}
+
+/**
  * @brief Finishes row @p row, columns [col, col + count) of a GEMM output in place:
  * c = act(alpha · c + bias + residual). Whole vectors first, then a scalar tail.
  */
 inline void epilogue_row(const epilogue& ep, float alpha, float* c, std::int64_t row, std::int64_t col,
                          std::int64_t count) noexcept {
-  const bool row_bias = ep.bias && ep.axis == bias_axis::row;
-  const batch row_bias_v(row_bias ? ep.bias[row] : 0.f);
   std::int64_t j = 0;
-  for (; j + kLanes <= count; j += kLanes) {
-    batch v = batch::load_unaligned(c + j) * batch(alpha);
-    if (ep.bias) v += row_bias ? row_bias_v : batch::load_unaligned(ep.bias + col + j);
-    if (ep.residual) v += batch::load_unaligned(ep.residual + row * ep.ldr + col + j);
-    activate(ep.act, v).store_unaligned(c + j);
-  }
+  for (; j + kLanes <= count; j += kLanes)
+    epilogue_vector(ep, alpha, batch::load_unaligned(c + j), row, col + j).store_unaligned(c + j);
   for (; j < count; ++j) c[j] = apply_epilogue(ep, alpha * c[j], row, col + j);
 }
 
