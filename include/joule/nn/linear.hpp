@@ -1,5 +1,6 @@
 #pragma once
 /** @file linear.hpp @brief PyTorch's Linear: y = act(x · W^T + b [+ residual]). */
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -87,11 +88,17 @@ class linear {
    */
   static constexpr bool weight_in_by_out = requires { requires P::prefers_untransposed_b; };
 
+  /** @brief W^T, in 32 x 32 tiles so that both sides stay in cache (BERT-base transposes 85 M floats). */
   static tensor<float> transposed(const tensor<float>& w) {
+    constexpr std::int64_t kTile = 32;
     const std::int64_t rows = w.dim(0), cols = w.dim(1);
     tensor<float> t(shape{cols, rows});
-    for (std::int64_t i = 0; i < rows; ++i)
-      for (std::int64_t j = 0; j < cols; ++j) t.data()[j * rows + i] = w.data()[i * cols + j];
+    const float* src = w.data();
+    float* dst = t.data();
+    for (std::int64_t i0 = 0; i0 < rows; i0 += kTile)
+      for (std::int64_t j0 = 0; j0 < cols; j0 += kTile)
+        for (std::int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)
+          for (std::int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * rows + i] = src[i * cols + j];
     return t;
   }
 
