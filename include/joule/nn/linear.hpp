@@ -42,15 +42,18 @@ class linear {
    * host, then moves it to the policy's memory space (uploaded once, for a device policy).
    */
   void prepare(const weights& w, const std::string& name_prefix = "") {
-    tensor<float> weight(shape{out_features(), in_});
+    tensor<float> weight(weight_in_by_out ? shape{in_, out_features()} : shape{out_features(), in_});
     tensor<float> bias(shape{out_features()});
     for (std::size_t i = 0; i < prefixes_.size(); ++i) {
       const auto& wi = w.at(name_prefix + prefixes_[i] + ".weight");
       const auto& bi = w.at(name_prefix + prefixes_[i] + ".bias");
-      std::copy_n(wi.data(), wi.numel(), weight.data() + i * wi.numel());
+      const auto first_row = static_cast<std::int64_t>(i) * out_each_;
+      if constexpr (weight_in_by_out)  // straight into W^T's columns: no second copy of the weight
+        transpose_into(wi.data(), out_each_, in_, weight.data() + first_row, out_features());
+      else
+        std::copy_n(wi.data(), wi.numel(), weight.data() + first_row * in_);
       std::copy_n(bi.data(), bi.numel(), bias.data() + i * bi.numel());
     }
-    if constexpr (weight_in_by_out) weight = transposed(weight);
     weight_ = to_space<space>(std::move(weight));
     bias_ = to_space<space>(std::move(bias));
   }
@@ -88,18 +91,17 @@ class linear {
    */
   static constexpr bool weight_in_by_out = requires { requires P::prefers_untransposed_b; };
 
-  /** @brief W^T, in 32 x 32 tiles so that both sides stay in cache (BERT-base transposes 85 M floats). */
-  static tensor<float> transposed(const tensor<float>& w) {
+  /**
+   * @brief dst[j · ld_dst + i] = src[i · cols + j] for a [rows, cols] src: its transpose, written
+   * in 32 x 32 tiles so that both sides stay in cache (BERT-base transposes 85 M floats).
+   */
+  static void transpose_into(const float* src, std::int64_t rows, std::int64_t cols, float* dst,
+                             std::int64_t ld_dst) noexcept {
     constexpr std::int64_t kTile = 32;
-    const std::int64_t rows = w.dim(0), cols = w.dim(1);
-    tensor<float> t(shape{cols, rows});
-    const float* src = w.data();
-    float* dst = t.data();
     for (std::int64_t i0 = 0; i0 < rows; i0 += kTile)
       for (std::int64_t j0 = 0; j0 < cols; j0 += kTile)
         for (std::int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)
-          for (std::int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * rows + i] = src[i * cols + j];
-    return t;
+          for (std::int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * ld_dst + i] = src[i * cols + j];
   }
 
   std::vector<std::string> prefixes_;
