@@ -80,10 +80,10 @@ void run_vision(auto model, arguments args) {
     joule::detail::splitmix64 rng(args.seed + 1);
     for (auto& x : image->span()) x = static_cast<float>(rng.normal());
   }
-  // The host weights are dropped once compiled: the executor holds its own prepacked copy.
+  // The host weights are handed over: compile frees each tensor once its layer has copied it.
   auto net = [&] {
-    const auto w = weights_for(model, args);
-    return joule::compile(std::move(model), w,
+    auto w = weights_for(model, args);  // before model is moved from
+    return joule::compile(std::move(model), std::move(w),
                           {.batch = args.batch, .image_size = args.image_size, .threads = args.threads});
   }();
   run_and_report(net, image->cview(), args);
@@ -107,8 +107,9 @@ void run_bert(arguments args) {
   if (!args.token_types.empty()) types = joule::io::read_npy_i64(args.token_types);
   joule::models::bert<P> model{config};
   auto net = [&] {
-    const auto w = weights_for(model, args);
-    return joule::compile(std::move(model), w, {.batch = args.batch, .seq_len = args.seq_len, .threads = args.threads});
+    auto w = weights_for(model, args);  // before model is moved from
+    return joule::compile(std::move(model), std::move(w),
+                          {.batch = args.batch, .seq_len = args.seq_len, .threads = args.threads});
   }();
   run_and_report(
       net,

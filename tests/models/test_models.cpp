@@ -101,6 +101,44 @@ TYPED_TEST(models, bert_reads_prefixed_checkpoints_and_ignores_heads) {
   EXPECT_NE(net.weights_report().to_string().find("cls.predictions.bias"), std::string::npos);
 }
 
+TYPED_TEST(models, weights_handed_over_to_compile_are_freed_and_give_the_same_outputs) {
+  // compile(model, std::move(w)) frees each tensor once its layer holds a copy (joule-run's peak
+  // memory): every layer must have copied what it needs before that, or the golden outputs break.
+  auto [w, input, expected] = joule_test::load_vision_golden("mobilenet_v2_small");
+  auto net =
+      joule::compile<TypeParam>(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()},
+                                std::move(w), {.batch = 2, .image_size = 64, .threads = 2});
+  EXPECT_EQ(w.size(), 0u);  // NOLINT(bugprone-use-after-move): compile leaves it empty, as documented
+  EXPECT_LE(normwise_error(net.run(input.cview()), expected.cview()), 1e-4);
+
+  auto [rw, rinput, rexpected] = joule_test::load_vision_golden("resnet_small");
+  auto resnet = joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()},
+                                          std::move(rw), {.batch = 2, .image_size = 64, .threads = 2});
+  EXPECT_LE(normwise_error(resnet.run(rinput.cview()), rexpected.cview()), 1e-4);
+
+  bert_fixture f;
+  auto bert = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()},
+                                        joule::weights(f.w), {.batch = 2, .seq_len = 16, .threads = 2});
+  EXPECT_LE(normwise_error(bert.run({f.ids.cview(), f.mask.cview(), f.types.cview()}), f.expected.cview()), 1e-4);
+  // The fixture's own weights, compiled by const reference, are untouched and compile again.
+  auto again = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, f.w,
+                                         {.batch = 2, .seq_len = 16, .threads = 1});
+  EXPECT_LE(normwise_error(again.run({f.ids.cview(), f.mask.cview(), f.types.cview()}), f.expected.cview()), 1e-4);
+}
+
+TEST(weights, a_tensor_freed_after_its_copy_is_a_clear_error_when_read_again) {
+  joule::weights w;
+  w.insert("fc.weight", tensor<float>(shape{2, 3}));
+  w.done_with("fc.weight");  // not handed over: nothing is freed
+  EXPECT_EQ(w.at("fc.weight").numel(), 6);
+  w.free_tensors_once_copied();
+  w.done_with("fc.weight");
+  w.done_with("no.such.tensor");  // names it does not hold are ignored
+  EXPECT_TRUE(w.contains("fc.weight"));
+  expect_error([&] { (void)w.at("fc.weight"); }, "tensor 'fc.weight' was already freed");
+  expect_error([&] { (void)w.at("fc.bias"); }, "no tensor named 'fc.bias'");
+}
+
 TYPED_TEST(models, full_size_configurations_agree_with_scalar) {
   joule_test::expect_full_size_configurations_agree_with_scalar<TypeParam>(2);
 }

@@ -117,7 +117,9 @@ class bert {
             " and batch ", options.batch);
     // Copied on the host, then moved to the policy's memory space (uploaded once for a device policy).
     auto copy = [&](const std::string& n) {
-      return to_space<typename P::memory_space>(tensor<float>::copy_of(w.at(prefix_ + n).cview()));
+      auto own = tensor<float>::copy_of(w.at(prefix_ + n).cview());
+      w.done_with(prefix_ + n);
+      return to_space<typename P::memory_space>(std::move(own));
     };
     word_ = copy("embeddings.word_embeddings.weight");
     position_ = copy("embeddings.position_embeddings.weight");

@@ -57,6 +57,8 @@ class conv_bn_act {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
                                        w.at(spec_.bn + ".bias").cview(), w.at(spec_.bn + ".running_mean").cview(),
                                        w.at(spec_.bn + ".running_var").cview(), 1e-5f);
+    for (const char* suffix : {".weight", ".bias", ".running_mean", ".running_var"}) w.done_with(spec_.bn + suffix);
+    w.done_with(spec_.conv + ".weight");
     weight_ = to_space<space>(std::move(folded.weight));
     bias_ = to_space<space>(std::move(folded.bias));
   }

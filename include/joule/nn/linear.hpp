@@ -53,6 +53,8 @@ class linear {
       else
         std::copy_n(wi.data(), wi.numel(), weight.data() + first_row * in_);
       std::copy_n(bi.data(), bi.numel(), bias.data() + i * bi.numel());
+      w.done_with(name_prefix + prefixes_[i] + ".weight");
+      w.done_with(name_prefix + prefixes_[i] + ".bias");
     }
     weight_ = to_space<space>(std::move(weight));
     bias_ = to_space<space>(std::move(bias));
