@@ -29,6 +29,8 @@ namespace joule {
 
 namespace simd_detail {
 
+// Rows of the register tile (see gemm_blocking). -DJOULE_GEMM_ROWS=n overrides it only to measure
+// another tile (docs/results.md compares 6 and 12 on AVX-512); n must leave registers for B.
 #ifndef JOULE_GEMM_ROWS
 #define JOULE_GEMM_ROWS (kLanes >= 16 ? 12 : 6)
 #endif
