@@ -273,6 +273,10 @@ class safetensors_file {
       // e.byte counts from 1 at the header's first byte; size + 1 means "at the end".
       bad("invalid JSON in the header at file offset ", 8 + (e.byte > 0 ? e.byte - 1 : 0), " (header byte ", e.byte,
           " of ", size, "): ", e.what());
+    } catch (const nlohmann::json::exception& e) {
+      // Not a syntax error but a value nlohmann cannot hold, e.g. a number past double's range
+      // (out_of_range 406, found by the fuzzer): it carries no byte position.
+      bad("invalid JSON in the header: ", e.what());
     }
     if (!duplicate.empty()) {
       if (duplicate_at_top) bad("the header has the key \"", duplicate, "\" twice (duplicate tensor name)");
