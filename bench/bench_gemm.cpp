@@ -54,6 +54,35 @@ void register_all() {
         },
         joule_bench::bench_threads());
   }
+  // The same GEMMs with B packed ahead of time (ops::pack_gemm_b: what nn::linear does with its
+  // weight), on the policies whose GEMM reads packed panels: "<shape>/<policy>_packed" beside
+  // "<shape>/<policy>" shows what packing B on every call costs.
+  joule::cpu_policies::for_each([&]<class P>() {
+    if constexpr (joule::ops::gemm_b_panel_width < P >> 0) {
+      if (!P::available()) return;
+      for (const auto& s : kShapes) {
+        benchmark::RegisterBenchmark(
+            (std::string("gemm/") + s.what + "/" + P::name() + "_packed").c_str(),
+            [s](benchmark::State& state) {
+              joule::context<P> ctx(joule_bench::bench_threads());
+              const auto a = joule_bench::random_tensor(joule::shape{s.m, s.k}, 1);
+              const auto b = joule_bench::random_tensor(s.trans_b ? joule::shape{s.n, s.k} : joule::shape{s.k, s.n}, 2);
+              const auto panels = joule::ops::pack_gemm_b<P>(b.cview(), s.trans_b);
+              const auto bias = joule_bench::random_tensor(joule::shape{s.n}, 3);
+              joule::tensor<float> c(joule::shape{s.m, s.n});
+              const joule::ops::gemm_options options{.bias = bias.cview(), .act = joule::activation::relu};
+              for (auto _ : state) {
+                joule::ops::gemm(ctx, a.cview(), panels.cview(), c.view(), options);
+                benchmark::DoNotOptimize(c.data());
+              }
+              joule_bench::set_gflops(state, 2.0 * s.m * s.n * s.k);
+              state.SetLabel(std::string(P::name()) + " packed");
+            })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+    }
+  });
 }
 
 }  // namespace

@@ -14,6 +14,9 @@
 // size differs from the input's, and an output whose leading axes differ. Edge cases: sizes that
 // are not multiples of the vector width, m = n = k = 1, k = 0 (C = act(bias)), an empty batch
 // (m = 0), a NaN in A that must stay in its row and an Inf in B that must stay in its column.
+// B packed ahead of time (ops::pack_gemm_b, the simd policy): the same problems through the packed
+// panels; panels of the wrong shape, packed B with trans_b, and packed B on a policy that does not
+// read panels are clear errors.
 #include <cstring>
 
 #include <joule/ops/gemm.hpp>
@@ -40,15 +43,23 @@ class gemm_conformance : public ::testing::Test {
   using problem = joule_test::gemm_problem;
 
   /** Runs one problem on policy P with random data and checks it against the reference. */
+  /** With @p packed, B goes to the kernel packed ahead of time by ops::pack_gemm_b<P>, as nn::linear does. */
   void check(joule::context<P>& ctx, const problem& pr, std::mt19937_64& rng, float nan_in_a = 0.f,
-             float inf_in_b = 0.f) {
+             float inf_in_b = 0.f, bool packed = false) {
     const auto [a, b, bias, residual] = joule_test::random_gemm_inputs(pr, rng, nan_in_a, inf_in_b);
     tensor<float> c(shape{pr.m, pr.n});
     for (auto& x : c.span()) x = std::numeric_limits<float>::quiet_NaN();  // kernels must not read C
     joule::ops::gemm_options options{.trans_b = pr.trans_b, .alpha = pr.alpha, .act = pr.act};
     if (pr.with_bias) options.bias = bias.cview();
     if (pr.with_residual) options.residual = residual.cview();
-    joule::ops::gemm(ctx, a.cview(), b.cview(), c.view(), options);
+    if constexpr (joule::ops::gemm_b_panel_width < P >> 0) {
+      if (packed) {
+        const tensor<float> panels = joule::ops::pack_gemm_b<P>(b.cview(), pr.trans_b);
+        options.trans_b = false;
+        joule::ops::gemm(ctx, a.cview(), panels.cview(), c.view(), options);
+      }
+    }
+    if (!packed) joule::ops::gemm(ctx, a.cview(), b.cview(), c.view(), options);
 
     const auto ref =
         joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), pr.trans_b, pr.alpha,
@@ -57,7 +68,7 @@ class gemm_conformance : public ::testing::Test {
     std::ostringstream what;
     what << P::name() << " gemm m=" << pr.m << " n=" << pr.n << " k=" << pr.k << " trans_b=" << pr.trans_b
          << " bias=" << pr.with_bias << " residual=" << pr.with_residual << " alpha=" << pr.alpha
-         << " act=" << joule::activation_name(pr.act) << " threads=" << ctx.threads();
+         << " act=" << joule::activation_name(pr.act) << " threads=" << ctx.threads() << " packed=" << packed;
     joule_test::expect_within(c.span(), ref.value, bound, what.str());
   }
 };
@@ -92,6 +103,33 @@ TYPED_TEST(gemm_conformance, few_rows_matrix_vector_products) {
         this->check(ctx, {m, 7, 3, trans_b, false, false, 1.f, activation::tanh}, rng);
         this->check(ctx, {m, 129, 1, trans_b, true, true, 1.f, activation::relu6}, rng);
       }
+  }
+}
+
+TYPED_TEST(gemm_conformance, b_packed_ahead_of_time_gives_the_same_products) {
+  // nn::linear packs its weight once for a policy whose GEMM reads panels (ops::pack_gemm_b): every
+  // path of that kernel must read them, from B as stored and from B^T (a Linear weight), with a
+  // ragged last panel, deeper than a k block, wider than a column block, with few rows (the
+  // streaming path), on one and two threads.
+  if constexpr (joule::ops::gemm_b_panel_width<TypeParam> == 0) {
+    GTEST_SKIP() << TypeParam::name() << "'s gemm reads B only as given: nothing to pack";
+  } else {
+    auto rng = joule_test::rng_for_test();
+    for (int threads : {1, 2}) {
+      joule::context<TypeParam> ctx(threads);
+      for (int draw = 0; draw < 12; ++draw) this->check(ctx, joule_test::random_gemm_problem(rng), rng, 0.f, 0.f, true);
+      this->check(ctx, {131, 1100, 700, false, true, true, 1.f, activation::relu}, rng, 0.f, 0.f, true);
+      this->check(ctx, {257, 67, 530, true, true, false, 1.f, activation::gelu_erf}, rng, 0.f, 0.f, true);
+      this->check(ctx, {128, 2304, 768, true, true, true, 1.f, activation::none}, rng, 0.f, 0.f, true);  // BERT QKV
+      for (std::int64_t m : {1, 2, 3, 4, 5}) {
+        this->check(ctx, {m, 1000, 300, true, true, false, 1.f, activation::none}, rng, 0.f, 0.f, true);
+        this->check(ctx, {m, 37, 19, false, true, true, 0.5f, activation::relu}, rng, 0.f, 0.f, true);
+        this->check(ctx, {m, 7, 1, true, false, false, 1.f, activation::tanh}, rng, 0.f, 0.f, true);
+      }
+      this->check(ctx, {3, 5, 0, false, true, true, 1.f, activation::relu6}, rng, 0.f, 0.f, true);  // k = 0
+      this->check(ctx, {40, 50, 60, true, false, false, 1.f, activation::relu}, rng, 0.f,
+                  std::numeric_limits<float>::infinity(), true);
+    }
   }
 }
 
@@ -156,6 +194,23 @@ TYPED_TEST(gemm_conformance, bad_input_is_a_clear_error) {
       "not aligned");
   tensor<float> square(shape{4, 4});
   expect_error([&] { joule::ops::gemm(ctx, square.cview(), square.cview(), square.view()); }, "C overlaps A");
+  // B packed in panels (rank 3): only for a policy whose GEMM reads them, and only in their shape.
+  constexpr std::int64_t width = joule::ops::gemm_b_panel_width<TypeParam>;
+  if constexpr (width == 0) {
+    tensor<float> panels(shape{1, 3, 16});
+    expect_error([&] { joule::ops::gemm(ctx, a.cview(), panels.cview(), c.view()); }, "reads B only as [k, n]");
+  } else {
+    const tensor<float> panels = joule::ops::pack_gemm_b<TypeParam>(b_ok.cview());
+    EXPECT_EQ(panels.shape(), (shape{1, 3, width}));
+    tensor<float> too_deep(shape{1, 4, width}), too_narrow(shape{1, 3, width / 2});
+    expect_error([&] { joule::ops::gemm(ctx, a.cview(), too_deep.cview(), c.view()); },
+                 "must be [1, 3, " + std::to_string(width) + "], got [1, 4, " + std::to_string(width) + "]");
+    expect_error([&] { joule::ops::gemm(ctx, a.cview(), too_narrow.cview(), c.view()); }, "must be [1, 3, ");
+    tensor<float> c_wide(shape{4, width + 1});  // needs two panels
+    expect_error([&] { joule::ops::gemm(ctx, a.cview(), panels.cview(), c_wide.view()); }, "must be [2, 3, ");
+    expect_error([&] { joule::ops::gemm(ctx, a.cview(), panels.cview(), c.view(), {.trans_b = true}); },
+                 "trans_b does not apply");
+  }
   tensor<float> w(shape{7, 9}), x(shape{2, 10}), y(shape{2, 7});
   expect_error([&] { joule::ops::linear(ctx, x.cview(), w.cview(), {}, y.view()); }, "weight must be [out, 10]");
   tensor<float> w_ok(shape{7, 10}), y_bad(shape{3, 7});

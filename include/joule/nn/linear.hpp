@@ -42,14 +42,17 @@ class linear {
    * host, then moves it to the policy's memory space (uploaded once, for a device policy).
    */
   void prepare(const weights& w, const std::string& name_prefix = "") {
-    tensor<float> weight(weight_in_by_out ? shape{in_, out_features()} : shape{out_features(), in_});
+    // Packed for the policy's GEMM (as ops::pack_gemm_b does) when it reads B so, else PyTorch's [out, in].
+    tensor<float> weight(panel_width > 0 ? shape{(out_features() + panel_width - 1) / panel_width, in_, panel_width}
+                                         : shape{out_features(), in_});
     tensor<float> bias(shape{out_features()});
     for (std::size_t i = 0; i < prefixes_.size(); ++i) {
       const auto& wi = w.at(name_prefix + prefixes_[i] + ".weight");
       const auto& bi = w.at(name_prefix + prefixes_[i] + ".bias");
       const auto first_row = static_cast<std::int64_t>(i) * out_each_;
-      if constexpr (weight_in_by_out)  // straight into W^T's columns: no second copy of the weight
-        transpose_into(wi.data(), out_each_, in_, weight.data() + first_row, out_features());
+      if constexpr (panel_width > 0)  // straight into the panels: no second copy of the weight
+        gemm_b_packing<P>::pack_columns(wi.data(), in_, /*trans=*/true, in_, out_features(), first_row, out_each_,
+                                        weight.data());
       else
         std::copy_n(wi.data(), wi.numel(), weight.data() + first_row * in_);
       std::copy_n(bi.data(), bi.numel(), bias.data() + i * bi.numel());
@@ -64,8 +67,8 @@ class linear {
 
   void forward(context<P>& ctx, tensor_view<const float> x, tensor_view<float> y,
                tensor_view<const float> residual = {}) const {
-    if constexpr (weight_in_by_out) {
-      // ops::linear's checks, on the weight as stored: x [..., in] · W^T [in, out] -> y [..., out].
+    if constexpr (panel_width > 0) {
+      // ops::linear's checks, for a weight ops::gemm takes packed: x [..., in] -> y [..., out].
       require(x.rank() >= 1 && x.dim(-1) == in_ && y.rank() == x.rank() && y.dim(-1) == out_features() &&
                   y.shape().prefix(y.rank() - 1) == x.shape().prefix(x.rank() - 1),
               "linear: input ", x.shape(), " and output ", y.shape(), " do not fit a ", in_, " -> ", out_features(),
@@ -87,24 +90,11 @@ class linear {
  private:
   using space = typename P::memory_space;
   /**
-   * @brief Whether the weight is kept as W^T, [in, out], instead of PyTorch's [out, in]: a policy
-   * whose GEMM packs B row by row (simd) then reads it in contiguous runs instead of transposing
-   * it on every call (measured 15-30% faster on BERT's layers, docs/results.md).
+   * @brief The width of the panels the weight is kept in, packed once for the policy's GEMM
+   * (ops::pack_gemm_b), or 0 to keep PyTorch's [out, in]. Packing B on every call was 14% of
+   * BERT-base's batch-1 time on simd (perf); packed at compile, the GEMM reads the panels in place.
    */
-  static constexpr bool weight_in_by_out = requires { requires P::prefers_untransposed_b; };
-
-  /**
-   * @brief dst[j · ld_dst + i] = src[i · cols + j] for a [rows, cols] src: its transpose, written
-   * in 32 x 32 tiles so that both sides stay in cache (BERT-base transposes 85 M floats).
-   */
-  static void transpose_into(const float* src, std::int64_t rows, std::int64_t cols, float* dst,
-                             std::int64_t ld_dst) noexcept {
-    constexpr std::int64_t kTile = 32;
-    for (std::int64_t i0 = 0; i0 < rows; i0 += kTile)
-      for (std::int64_t j0 = 0; j0 < cols; j0 += kTile)
-        for (std::int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)
-          for (std::int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * ld_dst + i] = src[i * cols + j];
-  }
+  static constexpr std::int64_t panel_width = ops::gemm_b_panel_width<P>;
 
   std::vector<std::string> prefixes_;
   std::int64_t in_ = 0, out_each_ = 0;

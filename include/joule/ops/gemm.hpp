@@ -6,6 +6,9 @@
  * The front end holds no arithmetic: it checks shapes, builds a gemm_op and forwards it to the
  * policy's kernel (policy/<backend>/gemm.hpp), found along the policy's fallback chain.
  */
+#include <algorithm>
+#include <cstdint>
+
 #include <joule/config.hpp>
 #include <joule/core/check.hpp>
 #include <joule/core/context.hpp>
@@ -30,6 +33,36 @@
 
 namespace joule::ops {
 
+/**
+ * @brief The width of the B panels that policy @p P's gemm reads packed ahead of time
+ * (gemm_b_packing<P>, see pack_gemm_b), or 0 when it reads B only as [k, n] or [n, k].
+ */
+template <backend P>
+inline constexpr std::int64_t gemm_b_panel_width = [] {
+  if constexpr (requires { gemm_b_packing<P>::width; })
+    return std::int64_t{gemm_b_packing<P>::width};
+  else
+    return std::int64_t{0};
+}();
+
+/**
+ * @brief B ([k, n], or [n, k] when @p trans_b: a Linear weight) packed once for policy @p P's gemm:
+ * a host tensor of shape [ceil(n / w), k, w], w = gemm_b_panel_width<P>, in the policy's own layout.
+ * ops::gemm takes it in place of B. For a constant B (a weight), this takes the packing every
+ * call would do out of the inference.
+ */
+template <backend P>
+tensor<float> pack_gemm_b(tensor_view<const float> b, bool trans_b = false) {
+  constexpr std::int64_t width = gemm_b_panel_width<P>;
+  static_assert(width > 0, "this policy's gemm reads B only as given: there is nothing to pack it for");
+  detail::check_rank("pack_gemm_b", "B", b, 2);
+  require(b.numel() == 0 || b.data() != nullptr, "pack_gemm_b: B ", b.shape(), " has a null data pointer");
+  const std::int64_t k = trans_b ? b.dim(1) : b.dim(0), n = trans_b ? b.dim(0) : b.dim(1);
+  tensor<float> packed(shape{(n + width - 1) / width, k, width});
+  if (b.numel() > 0) gemm_b_packing<P>::pack_columns(b.data(), b.dim(1), trans_b, k, n, 0, n, packed.data());
+  return packed;
+}
+
 /** @brief Options of ops::gemm. Default-constructed views mean "none". */
 struct gemm_options {
   bool trans_b = false;                 ///< B is [n, k] (a Linear weight) instead of [k, n]
@@ -41,20 +74,34 @@ struct gemm_options {
 
 /**
  * @brief c = act(alpha · a · op(b) + bias + residual) with a [m, k], b [k, n] (or [n, k] when
- * trans_b) and c [m, n]. Throws joule::error naming the shapes when they do not fit.
+ * trans_b) and c [m, n]. b may also be B packed by pack_gemm_b<P> ([ceil(n / w), k, w]). Throws
+ * joule::error naming the shapes when they do not fit.
  */
 template <backend P>
 void gemm(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> b, tensor_view<float> c,
           const gemm_options& options = {}) {
   constexpr const char* op = "gemm";
   detail::check_rank(op, "A", a, 2);
-  detail::check_rank(op, "B", b, 2);
   detail::check_rank(op, "C", c, 2);
   const std::int64_t m = a.dim(0), k = a.dim(1);
-  const std::int64_t kb = options.trans_b ? b.dim(1) : b.dim(0);
-  const std::int64_t n = options.trans_b ? b.dim(0) : b.dim(1);
-  require(kb == k, op, ": A is ", a.shape(), " but B", options.trans_b ? "^T" : "", " is ", b.shape(),
-          ": inner dimensions ", k, " and ", kb, " differ");
+  const bool packed = b.rank() == 3;
+  std::int64_t n = 0;
+  if (packed) {  // pack_gemm_b's panels: n is C's, the panels must be what pack_gemm_b<P> makes for it
+    constexpr std::int64_t width = gemm_b_panel_width<P>;
+    require(width > 0, op, ": B ", b.shape(), " is packed in panels, but the ", P::name(),
+            " policy's gemm reads B only as [k, n] or [n, k]");
+    require(!options.trans_b, op, ": B is packed in panels (", b.shape(), "): trans_b does not apply to it");
+    n = c.dim(1);
+    const shape expected{(n + width - 1) / width, k, width};
+    require(b.shape() == expected, op, ": A is ", a.shape(), " and C is ", c.shape(), ", so B packed for the ",
+            P::name(), " policy must be ", expected, ", got ", b.shape());
+  } else {
+    detail::check_rank(op, "B", b, 2);
+    const std::int64_t kb = options.trans_b ? b.dim(1) : b.dim(0);
+    n = options.trans_b ? b.dim(0) : b.dim(1);
+    require(kb == k, op, ": A is ", a.shape(), " but B", options.trans_b ? "^T" : "", " is ", b.shape(),
+            ": inner dimensions ", k, " and ", kb, " differ");
+  }
   detail::check_shape(op, "C", c, shape{m, n});
   detail::check_no_overlap(op, "C", c, "A", a);
   detail::check_no_overlap(op, "C", c, "B", b);
@@ -69,12 +116,15 @@ void gemm(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> 
                .a = a.data(),
                .lda = k,
                .b = b.data(),
-               .ldb = options.trans_b ? k : n,
+               .ldb = packed            ? b.dim(2)
+                      : options.trans_b ? k
+                                        : n,
                .trans_b = options.trans_b,
                .c = c.data(),
                .ldc = n,
                .alpha = options.alpha,
-               .ep = {}};
+               .ep = {},
+               .b_panel_width = packed ? b.dim(2) : 0};
   desc.ep.act = options.act;
   if (!options.bias.is_none()) {
     detail::check_shape(op, "bias", options.bias, shape{n});

@@ -22,9 +22,6 @@ struct simd {
   using fallback = scalar;
   using memory_space = host_space;
   static constexpr const char* name() noexcept { return "simd"; }
-  /** @brief Its GEMM packs B = [k, n] with vector copies but B^T element by element (nn::linear). */
-  static constexpr bool prefers_untransposed_b = true;
-
 #if JOULE_HAS_SIMD
   /** @brief The xsimd architecture the kernels were compiled for, e.g. "avx512bw". */
   static const char* arch_name() noexcept { return xsimd::default_arch::name(); }

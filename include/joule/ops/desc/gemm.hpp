@@ -12,6 +12,11 @@ namespace joule {
  * A is [m, k] with row stride lda; B is [k, n] with row stride ldb, or [n, k] when trans_b (the
  * layout of a PyTorch Linear weight); C is [m, n] with row stride ldc. The front end has checked
  * every size, stride and pointer; k may be 0 (then C = act(bias + residual)). C never aliases A or B.
+ *
+ * When b_panel_width is w > 0, B was packed ahead of time by gemm_b_packing<P> (ops::pack_gemm_b:
+ * a constant weight, packed once at compile) into ceil(n / w) · k · w floats in a layout only that
+ * policy's kernel reads; ldb and trans_b are then unused. Only a kernel whose policy specialises
+ * gemm_b_packing is ever given such a B.
  */
 struct gemm_op {
   std::int64_t m = 0, n = 0, k = 0;
@@ -24,8 +29,36 @@ struct gemm_op {
   std::int64_t ldc = 0;
   float alpha = 1.f;
   epilogue ep;
+  std::int64_t b_panel_width = 0;  ///< 0: B as ldb and trans_b say; w: B packed in panels w columns wide
+  /**
+   * @brief When set, B is made on demand instead of read from b: b_rows(b_source, p, j0, count, dst)
+   * writes B[p, j0 : j0 + count) to dst (a convolution's im2col rows, made as the kernel packs
+   * them, so that the columns matrix is never written out). Only a kernel whose policy has
+   * gemm_makes_b_on_demand<P> is ever given one.
+   */
+  void (*b_rows)(const void* b_source, std::int64_t p, std::int64_t j0, std::int64_t count, float* dst) = nullptr;
+  const void* b_source = nullptr;
 
   static constexpr const char* name() noexcept { return "gemm"; }
 };
+
+/**
+ * @brief How policy @p P's gemm kernel wants a constant B packed ahead of time, when it does:
+ * a specialisation provides
+ *
+ *     static constexpr std::int64_t width;  // columns per panel: the packed B holds ceil(n / width) · k · width floats
+ *     static void pack_columns(const float* src, std::int64_t ld, bool trans, std::int64_t k, std::int64_t n,
+ *                              std::int64_t first_col, std::int64_t cols, float* packed) noexcept;
+ *
+ * pack_columns writes columns [first_col, first_col + cols) of a packed B of n columns from src,
+ * [k, cols] with row stride ld, or [cols, k] when trans (a Linear weight's rows), into zeroed
+ * memory. The primary template is empty: the policy's gemm reads B only as given.
+ */
+template <class P>
+struct gemm_b_packing {};
+
+/** @brief Whether policy @p P's gemm kernel takes B made on demand (gemm_op::b_rows). */
+template <class P>
+inline constexpr bool gemm_makes_b_on_demand = false;
 
 }  // namespace joule

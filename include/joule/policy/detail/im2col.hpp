@@ -5,7 +5,8 @@
  *
  * - im2col and conv2d_as_gemm: a convolution lowered to one GEMM per image and group, run by the
  *   policy's own gemm kernel with the convolution's bias, residual and activation as its epilogue.
- *   The simd, blas and eigen convolutions share this lowering and differ only in their GEMM.
+ *   The simd, blas and eigen convolutions share this lowering and differ only in their GEMM (and
+ *   simd's makes the columns matrix a block at a time as it packs it).
  * - padded_plane: one input plane copied with its padding written out and its columns split by
  *   stride phase, so that a vector kernel reads the taps of kLanes neighbouring windows as one
  *   contiguous load, with no border tests (the simd depthwise convolution and pooling).
@@ -62,33 +63,57 @@ inline column_span valid_columns(std::int64_t x0, std::int64_t stride, std::int6
   return {begin, end};
 }
 
+/** @brief Where im2col's rows come from: the geometry and the planes of one image and group. */
+struct im2col_source {
+  const window_geometry* g;
+  const float* input;  ///< [channels, h, w]
+};
+
 /**
- * @brief The columns matrix of @p channels planes of @p input ([channels, h, w]):
- * cols[(c · kh + ky) · kw + kx][oy · out_w + ox] = input[c][oy · sh - ph + ky · dh][ox · sw - pw + kx · dw],
- * 0 where that position is padding. Rows are split across the context's threads.
+ * @brief Columns [j0, j0 + count) of row @p r of the columns matrix (im2col) of @p source: with
+ * r = (c · kh + ky) · kw + kx and j = oy · out_w + ox, dst[j - j0] = input[c][oy · sh - ph + ky · dh]
+ * [ox · sw - pw + kx · dw], 0 where that position is padding. The signature is gemm_op::b_rows'.
+ */
+inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t j0, std::int64_t count,
+                               float* dst) noexcept {
+  const auto& s = *static_cast<const im2col_source*>(source);
+  const window_geometry& g = *s.g;
+  const std::int64_t taps = g.kh * g.kw, c = r / taps, ky = r % taps / g.kw, kx = r % g.kw;
+  const float* plane = s.input + c * g.h * g.w;
+  const std::int64_t x0 = kx * g.dil_w - g.pad_w;
+  const column_span cs = valid_columns(x0, g.stride_w, g.w, g.out_w);
+  for (std::int64_t j = j0, end = j0 + count; j < end;) {
+    const std::int64_t oy = j / g.out_w, ox0 = j % g.out_w, ox1 = std::min(g.out_w, ox0 + (end - j));
+    float* out = dst + (j - j0) - ox0;  // out[ox] is output column ox of this row
+    const std::int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dil_h;
+    if (iy < 0 || iy >= g.h) {
+      std::fill(out + ox0, out + ox1, 0.f);
+    } else {
+      const float* src = plane + iy * g.w;
+      const std::int64_t begin = std::clamp(cs.begin, ox0, ox1), finish = std::clamp(cs.end, begin, ox1);
+      std::fill(out + ox0, out + begin, 0.f);
+      if (g.stride_w == 1)
+        std::copy(src + begin + x0, src + finish + x0, out + begin);
+      else
+        for (std::int64_t ox = begin; ox < finish; ++ox) out[ox] = src[ox * g.stride_w + x0];
+      std::fill(out + finish, out + ox1, 0.f);
+    }
+    j += ox1 - ox0;
+  }
+}
+
+/**
+ * @brief The columns matrix of @p channels planes of @p input ([channels, h, w]), row by row
+ * (im2col_row_segment): channels · kh · kw rows of out_h · out_w columns. Rows are split across
+ * the context's threads.
  */
 inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t channels, const float* input, float* cols) {
   const std::int64_t taps = g.kh * g.kw, pixels = g.out_h * g.out_w;
+  const im2col_source source{&g, input};
   ctx.parallel_for(channels * taps, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(pixels, 1)),
                    [&](std::int64_t r0, std::int64_t r1) {
-                     for (std::int64_t r = r0; r < r1; ++r) {
-                       const std::int64_t c = r / taps, ky = r % taps / g.kw, kx = r % g.kw;
-                       const float* plane = input + c * g.h * g.w;
-                       const std::int64_t x0 = kx * g.dil_w - g.pad_w;
-                       const column_span cs = valid_columns(x0, g.stride_w, g.w, g.out_w);
-                       for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
-                         float* dst = cols + r * pixels + oy * g.out_w;
-                         const std::int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dil_h;
-                         if (iy < 0 || iy >= g.h) {
-                           std::fill(dst, dst + g.out_w, 0.f);
-                           continue;
-                         }
-                         const float* src = plane + iy * g.w;
-                         std::fill(dst, dst + cs.begin, 0.f);
-                         for (std::int64_t ox = cs.begin; ox < cs.end; ++ox) dst[ox] = src[ox * g.stride_w + x0];
-                         std::fill(dst + cs.end, dst + g.out_w, 0.f);
-                       }
-                     }
+                     for (std::int64_t r = r0; r < r1; ++r)
+                       im2col_row_segment(&source, r, 0, pixels, cols + r * pixels);
                    });
 }
 
@@ -96,7 +121,10 @@ inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t chan
  * @brief A convolution as GEMMs on policy @p P's gemm kernel: for each image and group,
  * output[c_out/g, pixels] = weight[c_out/g, c_in/g · kh · kw] · cols, with the bias (along rows) and
  * the residual fused as the GEMM's epilogue. A 1x1, stride-1, unpadded convolution multiplies the
- * input planes directly: they already are its columns matrix.
+ * input planes directly: they already are its columns matrix. A kernel that takes B made on
+ * demand (gemm_makes_b_on_demand, the simd one) makes the columns as it packs them, a block at a
+ * time in cache, instead of reading back a columns matrix written out first (7 MB for ResNet-50's
+ * first 3x3 layer).
  */
 template <class P>
 void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
@@ -104,13 +132,15 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t depth = cin_g * op.kh * op.kw, pixels = op.out_h * op.out_w, in_plane = op.h * op.w;
   const bool direct =
       op.kh == 1 && op.kw == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_h == 0 && op.pad_w == 0;
+  constexpr bool on_demand = gemm_makes_b_on_demand<P>;
   const window_geometry g = geometry_of(op);
   scratch_frame frame(ctx);
-  float* cols = direct ? nullptr : frame.take<float>(depth * pixels);
+  float* cols = direct || on_demand ? nullptr : frame.take<float>(depth * pixels);
   for (std::int64_t b = 0; b < op.n; ++b) {
     for (std::int64_t grp = 0; grp < op.groups; ++grp) {
       const float* in = op.input + (b * op.c_in + grp * cin_g) * in_plane;
-      if (!direct) im2col(ctx, g, cin_g, in, cols);
+      const im2col_source source{&g, in};
+      if (!direct && !on_demand) im2col(ctx, g, cin_g, in, cols);
       const std::int64_t out_offset = (b * op.c_out + grp * cout_g) * pixels;
       gemm_op gemm{.m = cout_g,
                    .n = pixels,
@@ -124,6 +154,10 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
                    .ldc = pixels,
                    .alpha = 1.f,
                    .ep = {}};
+      if (!direct && on_demand) {
+        gemm.b_rows = &im2col_row_segment;
+        gemm.b_source = &source;
+      }
       gemm.ep.bias = op.ep.bias ? op.ep.bias + grp * cout_g : nullptr;
       gemm.ep.axis = bias_axis::row;
       gemm.ep.residual = op.ep.residual ? op.ep.residual + out_offset : nullptr;

@@ -13,6 +13,11 @@
  * matrix-vector product in disguise: every element of B is used m times, so packing B costs as much
  * as the arithmetic. It skips packing and streams B once (small_m_gemm): with B transposed ([n, k],
  * a weight matrix), as dot products along k; otherwise as rows of B scaled and added along n.
+ *
+ * A constant B (a Linear weight) can come packed already (ops::pack_gemm_b, gemm_op::b_panel_width:
+ * the blocks gemm_block would build, for the whole matrix): then nothing is packed per call, and
+ * the first row tile prefetches the next panel into L2 while it multiplies this one. B may also be
+ * made on demand (gemm_op::b_rows: a convolution's im2col rows), a row of a block at a time.
  */
 #include <algorithm>
 #include <array>
@@ -47,6 +52,24 @@ struct gemm_blocking {
 };
 
 /**
+ * @brief Where rows [pc, pc + kc) of panel @p panel (columns [panel · kPanel, + kPanel)) start in a
+ * B packed ahead of time (gemm_b_packing<simd>) with @p panels panels over depth @p k.
+ *
+ * The layout is the one gemm_block packs per call, kept for the whole matrix: panels grouped by
+ * kNc columns; within a group, one slab per k block of kKc rows, holding that block of each of
+ * the group's panels one after another. A k block of a column group is then one contiguous run
+ * (512 KB), as the per-call packing makes it. Panel after panel over the whole depth measured
+ * slower on BERT's ffn_down (k = 3072): its 16 panels of a block, 384 KB apart, fell into the
+ * same L2 sets.
+ */
+constexpr std::int64_t packed_panel_offset(std::int64_t k, std::int64_t panels, std::int64_t panel, std::int64_t pc,
+                                           std::int64_t kc) noexcept {
+  constexpr std::int64_t kGroup = gemm_blocking::kNc / gemm_blocking::kPanel;  // panels per column group
+  const std::int64_t group = panel / kGroup, in_group = std::min(kGroup, panels - group * kGroup);
+  return (group * kGroup * k + pc * in_group + panel % kGroup * kc) * gemm_blocking::kPanel;
+}
+
+/**
  * @brief Packs B[pc : pc + kc, jc : jc + nc] into kPanel-wide, zero-padded panels.
  *
  * Packing is pure memory traffic, and on the convolutions' GEMMs (m = output channels, often 64)
@@ -59,6 +82,21 @@ inline void pack_b(const gemm_op& op, std::int64_t pc, std::int64_t kc, std::int
   constexpr std::int64_t kPanel = gemm_blocking::kPanel;
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
   const std::int64_t full_panels = nc / kPanel;
+  if (op.b_rows) {
+    // B made on demand (a convolution's im2col rows): each row of the block is made in L1, then
+    // dealt into the panels, zero-padded to a whole panel.
+    alignas(64) float row[gemm_blocking::kNc + kPanel];
+    const std::int64_t panels = (nc + kPanel - 1) / kPanel;
+    std::fill(row + nc, row + panels * kPanel, 0.f);
+    for (std::int64_t p = 0; p < kc; ++p) {
+      op.b_rows(op.b_source, pc + p, jc, nc, row);
+      for (std::int64_t q = 0; q < panels; ++q)
+#pragma GCC unroll 4
+        for (std::int64_t v = 0; v < kV; ++v)
+          batch::load_aligned(row + q * kPanel + v * kLanes).store_aligned(packed + (q * kc + p) * kPanel + v * kLanes);
+    }
+    return;
+  }
   if (!op.trans_b) {
     // Row by row, so that B is read in long contiguous runs the hardware prefetcher follows (a
     // panel at a time would read kc rows kPanel floats each, a stride the prefetcher loses).
@@ -100,13 +138,20 @@ struct tile_target {
   float* c;
   std::int64_t ldc, row, col, rows, cols;
   bool first_k_block, last_k_block;
+  /**
+   * @brief The next panel of B, to prefetch into L2 while this one is multiplied, or null. Set for
+   * the first row tile over a B packed ahead of time: that tile is the first to read the panels
+   * from memory, and waiting on each line would stall its FMAs (packing per call read them with
+   * many loads in flight instead).
+   */
+  const float* prefetch_b = nullptr;
 };
 
 /**
  * @brief Accumulates a Rows x kPanel tile over kc and stores it to @p t.
  * A is read in place (rows of stride lda); B comes packed.
  */
-template <std::int64_t Rows>
+template <std::int64_t Rows, bool PrefetchB>
 inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, const float* packed_b,
                          const tile_target& t) {
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
@@ -119,6 +164,9 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
 #pragma GCC unroll 4
     for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = batch(0.f);
   for (std::int64_t p = 0; p < kc; ++p) {
+    if constexpr (PrefetchB)
+      for (std::int64_t line = 0; line < kPanel; line += 64 / sizeof(float))
+        __builtin_prefetch(t.prefetch_b + p * kPanel + line, 0, 2);
     batch b[kV];
 #pragma GCC unroll 4
     for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
@@ -129,41 +177,57 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
       for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
     }
   }
-  const bool full = t.cols == kPanel;
-  for (std::int64_t r = 0; r < Rows; ++r) {
-    float* c_row = t.c + r * t.ldc;
-    if (full) {
-      // The epilogue runs on the tile in registers: C is written once, never re-read.
+  if (t.cols == kPanel) {
+    // The epilogue runs on the tile in registers: C is written once, never re-read. Unrolled like
+    // the loop above, so that acc[][] never goes through memory.
+#pragma GCC unroll 16
+    for (std::int64_t r = 0; r < Rows; ++r) {
+      float* c_row = t.c + r * t.ldc;
+#pragma GCC unroll 4
       for (std::int64_t v = 0; v < kV; ++v) {
         batch sum = acc[r][v];
         if (!t.first_k_block) sum += batch::load_unaligned(c_row + v * kLanes);
         if (t.last_k_block) sum = epilogue_vector(op.ep, op.alpha, sum, t.row + r, t.col + v * kLanes);
         sum.store_unaligned(c_row + v * kLanes);
       }
-      continue;
     }
-    // A ragged last panel: through a buffer, then the epilogue on the row segment in place.
-    alignas(64) float lane[kPanel];
-    for (std::int64_t v = 0; v < kV; ++v) acc[r][v].store_aligned(lane + v * kLanes);
-    for (std::int64_t j = 0; j < t.cols; ++j) c_row[j] = t.first_k_block ? lane[j] : c_row[j] + lane[j];
+    return;
+  }
+  // A ragged last panel: through a buffer, then the epilogue on the row segment in place.
+  alignas(64) float lanes[Rows][kPanel];
+#pragma GCC unroll 16
+  for (std::int64_t r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (std::int64_t v = 0; v < kV; ++v) acc[r][v].store_aligned(lanes[r] + v * kLanes);
+  for (std::int64_t r = 0; r < Rows; ++r) {
+    float* c_row = t.c + r * t.ldc;
+    for (std::int64_t j = 0; j < t.cols; ++j) c_row[j] = t.first_k_block ? lanes[r][j] : c_row[j] + lanes[r][j];
     if (t.last_k_block) epilogue_row(op.ep, op.alpha, c_row, t.row + r, t.col, t.cols);
   }
 }
 
 using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, const float*, const tile_target&);
 
-template <std::int64_t... Rows>
+template <bool PrefetchB, std::int64_t... Rows>
 constexpr std::array<micro_kernel_fn, sizeof...(Rows)> micro_kernels(std::integer_sequence<std::int64_t, Rows...>) {
-  return {&micro_kernel<Rows + 1>...};
+  return {&micro_kernel<Rows + 1, PrefetchB>...};
 }
 
-/** @brief The micro-kernel for a tile of @p rows rows (1 .. kRows: the full tile, or the last rows of C). */
-inline micro_kernel_fn micro_kernel_for(std::int64_t rows) noexcept {
-  static constexpr auto table = micro_kernels(std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>{});
-  return table[rows - 1];
+/**
+ * @brief The micro-kernel for a tile of @p rows rows (1 .. kRows: the full tile, or the last rows
+ * of C), with or without prefetching the next panel of B (tile_target::prefetch_b).
+ */
+inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b) noexcept {
+  using rows_sequence = std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>;
+  static constexpr auto plain = micro_kernels<false>(rows_sequence{});
+  static constexpr auto prefetching = micro_kernels<true>(rows_sequence{});
+  return (prefetch_b ? prefetching : plain)[rows - 1];
 }
 
-/** @brief Computes C[i0:i1, j0:j1] using @p packed (kKc * kNc floats) for B blocks. */
+/**
+ * @brief Computes C[i0:i1, j0:j1] (j0 on a panel boundary), packing B blocks into @p packed
+ * (kKc * kNc floats), or reading them in place when B came packed (op.b_panel_width).
+ */
 inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1,
                        float* packed) {
   using blk = gemm_blocking;
@@ -171,11 +235,20 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
     const std::int64_t nc = std::min(blk::kNc, j1 - jc);
     for (std::int64_t pc = 0; pc < op.k; pc += blk::kKc) {
       const std::int64_t kc = std::min(blk::kKc, op.k - pc);
-      pack_b(op, pc, kc, jc, nc, packed);
+      const bool packed_ahead = op.b_panel_width != 0;
+      if (!packed_ahead) pack_b(op, pc, kc, jc, nc, packed);
+      // Rows [pc, pc + kc) of the panel of columns [jc + q, jc + q + kPanel).
+      const std::int64_t all_panels = (op.n + blk::kPanel - 1) / blk::kPanel;
+      auto panel_at = [&](std::int64_t q) {
+        return packed_ahead ? op.b + packed_panel_offset(op.k, all_panels, (jc + q) / blk::kPanel, pc, kc)
+                            : packed + q * kc;
+      };
       for (std::int64_t ir = i0; ir < i1; ir += blk::kRows) {
         const std::int64_t rows = std::min(blk::kRows, i1 - ir);
         const float* a = op.a + ir * op.lda + pc;
         for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
+          const float* panel = panel_at(q);
+          const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
           const tile_target t{op.c + ir * op.ldc + jc + q,
                               op.ldc,
                               ir,
@@ -183,8 +256,9 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                               rows,
                               std::min(blk::kPanel, nc - q),
                               pc == 0,
-                              pc + kc >= op.k};
-          micro_kernel_for(rows)(op, a, kc, packed + q * kc, t);
+                              pc + kc >= op.k,
+                              prefetch ? panel_at(q + blk::kPanel) : nullptr};
+          micro_kernel_for(rows, prefetch)(op, a, kc, panel, t);
         }
       }
     }
@@ -300,6 +374,41 @@ inline void small_m_gemm(const gemm_op& op, std::int64_t j0, std::int64_t j1) no
 
 }  // namespace simd_detail
 
+/** @brief The simd gemm reads a constant B packed ahead of time (simd_detail::packed_panel_offset). */
+template <>
+struct gemm_b_packing<simd> {
+  static constexpr std::int64_t width = simd_detail::gemm_blocking::kPanel;
+
+  static void pack_columns(const float* src, std::int64_t ld, bool trans, std::int64_t k, std::int64_t n,
+                           std::int64_t first_col, std::int64_t cols, float* packed) noexcept {
+    using blk = simd_detail::gemm_blocking;
+    const std::int64_t panels = (n + width - 1) / width;
+    for (std::int64_t j0 = 0; j0 < cols;) {
+      const std::int64_t panel = (first_col + j0) / width, lane0 = (first_col + j0) % width;
+      const std::int64_t run = std::min(width - lane0, cols - j0);  // the columns that land in this panel
+      for (std::int64_t pc = 0; pc < k; pc += blk::kKc) {
+        const std::int64_t kc = std::min(blk::kKc, k - pc);
+        float* dst = packed + simd_detail::packed_panel_offset(k, panels, panel, pc, kc) + lane0;
+        if (!trans) {
+          for (std::int64_t p = 0; p < kc; ++p) std::copy_n(src + (pc + p) * ld + j0, run, dst + p * width);
+        } else {
+          // src's rows become the panel's columns: strips 16 deep keep the strided writes in L1.
+          constexpr std::int64_t kStrip = 16;
+          for (std::int64_t p0 = 0; p0 < kc; p0 += kStrip)
+            for (std::int64_t j = 0; j < run; ++j)
+              for (std::int64_t p = p0; p < std::min(kc, p0 + kStrip); ++p)
+                dst[p * width + j] = src[(j0 + j) * ld + pc + p];
+        }
+      }
+      j0 += run;
+    }
+  }
+};
+
+/** @brief The simd gemm packs B made on demand (gemm_op::b_rows) as it packs B from memory. */
+template <>
+inline constexpr bool gemm_makes_b_on_demand<simd> = true;
+
 template <>
 struct kernel<gemm_op, simd> {
   static void run(cpu_context& ctx, const gemm_op& op) {
@@ -314,7 +423,9 @@ struct kernel<gemm_op, simd> {
     if (op.m == 0 || op.n == 0) return;
     const std::int64_t flops_per_thread = 2 * op.m * op.n * op.k / ctx.threads();
     const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
-    if (op.m <= simd_detail::kSmallRows) {  // a few rows: stream B, columns split across threads
+    // A few rows: stream B, columns split across threads. A B packed ahead costs nothing more to
+    // read than B as stored, and the micro-kernel reads it.
+    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows) {
       if (threads == 1) return simd_detail::small_m_gemm(op, 0, op.n);
       // Whole vectors per thread, so that only the last thread has a ragged edge.
       const std::int64_t vectors = (op.n + simd_detail::kLanes - 1) / simd_detail::kLanes;
@@ -331,9 +442,9 @@ struct kernel<gemm_op, simd> {
     const std::int64_t panels = (op.n + blk::kPanel - 1) / blk::kPanel;
     const bool split_columns = panels >= 2 * threads || op.m < threads * blk::kRows;
     scratch_frame frame(ctx);
-    float* packed = frame.take<float>(threads * blk::kKc * blk::kNc);
+    float* packed = op.b_panel_width ? nullptr : frame.take<float>(threads * blk::kKc * blk::kNc);
     auto body = [&](int t) {
-      float* mine = packed + t * blk::kKc * blk::kNc;
+      float* mine = packed ? packed + t * blk::kKc * blk::kNc : nullptr;
       if (split_columns) {
         const std::int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
         if (p0 < p1) simd_detail::gemm_block(op, 0, op.m, p0 * blk::kPanel, std::min(op.n, p1 * blk::kPanel), mine);
