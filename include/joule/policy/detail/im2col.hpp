@@ -63,6 +63,66 @@ inline column_span valid_columns(std::int64_t x0, std::int64_t stride, std::int6
   return {begin, end};
 }
 
+#if JOULE_HAS_SIMD
+/**
+ * @brief Two vectors [a0 .. a(N-1)], [b0 .. b(N-1)] as [evens of a | evens of b] (even_lanes) or
+ * [odds of a | odds of b] (odd_lanes): each vector is permuted so that the halves wanted sit in
+ * the right half, then one blend picks them. Stride-2 reads, as contiguous loads.
+ */
+struct evens_low {
+  static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i : 2 * (i - n / 2) + 1; }
+};
+struct odds_low {
+  static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i + 1 : 2 * (i - n / 2); }
+};
+struct low_half {
+  static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; }
+};
+inline simd_detail::batch even_lanes(simd_detail::batch a, simd_detail::batch b) noexcept {
+  using index_batch = xsimd::batch<std::uint32_t>;
+  constexpr auto even_first = xsimd::make_batch_constant<index_batch, evens_low>();
+  constexpr auto odd_first = xsimd::make_batch_constant<index_batch, odds_low>();
+  const xsimd::batch_bool<float> low = xsimd::make_batch_bool_constant<simd_detail::batch, low_half>();
+  return xsimd::select(low, xsimd::swizzle(a, even_first), xsimd::swizzle(b, odd_first));
+}
+inline simd_detail::batch odd_lanes(simd_detail::batch a, simd_detail::batch b) noexcept {
+  using index_batch = xsimd::batch<std::uint32_t>;
+  constexpr auto even_first = xsimd::make_batch_constant<index_batch, evens_low>();
+  constexpr auto odd_first = xsimd::make_batch_constant<index_batch, odds_low>();
+  const xsimd::batch_bool<float> low = xsimd::make_batch_bool_constant<simd_detail::batch, low_half>();
+  return xsimd::select(low, xsimd::swizzle(a, odd_first), xsimd::swizzle(b, even_first));
+}
+#endif
+
+/** @brief p[0, count) = value, with vector stores when the simd policy is built (GCC -O2 would not). */
+inline void fill_floats(float* p, std::int64_t count, float value) noexcept {
+  std::int64_t i = 0;
+#if JOULE_HAS_SIMD
+  using simd_detail::kLanes;
+  const simd_detail::batch v(value);
+  for (; i + kLanes <= count; i += kLanes) v.store_unaligned(p + i);
+  if (i < count) simd_detail::store_first(v, p + i, count - i);
+#else
+  for (; i < count; ++i) p[i] = value;
+#endif
+}
+
+/**
+ * @brief dst[0, count) = src[0, count), nothing read or written past them: whole vectors, then one
+ * partial vector, when the simd policy is built. The rows copied here (im2col's, 7 to 224 floats)
+ * are short enough that a memmove call per row cost more than the copy.
+ */
+inline void copy_floats(const float* src, std::int64_t count, float* dst) noexcept {
+  std::int64_t i = 0;
+#if JOULE_HAS_SIMD
+  using simd_detail::kLanes;
+  for (; i + kLanes <= count; i += kLanes) simd_detail::batch::load_unaligned(src + i).store_unaligned(dst + i);
+  if (i < count) simd_detail::store_first(simd_detail::load_first(src + i, count - i), dst + i, count - i);
+#else
+  for (; i < count; ++i) dst[i] = src[i];
+#endif
+}
+
 /** @brief Where im2col's rows come from: the geometry and the planes of one image and group. */
 struct im2col_source {
   const window_geometry* g;
@@ -87,16 +147,33 @@ inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t 
     float* out = dst + (j - j0) - ox0;  // out[ox] is output column ox of this row
     const std::int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dil_h;
     if (iy < 0 || iy >= g.h) {
-      std::fill(out + ox0, out + ox1, 0.f);
+      fill_floats(out + ox0, ox1 - ox0, 0.f);
     } else {
       const float* src = plane + iy * g.w;
       const std::int64_t begin = std::clamp(cs.begin, ox0, ox1), finish = std::clamp(cs.end, begin, ox1);
-      std::fill(out + ox0, out + begin, 0.f);
-      if (g.stride_w == 1)
-        std::copy(src + begin + x0, src + finish + x0, out + begin);
-      else
-        for (std::int64_t ox = begin; ox < finish; ++ox) out[ox] = src[ox * g.stride_w + x0];
-      std::fill(out + finish, out + ox1, 0.f);
+      fill_floats(out + ox0, begin - ox0, 0.f);
+      if (g.stride_w == 1) {
+        copy_floats(src + begin + x0, finish - begin, out + begin);
+      } else {
+        std::int64_t ox = begin;
+#if JOULE_HAS_SIMD
+        // Stride 2 (every strided convolution of ResNet-50 and MobileNetV2): the even lanes of two
+        // contiguous loads, while both stay inside this input row.
+        using simd_detail::kLanes;
+        if (g.stride_w == 2)
+          for (; ox < finish && 2 * (ox + kLanes) + x0 <= g.w; ox += kLanes) {
+            const float* p = src + 2 * ox + x0;
+            const simd_detail::batch v =
+                even_lanes(simd_detail::batch::load_unaligned(p), simd_detail::batch::load_unaligned(p + kLanes));
+            if (ox + kLanes <= finish)
+              v.store_unaligned(out + ox);
+            else
+              simd_detail::store_first(v, out + ox, finish - ox);
+          }
+#endif
+        for (; ox < finish; ++ox) out[ox] = src[ox * g.stride_w + x0];
+      }
+      fill_floats(out + finish, ox1 - finish, 0.f);
     }
     j += ox1 - ox0;
   }
@@ -211,16 +288,6 @@ inline padded_plane plan_padded_plane(const window_geometry& g) noexcept {
   return {rows, g.stride_w, len};
 }
 
-/** @brief p[0, count) = value, with vector stores when the simd policy is built (GCC -O2 would not). */
-inline void fill_floats(float* p, std::int64_t count, float value) noexcept {
-  std::int64_t i = 0;
-#if JOULE_HAS_SIMD
-  const simd_detail::batch v(value);
-  for (; i + simd_detail::kLanes <= count; i += simd_detail::kLanes) v.store_unaligned(p + i);
-#endif
-  for (; i < count; ++i) p[i] = value;
-}
-
 /**
  * @brief dst[0, count) = src[0, count), and possibly beyond, up to the next whole vector when
  * @p readable floats from src and @p writable floats at dst allow it: the caller overwrites what
@@ -235,8 +302,10 @@ inline void copy_row(const float* src, std::int64_t count, std::int64_t readable
   const std::int64_t whole = std::min(readable, writable) / kLanes * kLanes;
   for (; i < count && i + kLanes <= whole; i += kLanes)
     simd_detail::batch::load_unaligned(src + i).store_unaligned(dst + i);
-#endif
+  if (i < count) copy_floats(src + i, count - i, dst + i);
+#else
   for (; i < count; ++i) dst[i] = src[i];
+#endif
 }
 
 /**
@@ -248,28 +317,11 @@ inline void split_phases(const padded_plane& pl, const float* row, float* dst) n
   if (pl.phases == 2) {
     using simd_detail::batch;
     using simd_detail::kLanes;
-    // Two vectors [a0 .. a(N-1)], [b0 .. b(N-1)] become [evens of a | evens of b] (phase 0) and
-    // [odds of a | odds of b] (phase 1): each vector is permuted so that the halves wanted sit in
-    // the right half, then one blend picks them.
-    struct evens_low {
-      static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i : 2 * (i - n / 2) + 1; }
-    };
-    struct odds_low {
-      static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i + 1 : 2 * (i - n / 2); }
-    };
-    struct low_half {
-      static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; }
-    };
-    using index_batch = xsimd::batch<std::uint32_t>;
-    constexpr auto even_first = xsimd::make_batch_constant<index_batch, evens_low>();
-    constexpr auto odd_first = xsimd::make_batch_constant<index_batch, odds_low>();
-    const xsimd::batch_bool<float> low = xsimd::make_batch_bool_constant<batch, low_half>();
     for (std::int64_t j = 0; j < pl.phase_len; j += kLanes) {
       const batch a = batch::load_aligned(row + 2 * j);
       const batch b = batch::load_aligned(row + 2 * j + kLanes);
-      xsimd::select(low, xsimd::swizzle(a, even_first), xsimd::swizzle(b, odd_first)).store_aligned(dst + j);
-      xsimd::select(low, xsimd::swizzle(a, odd_first), xsimd::swizzle(b, even_first))
-          .store_aligned(dst + pl.phase_len + j);
+      even_lanes(a, b).store_aligned(dst + j);
+      odd_lanes(a, b).store_aligned(dst + pl.phase_len + j);
     }
     return;
   }

@@ -39,24 +39,17 @@ struct depthwise_plane {
 };
 
 /** @brief out[0, count) = act(v + bias + residual) for the first @p count lanes of @p v. */
-inline void store_conv_lanes(batch v, float bias, const float* residual, activation act, float* out,
-                             std::int64_t count) noexcept {
+[[gnu::always_inline]] inline void store_conv_lanes(batch v, float bias, const float* residual, activation act,
+                                                    float* out, std::int64_t count) noexcept {
+  v += batch(bias);
   if (count == kLanes) {
-    v += batch(bias);
     if (residual) v += batch::load_unaligned(residual);
     activate(act, v).store_unaligned(out);
     return;
   }
-  // A partial vector at the end of a row, where the residual and the output may end: the lanes
-  // go through a buffer, and the arithmetic stays vectorised.
-  alignas(64) float lanes[kLanes] = {};
-  v += batch(bias);
-  if (residual) {
-    std::copy(residual, residual + count, lanes);
-    v += batch::load_aligned(lanes);
-  }
-  activate(act, v).store_aligned(lanes);
-  std::copy(lanes, lanes + count, out);
+  // A partial vector at the end of a row, where the residual and the output may end.
+  if (residual) v += load_first(residual, count);
+  store_first(activate(act, v), out, count);
 }
 
 /** @brief Output rows [oy0, oy0 + Rows) x columns [ox0, ox0 + Vectors · kLanes) of one plane. */

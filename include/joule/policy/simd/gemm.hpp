@@ -193,16 +193,19 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
     }
     return;
   }
-  // A ragged last panel: through a buffer, then the epilogue on the row segment in place.
-  alignas(64) float lanes[Rows][kPanel];
+  // A ragged last panel: the same, loading and storing only the columns that exist.
 #pragma GCC unroll 16
-  for (std::int64_t r = 0; r < Rows; ++r)
-#pragma GCC unroll 4
-    for (std::int64_t v = 0; v < kV; ++v) acc[r][v].store_aligned(lanes[r] + v * kLanes);
   for (std::int64_t r = 0; r < Rows; ++r) {
     float* c_row = t.c + r * t.ldc;
-    for (std::int64_t j = 0; j < t.cols; ++j) c_row[j] = t.first_k_block ? lanes[r][j] : c_row[j] + lanes[r][j];
-    if (t.last_k_block) epilogue_row(op.ep, op.alpha, c_row, t.row + r, t.col, t.cols);
+#pragma GCC unroll 4
+    for (std::int64_t v = 0; v < kV; ++v) {
+      const std::int64_t count = std::clamp<std::int64_t>(t.cols - v * kLanes, 0, kLanes);
+      if (count == 0) continue;
+      batch sum = acc[r][v];
+      if (!t.first_k_block) sum += load_first(c_row + v * kLanes, count);
+      if (t.last_k_block) sum = epilogue_vector(op.ep, op.alpha, sum, t.row + r, t.col + v * kLanes, count);
+      store_first(sum, c_row + v * kLanes, count);
+    }
   }
 }
 
