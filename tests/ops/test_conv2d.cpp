@@ -21,6 +21,7 @@
 //
 // Shapes: random draws of dense, two-group and depthwise convolutions with 1x1 / 3x3 / 5x5 / 7x7
 // (sometimes non-square) kernels, strides 1 and 2, padding 0 to 2, dilation 1 and 2, batch 1 to 3,
+// stride-1 depthwise convolutions with "same" width (read in place by simd) of widths 1 to 33,
 // widths up to ~50 (not multiples of the vector width), with and without bias and residual, under
 // every activation; every kind of layer of ResNet-50 (7x7/2 stem on 3 channels, 1x1 stride 1 with a
 // residual, 1x1 stride 2, 3x3 stride 1 and 2) and MobileNetV2 (3x3/2 stem, 1x1 expand and project,
@@ -132,6 +133,40 @@ TYPED_TEST(conv2d_conformance, mobilenet_v2_layers) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(2);
   for (const auto& c : mobilenet_v2_conv_cases()) this->check(ctx, c, rng);
+}
+
+TYPED_TEST(conv2d_conformance, depthwise_same_width_planes) {
+  // Stride-1 depthwise convolutions whose output is as wide as the input: the simd policy reads
+  // each plane in place as one flat row, a masked load per tap. Planes narrower than, as wide as
+  // and wider than a vector, a plane smaller than one vector, output taller or shorter than the
+  // input (pad_h != the kernel's half height), dilated 5x5, a residual, two images, 1 and 2 threads.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t w : {1, 3, 7, 8, 14, 16, 17, 33}) {
+      this->check(
+          ctx, {"same 3x3", shape{2, 5, 9, w}, shape{5, 1, 3, 3}, stride_pad(1, 1, 5), true, true, activation::relu6},
+          rng);
+      this->check(ctx,
+                  {"same 5x5 dilated, taller",
+                   shape{1, 3, 6, w},
+                   shape{3, 1, 5, 5},
+                   {.pad_h = 5, .pad_w = 4, .dil_h = 2, .dil_w = 2, .groups = 3},
+                   true,
+                   false,
+                   activation::none},
+                  rng);
+      this->check(ctx,
+                  {"same 3x1, shorter",
+                   shape{1, 4, 7, w},
+                   shape{4, 1, 3, 1},
+                   {.pad_h = 0, .pad_w = 0, .groups = 4},
+                   false,
+                   true,
+                   activation::relu},
+                  rng);
+    }
+  }
 }
 
 TYPED_TEST(conv2d_conformance, degenerate_and_edge_shapes) {

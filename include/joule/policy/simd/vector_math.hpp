@@ -77,6 +77,26 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
 #endif
 }
 
+/**
+ * @brief The lanes of p[0, kLanes) that @p lanes (bit l for lane l) selects, the others 0: only the
+ * selected floats are read, so p may point partly outside the array (the masked lanes are never
+ * touched, as with load_first).
+ */
+[[gnu::always_inline]] inline batch load_lanes(const float* p, std::uint32_t lanes) noexcept {
+#if defined(__AVX512F__)
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>(lanes), p);
+#elif defined(__AVX2__)
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i mask = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(lanes)), bit), bit);
+  return _mm256_maskload_ps(p, mask);
+#else
+  alignas(64) float out[kLanes] = {};
+  for (std::int64_t i = 0; i < kLanes; ++i)
+    if (lanes >> i & 1u) out[i] = p[i];
+  return batch::load_aligned(out);
+#endif
+}
+
 /** @brief Stores the first @p count lanes of @p v to p[0, count), count in [0, kLanes]; writes nothing else. */
 [[gnu::always_inline]] inline void store_first(batch v, float* p, std::int64_t count) noexcept {
 #if defined(__AVX512F__)
