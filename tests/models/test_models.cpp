@@ -78,6 +78,33 @@ TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
   EXPECT_LE(normwise_error(out, expected.cview()), 1e-4);
 }
 
+TYPED_TEST(models, vision_models_give_the_same_outputs_whatever_the_images_per_pass) {
+  // A host policy takes one image at a time through the layers by default (nn::images_per_pass);
+  // the whole batch at once, or a pass larger than the batch, must give PyTorch's outputs too, and
+  // the same flop count.
+  const auto [rw, r_input, r_expected] = joule_test::load_vision_golden("resnet_small");
+  const auto [mw, m_input, m_expected] = joule_test::load_vision_golden("mobilenet_v2_small");
+  double resnet_flops = 0, mobilenet_flops = 0;
+  for (std::int64_t images : {0, 1, 2, 5}) {
+    const joule::compile_options options{.batch = 2, .image_size = 64, .threads = 2, .images_at_once = images};
+    auto resnet =
+        joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()}, rw, options);
+    EXPECT_LE(normwise_error(resnet.run(r_input.cview()), r_expected.cview()), 1e-4) << "images_at_once " << images;
+    auto mobilenet = joule::compile<TypeParam>(
+        joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, mw, options);
+    EXPECT_LE(normwise_error(mobilenet.run(m_input.cview()), m_expected.cview()), 1e-4) << "images_at_once " << images;
+    if (images == 0) resnet_flops = resnet.flops(), mobilenet_flops = mobilenet.flops();
+    EXPECT_DOUBLE_EQ(resnet.flops(), resnet_flops);
+    EXPECT_DOUBLE_EQ(mobilenet.flops(), mobilenet_flops);
+  }
+  expect_error(
+      [&] {
+        joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()}, rw,
+                                  {.batch = 2, .image_size = 64, .images_at_once = -1});
+      },
+      "images_at_once must be >= 0");
+}
+
 TYPED_TEST(models, bert_matches_pytorch_with_mask_and_token_types) {
   bert_fixture f;
   auto net = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, f.w,

@@ -35,6 +35,11 @@ struct compile_options {
    * mantissa inputs). Off by default, so every policy computes float32 as the reference does.
    */
   bool allow_tf32 = false;
+  /**
+   * Vision models: images taken through the network together, layer by layer (0: the policy's
+   * default, see nn::images_per_pass). Outputs do not depend on it.
+   */
+  std::int64_t images_at_once = 0;
 };
 
 /** @brief True for a policy whose tensors live in device memory (cuda). */

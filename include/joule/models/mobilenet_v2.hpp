@@ -137,9 +137,12 @@ class mobilenet_v2 {
     last_.prepare(w);
     classifier_.prepare(w);
 
+    // The shapes of one pass (pass_ images): the buffers are sized for that many images.
     input_shape_ = shape{options.batch, 3, options.image_size, options.image_size};
-    stem_shape_ = stem_.output_shape(input_shape_);
-    flops_ = stem_.flops(input_shape_);
+    pass_ = nn::images_per_pass<P>(options);
+    const shape pass_input = nn::with_batch(input_shape_, pass_);
+    stem_shape_ = stem_.output_shape(pass_input);
+    flops_ = stem_.flops(pass_input);
     std::int64_t largest = stem_shape_.numel();
     shape s = stem_shape_;
     for (auto& b : blocks_) {
@@ -151,7 +154,9 @@ class mobilenet_v2 {
       s = b.out;
     }
     last_shape_ = last_.output_shape(s);
-    flops_ += last_.flops(s) + classifier_.flops(options.batch);
+    flops_ += last_.flops(s);
+    flops_ = (pass_ > 0 ? flops_ / static_cast<double>(pass_) * static_cast<double>(options.batch) : 0.0) +
+             classifier_.flops(options.batch);
     largest = std::max(largest, last_shape_.numel());
     for (auto& buffer : buffers_) buffer = space_tensor(shape{largest});
     pooled_ = space_tensor(shape{options.batch, last_channel_});
@@ -167,33 +172,44 @@ class mobilenet_v2 {
   tensor_view<const float> forward(context<P>& ctx, tensor_view<const float> image) {
     if (!(image.shape() == input_shape_))
       fail(name(), ": input must be ", input_shape_, " (as compiled), got ", image.shape());
-    auto& [x, y, t1, t2] = buffers_;
-    tensor_view<float> current = nn::view_as(x, stem_shape_);
-    stem_.forward(ctx, image, current);
-    space_tensor* spare = &y;
-    for (const auto& b : blocks_) {
-      tensor_view<const float> hidden = current;
-      if (b.expands) {
-        const auto expanded = nn::view_as(t1, b.hidden);
-        b.expand.forward(ctx, current, expanded);
-        hidden = expanded;
-      }
-      const auto filtered = nn::view_as(t2, b.hidden2);
-      b.depthwise.forward(ctx, hidden, filtered);
-      const auto out = nn::view_as(*spare, b.out);
-      b.project.forward(ctx, filtered, out,
-                        b.residual ? tensor_view<const float>(current) : tensor_view<const float>{});
-      spare = current.data() == x.data() ? &x : &y;
-      current = out;
+    // pass_ images at a time through every layer up to the pooled features, then one classifier for all.
+    for (std::int64_t first = 0; first < input_shape_[0]; first += pass_) {
+      const std::int64_t n = std::min(pass_, input_shape_[0] - first);
+      features(ctx, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
     }
-    const auto features = nn::view_as(t1, last_shape_);
-    last_.forward(ctx, current, features);
-    ops::global_avg_pool(ctx, tensor_view<const float>(features), pooled_.view());
     classifier_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();
   }
 
  private:
+  /** Stem, blocks, last convolution and global average pool for the @p image.dim(0) images of one pass. */
+  void features(context<P>& ctx, tensor_view<const float> image, tensor_view<float> pooled) {
+    const std::int64_t n = image.shape()[0];
+    auto at = [n](space_tensor& buffer, const shape& s) { return nn::view_as(buffer, nn::with_batch(s, n)); };
+    auto& [x, y, t1, t2] = buffers_;
+    tensor_view<float> current = at(x, stem_shape_);
+    stem_.forward(ctx, image, current);
+    space_tensor* spare = &y;
+    for (const auto& b : blocks_) {
+      tensor_view<const float> hidden = current;
+      if (b.expands) {
+        const auto expanded = at(t1, b.hidden);
+        b.expand.forward(ctx, current, expanded);
+        hidden = expanded;
+      }
+      const auto filtered = at(t2, b.hidden2);
+      b.depthwise.forward(ctx, hidden, filtered);
+      const auto out = at(*spare, b.out);
+      b.project.forward(ctx, filtered, out,
+                        b.residual ? tensor_view<const float>(current) : tensor_view<const float>{});
+      spare = current.data() == x.data() ? &x : &y;
+      current = out;
+    }
+    const auto last = at(t1, last_shape_);
+    last_.forward(ctx, current, last);
+    ops::global_avg_pool(ctx, tensor_view<const float>(last), pooled);
+  }
+
   /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
   using space_tensor = tensor<float, typename P::memory_space>;
   struct block {
@@ -209,6 +225,7 @@ class mobilenet_v2 {
   nn::linear<P> classifier_;
   shape input_shape_, stem_shape_, last_shape_;
   double flops_ = 0;
+  std::int64_t pass_ = 1;                // images per pass (nn::images_per_pass); the shapes above are for pass_ images
   std::array<space_tensor, 4> buffers_;  // block input/output ping-pong, expanded, depthwise output
   space_tensor pooled_, logits_;
   tensor<float> example_;  // on the host: the executor uploads it for a device policy

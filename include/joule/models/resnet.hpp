@@ -108,10 +108,13 @@ class resnet {
     }
     fc_.prepare(w);
 
-    // Walk the shapes once: remember each block's, count the flops, size the buffers.
+    // Walk the shapes of one pass (pass_ images) once: remember each block's, count the flops,
+    // size the buffers for that many images.
     input_shape_ = shape{options.batch, config_.in_channels, options.image_size, options.image_size};
-    flops_ = stem_.flops(input_shape_);
-    stem_shape_ = stem_.output_shape(input_shape_);
+    pass_ = nn::images_per_pass<P>(options);
+    const shape pass_input = nn::with_batch(input_shape_, pass_);
+    flops_ = stem_.flops(pass_input);
+    stem_shape_ = stem_.output_shape(pass_input);
     pool_shape_ = ops::pool2d_output_shape(stem_shape_, max_pool());
     std::int64_t largest = std::max(stem_shape_.numel(), pool_shape_.numel());
     shape s = pool_shape_;
@@ -126,7 +129,8 @@ class resnet {
       s = b.out;
     }
     features_shape_ = shape{options.batch, s[1]};
-    flops_ += fc_.flops(options.batch);
+    flops_ = (pass_ > 0 ? flops_ / static_cast<double>(pass_) * static_cast<double>(options.batch) : 0.0) +
+             fc_.flops(options.batch);
     for (auto& buffer : buffers_) buffer = space_tensor(shape{largest});
     pooled_ = space_tensor(features_shape_);
     logits_ = space_tensor(shape{options.batch, config_.num_classes});
@@ -141,32 +145,43 @@ class resnet {
   tensor_view<const float> forward(context<P>& ctx, tensor_view<const float> image) {
     if (!(image.shape() == input_shape_))
       fail(name(), ": input must be ", input_shape_, " (as compiled), got ", image.shape());
-    auto [x, y, t1, t2, t3] = std::tie(buffers_[0], buffers_[1], buffers_[2], buffers_[3], buffers_[4]);
-    stem_.forward(ctx, image, nn::view_as(t1, stem_shape_));
-    tensor_view<float> current = nn::view_as(x, pool_shape_);
-    ops::pool2d(ctx, nn::view_as(t1, stem_shape_), current, max_pool());
-    space_tensor* spare = &y;
-    for (const auto& b : blocks_) {
-      const auto mid1 = nn::view_as(t1, b.mid1), mid2 = nn::view_as(t2, b.mid2);
-      b.conv1.forward(ctx, current, mid1);
-      b.conv2.forward(ctx, mid1, mid2);
-      tensor_view<const float> identity = current;
-      if (b.has_downsample) {
-        const auto projected = nn::view_as(t3, b.out);
-        b.downsample.forward(ctx, current, projected);
-        identity = projected;
-      }
-      const auto out = nn::view_as(*spare, b.out);
-      b.conv3.forward(ctx, mid2, out, identity);
-      spare = current.data() == x.data() ? &x : &y;
-      current = out;
+    // pass_ images at a time through every layer up to the pooled features, then one fc for all.
+    for (std::int64_t first = 0; first < input_shape_[0]; first += pass_) {
+      const std::int64_t n = std::min(pass_, input_shape_[0] - first);
+      features(ctx, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
     }
-    ops::global_avg_pool(ctx, tensor_view<const float>(current), pooled_.view());
     fc_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();
   }
 
  private:
+  /** Stem, blocks and global average pool for the @p image.dim(0) images of one pass. */
+  void features(context<P>& ctx, tensor_view<const float> image, tensor_view<float> pooled) {
+    const std::int64_t n = image.shape()[0];
+    auto at = [n](space_tensor& buffer, const shape& s) { return nn::view_as(buffer, nn::with_batch(s, n)); };
+    auto [x, y, t1, t2, t3] = std::tie(buffers_[0], buffers_[1], buffers_[2], buffers_[3], buffers_[4]);
+    stem_.forward(ctx, image, at(t1, stem_shape_));
+    tensor_view<float> current = at(x, pool_shape_);
+    ops::pool2d(ctx, at(t1, stem_shape_), current, max_pool());
+    space_tensor* spare = &y;
+    for (const auto& b : blocks_) {
+      const auto mid1 = at(t1, b.mid1), mid2 = at(t2, b.mid2);
+      b.conv1.forward(ctx, current, mid1);
+      b.conv2.forward(ctx, mid1, mid2);
+      tensor_view<const float> identity = current;
+      if (b.has_downsample) {
+        const auto projected = at(t3, b.out);
+        b.downsample.forward(ctx, current, projected);
+        identity = projected;
+      }
+      const auto out = at(*spare, b.out);
+      b.conv3.forward(ctx, mid2, out, identity);
+      spare = current.data() == x.data() ? &x : &y;
+      current = out;
+    }
+    ops::global_avg_pool(ctx, tensor_view<const float>(current), pooled);
+  }
+
   /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
   using space_tensor = tensor<float, typename P::memory_space>;
   struct bottleneck {
@@ -182,7 +197,8 @@ class resnet {
   nn::conv_bn_act<P> stem_;
   std::vector<bottleneck> blocks_;
   nn::linear<P> fc_;
-  shape input_shape_, stem_shape_, pool_shape_, features_shape_;
+  shape input_shape_, stem_shape_, pool_shape_, features_shape_;  // stem, pool, blocks: for pass_ images
+  std::int64_t pass_ = 1;                                         // images per pass (nn::images_per_pass)
   double flops_ = 0;
   std::array<space_tensor, 5> buffers_;  // block input/output ping-pong, two temporaries, downsample
   space_tensor pooled_, logits_;

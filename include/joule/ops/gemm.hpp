@@ -88,13 +88,16 @@ void gemm(context<P>& ctx, tensor_view<const float> a, tensor_view<const float> 
   std::int64_t n = 0;
   if (packed) {  // pack_gemm_b's panels: n is C's, the panels must be what pack_gemm_b<P> makes for it
     constexpr std::int64_t width = gemm_b_panel_width<P>;
-    require(width > 0, op, ": B ", b.shape(), " is packed in panels, but the ", P::name(),
-            " policy's gemm reads B only as [k, n] or [n, k]");
-    require(!options.trans_b, op, ": B is packed in panels (", b.shape(), "): trans_b does not apply to it");
-    n = c.dim(1);
-    const shape expected{(n + width - 1) / width, k, width};
-    require(b.shape() == expected, op, ": A is ", a.shape(), " and C is ", c.shape(), ", so B packed for the ",
-            P::name(), " policy must be ", expected, ", got ", b.shape());
+    if constexpr (width == 0) {
+      fail(op, ": B ", b.shape(), " is packed in panels, but the ", P::name(),
+           " policy's gemm reads B only as [k, n] or [n, k]");
+    } else {
+      require(!options.trans_b, op, ": B is packed in panels (", b.shape(), "): trans_b does not apply to it");
+      n = c.dim(1);
+      const shape expected{(n + width - 1) / width, k, width};
+      require(b.shape() == expected, op, ": A is ", a.shape(), " and C is ", c.shape(), ", so B packed for the ",
+              P::name(), " policy must be ", expected, ", got ", b.shape());
+    }
   } else {
     detail::check_rank(op, "B", b, 2);
     const std::int64_t kb = options.trans_b ? b.dim(1) : b.dim(0);
