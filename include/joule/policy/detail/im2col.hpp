@@ -78,19 +78,23 @@ struct odds_low {
 struct low_half {
   static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; }
 };
-inline simd_detail::batch even_lanes(simd_detail::batch a, simd_detail::batch b) noexcept {
+/** @brief The even lanes of a then b (Odd = false) or their odd lanes (Odd = true). */
+template <bool Odd>
+simd_detail::batch phase_lanes(simd_detail::batch a, simd_detail::batch b) noexcept {
   using index_batch = xsimd::batch<std::uint32_t>;
   constexpr auto even_first = xsimd::make_batch_constant<index_batch, evens_low>();
   constexpr auto odd_first = xsimd::make_batch_constant<index_batch, odds_low>();
   const xsimd::batch_bool<float> low = xsimd::make_batch_bool_constant<simd_detail::batch, low_half>();
-  return xsimd::select(low, xsimd::swizzle(a, even_first), xsimd::swizzle(b, odd_first));
+  if constexpr (Odd)
+    return xsimd::select(low, xsimd::swizzle(a, odd_first), xsimd::swizzle(b, even_first));
+  else
+    return xsimd::select(low, xsimd::swizzle(a, even_first), xsimd::swizzle(b, odd_first));
+}
+inline simd_detail::batch even_lanes(simd_detail::batch a, simd_detail::batch b) noexcept {
+  return phase_lanes<false>(a, b);
 }
 inline simd_detail::batch odd_lanes(simd_detail::batch a, simd_detail::batch b) noexcept {
-  using index_batch = xsimd::batch<std::uint32_t>;
-  constexpr auto even_first = xsimd::make_batch_constant<index_batch, evens_low>();
-  constexpr auto odd_first = xsimd::make_batch_constant<index_batch, odds_low>();
-  const xsimd::batch_bool<float> low = xsimd::make_batch_bool_constant<simd_detail::batch, low_half>();
-  return xsimd::select(low, xsimd::swizzle(a, odd_first), xsimd::swizzle(b, even_first));
+  return phase_lanes<true>(a, b);
 }
 #endif
 
