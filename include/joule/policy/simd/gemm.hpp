@@ -135,9 +135,9 @@ inline void pack_b(const gemm_op& op, std::int64_t pc, std::int64_t kc, std::int
 
 /** @brief Where a register tile goes and what to do with it when it gets there. */
 struct tile_target {
-  float* c;
-  std::int64_t ldc, row, col, rows, cols;
-  bool first_k_block, last_k_block;
+  float* c = nullptr;
+  std::int64_t ldc = 0, row = 0, col = 0, rows = 0, cols = 0;
+  bool first_k_block = false, last_k_block = false;
   /**
    * @brief The next panel of B, to prefetch into L2 while this one is multiplied, or null. Set for
    * the first row tile over a B packed ahead of time: that tile is the first to read the panels
