@@ -36,9 +36,16 @@ inline joule::tensor<float> random_tensor(joule::shape s, std::uint64_t seed = 4
   return t;
 }
 
+/** @brief Threads for a benchmark: JOULE_BENCH_THREADS, else every hardware thread. */
+inline int bench_threads() {
+  const char* env = std::getenv("JOULE_BENCH_THREADS");
+  return env ? std::max(1, std::atoi(env)) : joule::hardware_threads();
+}
+
 /**
  * @brief Registers @p body once per CPU policy that can run here, named "<name>/<policy>".
- * body is a generic lambda taking (benchmark::State&, joule::context<P>&) with P deduced.
+ * body is a generic lambda taking (benchmark::State&, joule::context<P>&) with P deduced; the
+ * context has @p threads threads, or bench_threads() when 0.
  */
 template <class Body>
 void register_for_each_policy(const std::string& name, Body body, int threads = 0) {
@@ -46,7 +53,7 @@ void register_for_each_policy(const std::string& name, Body body, int threads = 
     if (!P::available()) return;
     benchmark::RegisterBenchmark((name + "/" + P::name()).c_str(),
                                  [body, threads](benchmark::State& state) {
-                                   joule::context<P> ctx(threads);
+                                   joule::context<P> ctx(threads != 0 ? threads : bench_threads());
                                    body(state, ctx);
                                    state.SetLabel(P::name());
                                  })
@@ -61,12 +68,6 @@ inline void add_kernel_context() {
   benchmark::AddCustomContext("joule.openblas_kernel", joule::blas::kernel_name());
   const std::string note = joule::blas::kernel_note();
   if (!note.empty()) benchmark::AddCustomContext("joule.openblas_note", note);
-}
-
-/** @brief Threads for a model benchmark: JOULE_BENCH_THREADS, else every hardware thread. */
-inline int bench_threads() {
-  const char* env = std::getenv("JOULE_BENCH_THREADS");
-  return env ? std::max(1, std::atoi(env)) : joule::hardware_threads();
 }
 
 /** @brief The random weights of one model at a time (seed 0): BERT-base's alone are 440 MB. */

@@ -3,6 +3,7 @@
 // 3x3 at every resolution), ResNet-50's 3x3/2 max pool, the global average pools, and batch-norm.
 //
 //   build/release/bench/bench_ops_vision --benchmark_min_time=0.5
+//   JOULE_BENCH_THREADS=1 build/release/bench/bench_ops_vision   # one core: steadier on a shared machine
 //
 // How flops are counted:
 //   conv2d           2 · n · c_out · out_h · out_w · (c_in / groups) · kh · kw (the multiply-adds;
@@ -41,6 +42,10 @@ constexpr conv_shape kConvs[] = {
     {"resnet50.layer2_3x3s2", 128, 56, 128, 3, 2, 1, 1, false, activation::relu},
     {"resnet50.layer2_downsample_1x1s2", 256, 56, 512, 1, 2, 0, 1, false, activation::none},
     {"resnet50.layer3_3x3", 256, 14, 256, 3, 1, 1, 1, false, activation::relu},
+    {"resnet50.layer3_1x1_reduce", 1024, 14, 256, 1, 1, 0, 1, false, activation::relu},
+    {"resnet50.layer4_3x3", 512, 7, 512, 3, 1, 1, 1, false, activation::relu},
+    {"resnet50.layer4_1x1_reduce", 2048, 7, 512, 1, 1, 0, 1, false, activation::relu},
+    {"resnet50.layer4_1x1_expand_residual", 512, 7, 2048, 1, 1, 0, 1, true, activation::relu},
     {"mobilenet_v2.stem_3x3s2", 3, 224, 32, 3, 2, 1, 1, false, activation::relu6},
     {"mobilenet_v2.expand_1x1_56", 24, 56, 144, 1, 1, 0, 1, false, activation::relu6},
     {"mobilenet_v2.last_1x1_7", 320, 7, 1280, 1, 1, 0, 1, false, activation::relu6},

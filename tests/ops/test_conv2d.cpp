@@ -135,11 +135,12 @@ TYPED_TEST(conv2d_conformance, mobilenet_v2_layers) {
   for (const auto& c : mobilenet_v2_conv_cases()) this->check(ctx, c, rng);
 }
 
-TYPED_TEST(conv2d_conformance, depthwise_same_width_planes) {
-  // Stride-1 depthwise convolutions whose output is as wide as the input: the simd policy reads
-  // each plane in place as one flat row, a masked load per tap. Planes narrower than, as wide as
-  // and wider than a vector, a plane smaller than one vector, output taller or shorter than the
-  // input (pad_h != the kernel's half height), dilated 5x5, a residual, two images, 1 and 2 threads.
+TYPED_TEST(conv2d_conformance, same_width_planes_read_flat) {
+  // Stride-1 convolutions whose output is as wide as the input: the simd policy reads each plane
+  // in place as one flat row of pixels, a masked load per tap, in its depthwise kernel and in the
+  // im2col rows of its GEMM. Planes narrower than, as wide as and wider than a vector, a plane
+  // smaller than one vector, output taller or shorter than the input (pad_h != the kernel's half
+  // height), dilated 5x5, a residual, two images, 1 and 2 threads; depthwise, grouped and dense.
   auto rng = joule_test::rng_for_test();
   for (int threads : {1, 2}) {
     joule::context<TypeParam> ctx(threads);
@@ -165,7 +166,26 @@ TYPED_TEST(conv2d_conformance, depthwise_same_width_planes) {
                    true,
                    activation::relu},
                   rng);
+      this->check(
+          ctx, {"dense same 3x3", shape{2, 5, 9, w}, shape{7, 5, 3, 3}, stride_pad(1, 1), true, true, activation::relu},
+          rng);
+      this->check(ctx,
+                  {"grouped 5x5 dilated, taller",
+                   shape{1, 6, 6, w},
+                   shape{4, 3, 5, 5},
+                   {.pad_h = 5, .pad_w = 4, .dil_h = 2, .dil_w = 2, .groups = 2},
+                   true,
+                   true,
+                   activation::none},
+                  rng);
+      this->check(
+          ctx, {"dense 3x1, shorter", shape{1, 4, 7, w}, shape{13, 4, 3, 1}, {}, false, false, activation::relu}, rng);
     }
+    // Deeper than one packed block (k = 40 · 9 = 360) and wider than one column block (1320 pixels).
+    this->check(ctx,
+                {"dense same 3x3, large", shape{1, 40, 40, 33}, shape{14, 40, 3, 3}, stride_pad(1, 1), true, true,
+                 activation::relu},
+                rng);
   }
 }
 

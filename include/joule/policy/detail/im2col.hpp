@@ -127,10 +127,69 @@ inline void copy_floats(const float* src, std::int64_t count, float* dst) noexce
 #endif
 }
 
+#if JOULE_HAS_SIMD
+/**
+ * @brief Whether a window reads its input "flat": at stride 1 with an output as wide as the input
+ * (ResNet-50's 3x3 convolutions, MobileNetV2's stride-1 depthwise ones), output pixel j = oy · w + ox
+ * reads its tap (ky, kx) at input pixel j + (ky · dh - ph) · w + kx · dw - pw, across row ends too.
+ * kLanes neighbouring outputs then read each tap as one load, masked where it falls on padding.
+ */
+inline bool reads_flat(const window_geometry& g) noexcept {
+  return g.stride_h == 1 && g.stride_w == 1 && g.out_w == g.w;
+}
+
+/** @brief Where the taps of a flat window read (reads_flat), for every vector of output pixels. */
+struct flat_taps {
+  std::int64_t taps = 0, vectors = 0;
+  const std::int64_t* offsets = nullptr;  ///< [tap]: input offset from an output's flat index
+  const std::uint32_t* lanes = nullptr;   ///< [vector][tap]: the lanes (bit l) that read input, not padding
+};
+
+/**
+ * @brief The tap offsets and lane masks of @p g (reads_flat), in scratch from @p frame. The masks
+ * depend only on the geometry: made once per call, shared by every plane. A tap reads input where
+ * both its row and its column exist: per vector, the lanes of each kernel row and column, then
+ * their intersections; pixel coordinates advance without division (a version dividing per lane
+ * cost 6x the convolution on 112 x 112 planes).
+ */
+inline flat_taps plan_flat_taps(const window_geometry& g, scratch_frame& frame) {
+  using simd_detail::kLanes;
+  const std::int64_t taps = g.kh * g.kw, pixels = g.out_h * g.out_w, vectors = ceil_div(pixels, kLanes);
+  auto* offsets = frame.take<std::int64_t>(taps);
+  auto* lanes = frame.take<std::uint32_t>(vectors * taps);
+  auto* row_ok = frame.take<std::uint32_t>(g.kh);  // per ky: the lanes whose input row exists
+  auto* column_ok = frame.take<std::uint32_t>(g.kw);
+  for (std::int64_t ky = 0; ky < g.kh; ++ky)
+    for (std::int64_t kx = 0; kx < g.kw; ++kx)
+      offsets[ky * g.kw + kx] = (ky * g.dil_h - g.pad_h) * g.w + kx * g.dil_w - g.pad_w;
+  std::int64_t oy = 0, ox = 0;
+  for (std::int64_t v = 0; v < vectors; ++v) {
+    std::fill(row_ok, row_ok + g.kh, 0u);
+    std::fill(column_ok, column_ok + g.kw, 0u);
+    for (std::int64_t l = 0; l < kLanes && v * kLanes + l < pixels; ++l) {
+      for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+        const std::int64_t iy = oy + ky * g.dil_h - g.pad_h;
+        if (iy >= 0 && iy < g.h) row_ok[ky] |= 1u << l;
+      }
+      for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+        const std::int64_t ix = ox + kx * g.dil_w - g.pad_w;
+        if (ix >= 0 && ix < g.w) column_ok[kx] |= 1u << l;
+      }
+      if (++ox == g.out_w) ox = 0, ++oy;
+    }
+    for (std::int64_t t = 0; t < taps; ++t) lanes[v * taps + t] = row_ok[t / g.kw] & column_ok[t % g.kw];
+  }
+  return {taps, vectors, offsets, lanes};
+}
+#endif
+
 /** @brief Where im2col's rows come from: the geometry and the planes of one image and group. */
 struct im2col_source {
   const window_geometry* g;
   const float* input;  ///< [channels, h, w]
+#if JOULE_HAS_SIMD
+  const flat_taps* flat = nullptr;  ///< set when the window reads flat (reads_flat)
+#endif
 };
 
 /**
@@ -144,6 +203,23 @@ inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t 
   const window_geometry& g = *s.g;
   const std::int64_t taps = g.kh * g.kw, c = r / taps, ky = r % taps / g.kw, kx = r % g.kw;
   const float* plane = s.input + c * g.h * g.w;
+#if JOULE_HAS_SIMD
+  // A flat window (every stride-1 3x3 layer of ResNet-50): the row is the plane shifted by the
+  // tap's offset, one masked load per vector, instead of one short copy per output row (a 14-wide
+  // row is one partial vector, and finding it cost more than copying it).
+  using simd_detail::kLanes;
+  if (s.flat && j0 % kLanes == 0) {
+    const flat_taps& f = *s.flat;
+    const std::int64_t t = r % taps;
+    const float* in = plane + f.offsets[t] + j0;
+    const std::uint32_t* lanes = f.lanes + j0 / kLanes * taps + t;
+    std::int64_t i = 0;
+    for (; i + kLanes <= count; i += kLanes, lanes += taps)
+      simd_detail::load_lanes(in + i, *lanes).store_unaligned(dst + i);
+    if (i < count) simd_detail::store_first(simd_detail::load_lanes(in + i, *lanes), dst + i, count - i);
+    return;
+  }
+#endif
   const std::int64_t x0 = kx * g.dil_w - g.pad_w;
   const column_span cs = valid_columns(x0, g.stride_w, g.w, g.out_w);
   for (std::int64_t j = j0, end = j0 + count; j < end;) {
@@ -217,10 +293,18 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
   const window_geometry g = geometry_of(op);
   scratch_frame frame(ctx);
   float* cols = direct || on_demand ? nullptr : frame.take<float>(depth * pixels);
+#if JOULE_HAS_SIMD
+  const bool flat = on_demand && !direct && reads_flat(g);
+  const flat_taps taps = flat ? plan_flat_taps(g, frame) : flat_taps{};
+#endif
   for (std::int64_t b = 0; b < op.n; ++b) {
     for (std::int64_t grp = 0; grp < op.groups; ++grp) {
       const float* in = op.input + (b * op.c_in + grp * cin_g) * in_plane;
+#if JOULE_HAS_SIMD
+      const im2col_source source{&g, in, flat ? &taps : nullptr};
+#else
       const im2col_source source{&g, in};
+#endif
       if (!direct && !on_demand) im2col(ctx, g, cin_g, in, cols);
       const std::int64_t out_offset = (b * op.c_out + grp * cout_g) * pixels;
       gemm_op gemm{.m = cout_g,

@@ -152,7 +152,7 @@ inline void depthwise_conv2d(cpu_context& ctx, const conv2d_op& op) {
  * 112 x 32 channels, 6x slower with masks made by division per lane).
  */
 inline bool flat_depthwise_applies(const conv2d_op& op) noexcept {
-  return op.stride_h == 1 && op.stride_w == 1 && op.out_w == op.w && op.w < 2 * kLanes;
+  return detail::reads_flat(detail::geometry_of(op)) && op.w < 2 * kLanes;
 }
 
 /** @brief One plane of a flat depthwise convolution. */
@@ -200,34 +200,11 @@ inline void flat_depthwise_tile(const flat_plane& p, std::int64_t v0) noexcept {
  */
 inline void flat_depthwise_conv2d(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t planes = op.n * op.c_in, pixels = op.out_h * op.out_w, taps = op.kh * op.kw;
-  const std::int64_t vectors = (pixels + kLanes - 1) / kLanes;
   scratch_frame frame(ctx);
-  std::int64_t* offsets = frame.take<std::int64_t>(taps);
-  std::uint32_t* lanes = frame.take<std::uint32_t>(vectors * taps);
-  std::uint32_t* row_ok = frame.take<std::uint32_t>(op.kh);  // per ky: the lanes whose input row exists
-  std::uint32_t* column_ok = frame.take<std::uint32_t>(op.kw);
-  for (std::int64_t ky = 0; ky < op.kh; ++ky)
-    for (std::int64_t kx = 0; kx < op.kw; ++kx)
-      offsets[ky * op.kw + kx] = (ky * op.dil_h - op.pad_h) * op.w + kx * op.dil_w - op.pad_w;
-  // A tap reads input where both its row and its column exist: per vector, the lanes of each
-  // kernel row and column, then their intersections. Pixel coordinates advance without division.
-  std::int64_t oy = 0, ox = 0;
-  for (std::int64_t v = 0; v < vectors; ++v) {
-    std::fill(row_ok, row_ok + op.kh, 0u);
-    std::fill(column_ok, column_ok + op.kw, 0u);
-    for (std::int64_t l = 0; l < kLanes && v * kLanes + l < pixels; ++l) {
-      for (std::int64_t ky = 0; ky < op.kh; ++ky) {
-        const std::int64_t iy = oy + ky * op.dil_h - op.pad_h;
-        if (iy >= 0 && iy < op.h) row_ok[ky] |= 1u << l;
-      }
-      for (std::int64_t kx = 0; kx < op.kw; ++kx) {
-        const std::int64_t ix = ox + kx * op.dil_w - op.pad_w;
-        if (ix >= 0 && ix < op.w) column_ok[kx] |= 1u << l;
-      }
-      if (++ox == op.out_w) ox = 0, ++oy;
-    }
-    for (std::int64_t t = 0; t < taps; ++t) lanes[v * taps + t] = row_ok[t / op.kw] & column_ok[t % op.kw];
-  }
+  const detail::flat_taps flat = detail::plan_flat_taps(detail::geometry_of(op), frame);
+  const std::int64_t vectors = flat.vectors;
+  const std::int64_t* offsets = flat.offsets;
+  const std::uint32_t* lanes = flat.lanes;
   const int threads = detail::threads_for(ctx, planes, planes * pixels * taps);
   detail::parallel_ranges(ctx, threads, planes, [&](int, std::int64_t p0, std::int64_t p1) {
     for (std::int64_t plane = p0; plane < p1; ++plane) {
