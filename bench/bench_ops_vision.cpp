@@ -29,6 +29,7 @@ struct conv_shape {
   std::int64_t c_in, size, c_out, k, stride, pad, groups;
   bool residual;
   joule::activation act;
+  std::int64_t batch = 1;  // images per call (the simd policy takes them as one GEMM)
 };
 
 using joule::activation;
@@ -46,6 +47,9 @@ constexpr conv_shape kConvs[] = {
     {"resnet50.layer4_3x3", 512, 7, 512, 3, 1, 1, 1, false, activation::relu},
     {"resnet50.layer4_1x1_reduce", 2048, 7, 512, 1, 1, 0, 1, false, activation::relu},
     {"resnet50.layer4_1x1_expand_residual", 512, 7, 2048, 1, 1, 0, 1, true, activation::relu},
+    {"resnet50.layer3_3x3_batch8", 256, 14, 256, 3, 1, 1, 1, false, activation::relu, 8},
+    {"resnet50.layer4_3x3_batch8", 512, 7, 512, 3, 1, 1, 1, false, activation::relu, 8},
+    {"resnet50.layer4_1x1_reduce_batch8", 2048, 7, 512, 1, 1, 0, 1, false, activation::relu, 8},
     {"mobilenet_v2.stem_3x3s2", 3, 224, 32, 3, 2, 1, 1, false, activation::relu6},
     {"mobilenet_v2.expand_1x1_56", 24, 56, 144, 1, 1, 0, 1, false, activation::relu6},
     {"mobilenet_v2.last_1x1_7", 320, 7, 1280, 1, 1, 0, 1, false, activation::relu6},
@@ -68,7 +72,7 @@ void register_all() {
   for (const auto& s : kConvs) {
     joule_bench::register_for_each_policy(
         std::string("conv2d/") + s.what, [s]<class P>(benchmark::State& state, joule::context<P>& ctx) {
-          const shape in_shape{1, s.c_in, s.size, s.size}, w_shape{s.c_out, s.c_in / s.groups, s.k, s.k};
+          const shape in_shape{s.batch, s.c_in, s.size, s.size}, w_shape{s.c_out, s.c_in / s.groups, s.k, s.k};
           const joule::ops::conv2d_params p{
               .stride_h = s.stride, .stride_w = s.stride, .pad_h = s.pad, .pad_w = s.pad, .groups = s.groups};
           const shape out_shape = joule::ops::conv2d_output_shape(in_shape, w_shape, p);

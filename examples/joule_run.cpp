@@ -84,7 +84,10 @@ void run_vision(auto model, arguments args) {
   auto net = [&] {
     auto w = weights_for(model, args);  // before model is moved from
     return joule::compile(std::move(model), std::move(w),
-                          {.batch = args.batch, .image_size = args.image_size, .threads = args.threads});
+                          {.batch = args.batch,
+                           .image_size = args.image_size,
+                           .threads = args.threads,
+                           .images_at_once = args.images_at_once});
   }();
   run_and_report(net, image->cview(), args);
 }

@@ -189,6 +189,32 @@ TYPED_TEST(conv2d_conformance, same_width_planes_read_flat) {
   }
 }
 
+TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
+  // The simd policy lowers a batch of images to one GEMM, each image's pixels in whole panels:
+  // 7x7 planes (49 pixels in 64 columns) over 5 and 9 images, a 1x1 layer with a residual, stride
+  // 2, and 9 images of 14x14 (2016 columns: several column blocks; depth 297: two k blocks), on 1
+  // and 2 threads.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    this->check(ctx,
+                {"5 images 7x7", shape{5, 8, 7, 7}, shape{12, 8, 3, 3}, stride_pad(1, 1), true, true, activation::relu},
+                rng);
+    this->check(ctx,
+                {"9 images 1x1 + residual", shape{9, 16, 7, 7}, shape{20, 16, 1, 1}, stride_pad(1, 0), true, true,
+                 activation::relu},
+                rng);
+    this->check(
+        ctx,
+        {"3 images stride 2", shape{3, 6, 9, 11}, shape{5, 6, 3, 3}, stride_pad(2, 1), false, true, activation::none},
+        rng);
+    this->check(
+        ctx,
+        {"9 images 14x14", shape{9, 33, 14, 14}, shape{13, 33, 3, 3}, stride_pad(1, 1), true, false, activation::relu6},
+        rng);
+  }
+}
+
 TYPED_TEST(conv2d_conformance, degenerate_and_edge_shapes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);

@@ -24,16 +24,19 @@ tensor_view<float> view_as(tensor<float, Space>& buffer, const shape& s) {
 
 /**
  * @brief How many images a vision model takes through its layers together, out of
- * options.batch: options.images_at_once when set, else one on a host policy and the whole batch
- * on a device policy. On a CPU an image's activations stay in cache from one layer to the next;
- * the whole batch layer by layer streams every activation through memory (ResNet-50, simd:
- * 49 ms per image at batch 1, 70 ms per image at batch 64 taken together). A GPU wants the batch.
+ * options.batch: options.images_at_once when set, else @p host_default on a host policy and the
+ * whole batch on a device policy. On a CPU an image's activations stay in cache from one layer to
+ * the next, while the whole batch layer by layer streams every activation through memory
+ * (ResNet-50, simd: 49 ms per image at batch 1, 70 ms per image at batch 64 taken together); but
+ * a model whose convolutions carry large weights over small planes wants a few images per pass,
+ * which the simd policy multiplies as one GEMM (each weight read once for all of them). Each model
+ * passes the default measured best for it. A GPU wants the batch.
  */
 template <class P>
-std::int64_t images_per_pass(const compile_options& options) {
+std::int64_t images_per_pass(const compile_options& options, std::int64_t host_default) {
   require(options.images_at_once >= 0, "images_at_once must be >= 0, got ", options.images_at_once);
   const std::int64_t wanted =
-      options.images_at_once > 0 ? options.images_at_once : (device_policy<P> ? options.batch : 1);
+      options.images_at_once > 0 ? options.images_at_once : (device_policy<P> ? options.batch : host_default);
   return std::min(wanted, options.batch);
 }
 

@@ -38,6 +38,15 @@ struct gemm_op {
    */
   void (*b_rows)(const void* b_source, std::int64_t p, std::int64_t j0, std::int64_t count, float* dst) = nullptr;
   const void* b_source = nullptr;
+  /**
+   * @brief Columns in images, only with b_rows (a convolution over several images as one GEMM, so
+   * that each block of A, the weights, serves every image): when images > 1, B has images ·
+   * image_columns columns, column g · image_columns + j being column j of image g for j < n and
+   * padding (b_rows makes zeros, nothing is stored) for j in [n, image_columns); image g's C starts
+   * at c + g · c_image_stride, its residual at ep.residual + g · c_image_stride. image_columns is a
+   * multiple of gemm_image_columns_align<P>; only a kernel whose policy sets it is given images.
+   */
+  std::int64_t images = 1, image_columns = 0, c_image_stride = 0;
 
   static constexpr const char* name() noexcept { return "gemm"; }
 };
@@ -60,5 +69,12 @@ struct gemm_b_packing {};
 /** @brief Whether policy @p P's gemm kernel takes B made on demand (gemm_op::b_rows). */
 template <class P>
 inline constexpr bool gemm_makes_b_on_demand = false;
+
+/**
+ * @brief What policy @p P's gemm kernel rounds each image's columns up to when it takes several
+ * images as one GEMM (gemm_op::images), or 0 when it takes one image at a time.
+ */
+template <class P>
+inline constexpr std::int64_t gemm_image_columns_align = 0;
 
 }  // namespace joule

@@ -183,26 +183,27 @@ inline flat_taps plan_flat_taps(const window_geometry& g, scratch_frame& frame) 
 }
 #endif
 
-/** @brief Where im2col's rows come from: the geometry and the planes of one image and group. */
+/**
+ * @brief Where im2col's rows come from: the geometry and the planes of one image and group, or of
+ * several images as one GEMM's columns (gemm_op::images).
+ */
 struct im2col_source {
   const window_geometry* g;
-  const float* input;  ///< [channels, h, w]
+  const float* input;  ///< [channels, h, w]: the first image's
 #if JOULE_HAS_SIMD
   const flat_taps* flat = nullptr;  ///< set when the window reads flat (reads_flat)
 #endif
+  std::int64_t images = 1;         ///< images side by side in the columns
+  std::int64_t image_columns = 0;  ///< columns per image (out_h · out_w and zero padding), when images > 1
+  std::int64_t image_floats = 0;   ///< floats from one image's input to the next
 };
 
-/**
- * @brief Columns [j0, j0 + count) of row @p r of the columns matrix (im2col) of @p source: with
- * r = (c · kh + ky) · kw + kx and j = oy · out_w + ox, dst[j - j0] = input[c][oy · sh - ph + ky · dh]
- * [ox · sw - pw + kx · dw], 0 where that position is padding. The signature is gemm_op::b_rows'.
- */
-inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t j0, std::int64_t count,
-                               float* dst) noexcept {
-  const auto& s = *static_cast<const im2col_source*>(source);
+/** @brief im2col_row_segment for the one image whose planes start at @p input (j0 + count <= its pixels). */
+inline void image_row_segment(const im2col_source& s, const float* input, std::int64_t r, std::int64_t j0,
+                              std::int64_t count, float* dst) noexcept {
   const window_geometry& g = *s.g;
   const std::int64_t taps = g.kh * g.kw, c = r / taps, ky = r % taps / g.kw, kx = r % g.kw;
-  const float* plane = s.input + c * g.h * g.w;
+  const float* plane = input + c * g.h * g.w;
 #if JOULE_HAS_SIMD
   // A flat window (every stride-1 3x3 layer of ResNet-50): the row is the plane shifted by the
   // tap's offset, one masked load per vector, instead of one short copy per output row (a 14-wide
@@ -260,6 +261,28 @@ inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t 
 }
 
 /**
+ * @brief Columns [j0, j0 + count) of row @p r of the columns matrix (im2col) of @p source: with
+ * r = (c · kh + ky) · kw + kx and j = oy · out_w + ox, dst[j - j0] = input[c][oy · sh - ph + ky · dh]
+ * [ox · sw - pw + kx · dw], 0 where that position is padding. Over several images (source.images),
+ * column j is column j % image_columns of image j / image_columns, 0 past that image's pixels.
+ * The signature is gemm_op::b_rows'.
+ */
+inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t j0, std::int64_t count,
+                               float* dst) noexcept {
+  const auto& s = *static_cast<const im2col_source*>(source);
+  if (s.images <= 1) return image_row_segment(s, s.input, r, j0, count, dst);
+  const std::int64_t pixels = s.g->out_h * s.g->out_w;
+  for (std::int64_t j = j0, end = j0 + count; j < end;) {
+    const std::int64_t image = j / s.image_columns, column = j - image * s.image_columns;
+    const std::int64_t run = std::min(s.image_columns - column, end - j);
+    const std::int64_t real = std::clamp<std::int64_t>(pixels - column, 0, run);
+    if (real > 0) image_row_segment(s, s.input + image * s.image_floats, r, column, real, dst + (j - j0));
+    fill_floats(dst + (j - j0) + real, run - real, 0.f);
+    j += run;
+  }
+}
+
+/**
  * @brief The columns matrix of @p channels planes of @p input ([channels, h, w]), row by row
  * (im2col_row_segment): channels · kh · kw rows of out_h · out_w columns. Rows are split across
  * the context's threads.
@@ -281,7 +304,8 @@ inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t chan
  * input planes directly: they already are its columns matrix. A kernel that takes B made on
  * demand (gemm_makes_b_on_demand, the simd one) makes the columns as it packs them, a block at a
  * time in cache, instead of reading back a columns matrix written out first (7 MB for ResNet-50's
- * first 3x3 layer).
+ * first 3x3 layer); one that takes images (gemm_image_columns_align) gets every image of the call
+ * as one GEMM.
  */
 template <class P>
 void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
@@ -290,20 +314,25 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
   const bool direct =
       op.kh == 1 && op.kw == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_h == 0 && op.pad_w == 0;
   constexpr bool on_demand = gemm_makes_b_on_demand<P>;
+  // Several images as one GEMM where the kernel takes them: each block of weights is then read
+  // once for all of them, not once per image, and a 7x7 layer has enough columns for every thread.
+  constexpr std::int64_t align = gemm_image_columns_align<P>;
+  const bool as_one = align > 0 && op.n > 1 && op.groups == 1 && depth > 0;
   const window_geometry g = geometry_of(op);
   scratch_frame frame(ctx);
   float* cols = direct || on_demand ? nullptr : frame.take<float>(depth * pixels);
 #if JOULE_HAS_SIMD
-  const bool flat = on_demand && !direct && reads_flat(g);
+  const bool flat = on_demand && (as_one || !direct) && reads_flat(g);
   const flat_taps taps = flat ? plan_flat_taps(g, frame) : flat_taps{};
 #endif
-  for (std::int64_t b = 0; b < op.n; ++b) {
+  const std::int64_t passes = as_one ? 1 : op.n;
+  for (std::int64_t b = 0; b < passes; ++b) {
     for (std::int64_t grp = 0; grp < op.groups; ++grp) {
       const float* in = op.input + (b * op.c_in + grp * cin_g) * in_plane;
 #if JOULE_HAS_SIMD
-      const im2col_source source{&g, in, flat ? &taps : nullptr};
+      im2col_source source{&g, in, flat ? &taps : nullptr};
 #else
-      const im2col_source source{&g, in};
+      im2col_source source{&g, in};
 #endif
       if (!direct && !on_demand) im2col(ctx, g, cin_g, in, cols);
       const std::int64_t out_offset = (b * op.c_out + grp * cout_g) * pixels;
@@ -319,9 +348,15 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
                    .ldc = pixels,
                    .alpha = 1.f,
                    .ep = {}};
-      if (!direct && on_demand) {
+      if (on_demand && (as_one || !direct)) {
         gemm.b_rows = &im2col_row_segment;
         gemm.b_source = &source;
+      }
+      if (as_one) {
+        source.images = gemm.images = op.n;
+        source.image_columns = gemm.image_columns = ceil_div(pixels, align) * align;
+        source.image_floats = op.c_in * in_plane;
+        gemm.c_image_stride = op.c_out * pixels;
       }
       gemm.ep.bias = op.ep.bias ? op.ep.bias + grp * cout_g : nullptr;
       gemm.ep.axis = bias_axis::row;

@@ -252,16 +252,26 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
           const float* panel = panel_at(q);
           const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
-          const tile_target t{op.c + ir * op.ldc + jc + q,
+          // Column j of image `image` (gemm_op::images; image 0 and j = jc + q without images).
+          const std::int64_t image = op.images > 1 ? (jc + q) / op.image_columns : 0;
+          const std::int64_t j = jc + q - image * op.image_columns;
+          gemm_op image_op;  // the op with C and the residual moved to this image, from the second on
+          if (image > 0) {
+            image_op = op;
+            image_op.c += image * op.c_image_stride;
+            if (image_op.ep.residual) image_op.ep.residual += image * op.c_image_stride;
+          }
+          const gemm_op& target = image > 0 ? image_op : op;
+          const tile_target t{target.c + ir * op.ldc + j,
                               op.ldc,
                               ir,
-                              jc + q,
+                              j,
                               rows,
-                              std::min(blk::kPanel, nc - q),
+                              std::min({blk::kPanel, nc - q, op.n - j}),
                               pc == 0,
                               pc + kc >= op.k,
                               prefetch ? panel_at(q + blk::kPanel) : nullptr};
-          micro_kernel_for(rows, prefetch)(op, a, kc, panel, t);
+          micro_kernel_for(rows, prefetch)(target, a, kc, panel, t);
         }
       }
     }
@@ -412,6 +422,10 @@ struct gemm_b_packing<simd> {
 template <>
 inline constexpr bool gemm_makes_b_on_demand<simd> = true;
 
+/** @brief The simd gemm takes several images as one GEMM, each image's columns in whole panels. */
+template <>
+inline constexpr std::int64_t gemm_image_columns_align<simd> = simd_detail::gemm_blocking::kPanel;
+
 template <>
 struct kernel<gemm_op, simd> {
   static void run(cpu_context& ctx, const gemm_op& op) {
@@ -424,7 +438,8 @@ struct kernel<gemm_op, simd> {
       return;
     }
     if (op.m == 0 || op.n == 0) return;
-    const std::int64_t flops_per_thread = 2 * op.m * op.n * op.k / ctx.threads();
+    const std::int64_t columns = op.images > 1 ? op.images * op.image_columns : op.n;
+    const std::int64_t flops_per_thread = 2 * op.m * columns * op.k / ctx.threads();
     const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
     // A few rows: stream B, columns split across threads. A B packed ahead costs nothing more to
     // read than B as stored, and the micro-kernel reads it.
@@ -442,7 +457,7 @@ struct kernel<gemm_op, simd> {
     }
     // Each thread owns a block of C and packs its own B blocks: split the columns (in whole
     // panels) when there are enough of them, as in batch-1 linear layers, else the rows.
-    const std::int64_t panels = (op.n + blk::kPanel - 1) / blk::kPanel;
+    const std::int64_t panels = (columns + blk::kPanel - 1) / blk::kPanel;
     const bool split_columns = panels >= 2 * threads || op.m < threads * blk::kRows;
     scratch_frame frame(ctx);
     float* packed = op.b_panel_width ? nullptr : frame.take<float>(threads * blk::kKc * blk::kNc);
@@ -450,11 +465,11 @@ struct kernel<gemm_op, simd> {
       float* mine = packed ? packed + t * blk::kKc * blk::kNc : nullptr;
       if (split_columns) {
         const std::int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
-        if (p0 < p1) simd_detail::gemm_block(op, 0, op.m, p0 * blk::kPanel, std::min(op.n, p1 * blk::kPanel), mine);
+        if (p0 < p1) simd_detail::gemm_block(op, 0, op.m, p0 * blk::kPanel, std::min(columns, p1 * blk::kPanel), mine);
       } else {
         const std::int64_t tiles = (op.m + blk::kRows - 1) / blk::kRows;
         const std::int64_t r0 = tiles * t / threads, r1 = tiles * (t + 1) / threads;
-        if (r0 < r1) simd_detail::gemm_block(op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, op.n, mine);
+        if (r0 < r1) simd_detail::gemm_block(op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, columns, mine);
       }
     };
     if (threads == 1)
