@@ -111,7 +111,7 @@ class resnet {
     // Walk the shapes of one pass (pass_ images) once: remember each block's, count the flops,
     // size the buffers for that many images.
     input_shape_ = shape{options.batch, config_.in_channels, options.image_size, options.image_size};
-    // Eight images per pass on a host policy: layer 4's 3x3 weights are 9.4 MB over 7x7 planes,
+    // Eight images per pass on the simd policy: layer 4's 3x3 weights are 9.4 MB over 7x7 planes,
     // and simd multiplies the pass's images as one GEMM. joule-run, batch 16, alternated four
     // times: 836 ms (median) against 995 ms one image at a time.
     pass_ = nn::images_per_pass<P>(options, 8);
