@@ -188,8 +188,8 @@ inline flat_taps plan_flat_taps(const window_geometry& g, scratch_frame& frame) 
  * several images as one GEMM's columns (gemm_op::images).
  */
 struct im2col_source {
-  const window_geometry* g;
-  const float* input;  ///< [channels, h, w]: the first image's
+  const window_geometry* g = nullptr;
+  const float* input = nullptr;  ///< [channels, h, w]: the first image's
 #if JOULE_HAS_SIMD
   const flat_taps* flat = nullptr;  ///< set when the window reads flat (reads_flat)
 #endif
