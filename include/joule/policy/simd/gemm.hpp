@@ -234,6 +234,10 @@ inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b) noex
 inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1,
                        float* packed) {
   using blk = gemm_blocking;
+  // The op with C and the residual moved to the image whose columns are being computed
+  // (gemm_op::images), updated only when the image changes.
+  gemm_op target = op;
+  std::int64_t target_image = 0;
   for (std::int64_t jc = j0; jc < j1; jc += blk::kNc) {
     const std::int64_t nc = std::min(blk::kNc, j1 - jc);
     for (std::int64_t pc = 0; pc < op.k; pc += blk::kKc) {
@@ -255,13 +259,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
           // Column j of image `image` (gemm_op::images; image 0 and j = jc + q without images).
           const std::int64_t image = op.images > 1 ? (jc + q) / op.image_columns : 0;
           const std::int64_t j = jc + q - image * op.image_columns;
-          gemm_op image_op;  // the op with C and the residual moved to this image, from the second on
-          if (image > 0) {
-            image_op = op;
-            image_op.c += image * op.c_image_stride;
-            if (image_op.ep.residual) image_op.ep.residual += image * op.c_image_stride;
+          if (image != target_image) {
+            target.c = op.c + image * op.c_image_stride;
+            target.ep.residual = op.ep.residual ? op.ep.residual + image * op.c_image_stride : nullptr;
+            target_image = image;
           }
-          const gemm_op& target = image > 0 ? image_op : op;
           const tile_target t{target.c + ir * op.ldc + j,
                               op.ldc,
                               ir,
