@@ -87,7 +87,8 @@ void run_vision(auto model, arguments args) {
                           {.batch = args.batch,
                            .image_size = args.image_size,
                            .threads = args.threads,
-                           .images_at_once = args.images_at_once});
+                           .images_at_once = args.images_at_once,
+                           .band_bytes = args.band_bytes});
   }();
   run_and_report(net, image->cview(), args);
 }

@@ -15,7 +15,7 @@ namespace joule::cli {
 /** @brief What joule-run was asked to do. */
 struct run_arguments {
   std::string model = "resnet50", policy = "simd", weights, input, mask, token_types, output;
-  std::int64_t batch = 1, seq_len = 128, image_size = 224, images_at_once = 0;
+  std::int64_t batch = 1, seq_len = 128, image_size = 224, images_at_once = 0, band_bytes = 0;
   int threads = 0, repeat = 0;
   std::uint64_t seed = 0;
 };
@@ -40,6 +40,9 @@ inline void add_run_options(CLI::App& app, run_arguments& args, const std::vecto
   app.add_option("--images-at-once", args.images_at_once,
                  "vision: images taken through the network together (0: the policy's default)")
       ->check(CLI::Range(0, 4096));
+  app.add_option("--band-bytes", args.band_bytes,
+                 "MobileNetV2: activations one thread's band of rows may hold (0: the default, 1 MiB)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
   app.add_option("--threads", args.threads, "threads (0: every core)")->check(CLI::Range(0, 1024));
   app.add_option("--repeat", args.repeat, "timed runs after one warm-up")->check(CLI::Range(0, 1000000));
   app.add_option("--seed", args.seed, "seed of the random weights and the generated input");

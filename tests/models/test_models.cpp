@@ -69,13 +69,25 @@ TYPED_TEST(models, resnet_matches_pytorch) {
 }
 
 TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
+  // On a host policy each inverted residual block shares its expanded channels out across the
+  // threads, and runs its stride-2 blocks in bands of rows sized by band_bytes: the default, one
+  // output row per band (1), a few rows (4096), and one band (1 GB) must all give PyTorch's outputs.
   const auto [w, input, expected] = joule_test::load_vision_golden("mobilenet_v2_small");
-  auto net =
-      joule::compile<TypeParam>(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, w,
-                                {.batch = 2, .image_size = 64, .threads = 2});
-  const auto out = net.run(input.cview());
-  ASSERT_EQ(out.shape(), expected.shape());
-  EXPECT_LE(normwise_error(out, expected.cview()), 1e-4);
+  for (std::int64_t band_bytes : {std::int64_t{0}, std::int64_t{1}, std::int64_t{4096}, std::int64_t{1} << 30})
+    for (int threads : {1, 2, 3}) {
+      auto net =
+          joule::compile<TypeParam>(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()},
+                                    w, {.batch = 2, .image_size = 64, .threads = threads, .band_bytes = band_bytes});
+      const auto out = net.run(input.cview());
+      ASSERT_EQ(out.shape(), expected.shape());
+      EXPECT_LE(normwise_error(out, expected.cview()), 1e-4) << "band_bytes " << band_bytes << " threads " << threads;
+    }
+  expect_error(
+      [&] {
+        joule::compile<TypeParam>(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, w,
+                                  {.batch = 2, .image_size = 64, .band_bytes = -1});
+      },
+      "band_bytes must be >= 0");
 }
 
 TYPED_TEST(models, vision_models_give_the_same_outputs_whatever_the_images_per_pass) {
@@ -179,10 +191,18 @@ TYPED_TEST(models, run_allocates_nothing) {
   bert_fixture f;
   auto bert = joule::compile<TypeParam>(joule::models::bert<TypeParam>{joule::models::bert_small_config()}, f.w,
                                         {.batch = 2, .seq_len = 16, .threads = 2});
+  // MobileNetV2's blocks run their channel shares on one-thread contexts of their own, made (and
+  // their scratch sized) by the warm-up run at compile.
+  const auto mw = joule::io::load_weights(kData + "/mobilenet_v2_small.safetensors");
+  const auto m_input = joule::io::read_npy_f32(kData + "/mobilenet_v2_small.input.npy");
+  auto mobilenet =
+      joule::compile<TypeParam>(joule::models::mobilenet_v2<TypeParam>{joule::models::mobilenet_v2_small_config()}, mw,
+                                {.batch = 2, .image_size = 64, .threads = 2, .band_bytes = 4096});
   const auto before = g_allocations.load();
   for (int i = 0; i < 3; ++i) {
     net.run(input.cview());
     bert.run({f.ids.cview(), f.mask.cview(), f.types.cview()});
+    mobilenet.run(m_input.cview());
   }
   EXPECT_EQ(g_allocations.load() - before, 0);
 }

@@ -40,6 +40,12 @@ struct compile_options {
    * default, see nn::images_per_pass). Outputs do not depend on it.
    */
   std::int64_t images_at_once = 0;
+  /**
+   * Vision models whose blocks run in bands of rows on a host policy (MobileNetV2's stride-2
+   * blocks, see nn::inverted_residual): bytes of activations one thread's share of a band may hold
+   * (0: the default, half a 2 MB L2 cache). Outputs do not depend on it.
+   */
+  std::int64_t band_bytes = 0;
 };
 
 /** @brief True for a policy whose tensors live in device memory (cuda). */

@@ -14,6 +14,7 @@
 #include <joule/core/weights.hpp>
 #include <joule/nn/buffer.hpp>
 #include <joule/nn/conv_bn_act.hpp>
+#include <joule/nn/inverted_residual.hpp>
 #include <joule/nn/linear.hpp>
 #include <joule/ops/pool2d.hpp>
 
@@ -82,22 +83,9 @@ class mobilenet_v2 {
     for (const auto& row : config_.settings) {
       const std::int64_t out = detail::make_divisible(row.channels * config_.width_mult, config_.round_nearest);
       for (std::int64_t i = 0; i < row.repeats; ++i, ++index) {
-        const std::int64_t stride = i == 0 ? row.stride : 1;
         const std::int64_t hidden = static_cast<std::int64_t>(std::llround(static_cast<double>(in * row.expand)));
-        const std::string name = "features." + std::to_string(index) + ".conv.";
-        block b;
-        b.expands = row.expand != 1;
-        int layer = 0;
-        if (b.expands) {
-          b.expand = nn::conv_bn_act<P>({name + "0.0", name + "0.1", in, hidden, 1, 1, 1, activation::relu6});
-          layer = 1;
-        }
-        const std::string dw = name + std::to_string(layer);
-        b.depthwise = nn::conv_bn_act<P>({dw + ".0", dw + ".1", hidden, hidden, 3, stride, hidden, activation::relu6});
-        b.project = nn::conv_bn_act<P>({name + std::to_string(layer + 1), name + std::to_string(layer + 2), hidden, out,
-                                        1, 1, 1, activation::none});
-        b.residual = stride == 1 && in == out;
-        blocks_.push_back(std::move(b));
+        blocks_.emplace_back(nn::inverted_residual_spec{"features." + std::to_string(index) + ".conv.", in, hidden, out,
+                                                        i == 0 ? row.stride : 1});
         in = out;
       }
     }
@@ -112,11 +100,7 @@ class mobilenet_v2 {
   std::vector<weight_spec> manifest() const {
     std::vector<weight_spec> m;
     stem_.add_to_manifest(m);
-    for (const auto& b : blocks_) {
-      if (b.expands) b.expand.add_to_manifest(m);
-      b.depthwise.add_to_manifest(m);
-      b.project.add_to_manifest(m);
-    }
+    for (const auto& b : blocks_) b.add_to_manifest(m);
     last_.add_to_manifest(m);
     classifier_.add_to_manifest(m);
     return m;
@@ -128,12 +112,9 @@ class mobilenet_v2 {
     auto report = check_weights(w, manifest(), name(), ignored_weight);
     require(options.batch >= 0 && options.image_size >= 32, name(), ": batch must be >= 0 and image_size >= 32, got ",
             options.batch, " and ", options.image_size);
+    require(options.band_bytes >= 0, name(), ": band_bytes must be >= 0, got ", options.band_bytes);
     stem_.prepare(w);
-    for (auto& b : blocks_) {
-      if (b.expands) b.expand.prepare(w);
-      b.depthwise.prepare(w);
-      b.project.prepare(w);
-    }
+    for (auto& b : blocks_) b.prepare(w);
     last_.prepare(w);
     classifier_.prepare(w);
 
@@ -147,14 +128,18 @@ class mobilenet_v2 {
     flops_ = stem_.flops(pass_input);
     std::int64_t largest = stem_shape_.numel();
     shape s = stem_shape_;
-    for (auto& b : blocks_) {
-      b.hidden = b.expands ? b.expand.output_shape(s) : s;
-      b.hidden2 = b.depthwise.output_shape(b.hidden);
-      b.out = b.project.output_shape(b.hidden2);
-      flops_ += (b.expands ? b.expand.flops(s) : 0.0) + b.depthwise.flops(b.hidden) + b.project.flops(b.hidden2);
-      largest = std::max({largest, b.hidden.numel(), b.hidden2.numel(), b.out.numel()});
-      s = b.out;
+    block_inputs_.clear();
+    const int threads = options.threads > 0 ? options.threads : hardware_threads();
+    for (const auto& b : blocks_) {
+      block_inputs_.push_back(s);
+      flops_ += b.flops(s);
+      // A block shared out by channels or run in bands takes its scratch from the same buffers.
+      const auto plan = b.plan(s, threads, options.band_bytes);
+      largest = std::max({largest, b.hidden_shape(s).numel(), b.filtered_shape(s).numel(), b.output_shape(s).numel(),
+                          plan.hidden_floats, plan.filtered_floats});
+      s = b.output_shape(s);
     }
+    band_bytes_ = options.band_bytes;
     last_shape_ = last_.output_shape(s);
     flops_ += last_.flops(s);
     flops_ = (pass_ > 0 ? flops_ / static_cast<double>(pass_) * static_cast<double>(options.batch) : 0.0) +
@@ -192,18 +177,11 @@ class mobilenet_v2 {
     tensor_view<float> current = at(x, stem_shape_);
     stem_.forward(ctx, image, current);
     space_tensor* spare = &y;
-    for (const auto& b : blocks_) {
-      tensor_view<const float> hidden = current;
-      if (b.expands) {
-        const auto expanded = at(t1, b.hidden);
-        b.expand.forward(ctx, current, expanded);
-        hidden = expanded;
-      }
-      const auto filtered = at(t2, b.hidden2);
-      b.depthwise.forward(ctx, hidden, filtered);
-      const auto out = at(*spare, b.out);
-      b.project.forward(ctx, filtered, out,
-                        b.residual ? tensor_view<const float>(current) : tensor_view<const float>{});
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      const auto& b = blocks_[i];
+      const shape in = nn::with_batch(block_inputs_[i], n);
+      const auto out = at(*spare, b.output_shape(in));
+      b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);
       spare = current.data() == x.data() ? &x : &y;
       current = out;
     }
@@ -214,16 +192,13 @@ class mobilenet_v2 {
 
   /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
   using space_tensor = tensor<float, typename P::memory_space>;
-  struct block {
-    nn::conv_bn_act<P> expand, depthwise, project;
-    bool expands = false, residual = false;
-    shape hidden, hidden2, out;
-  };
-
   mobilenet_v2_config config_;
   std::int64_t last_channel_ = 0;
   nn::conv_bn_act<P> stem_, last_;
-  std::vector<block> blocks_;
+  std::vector<nn::inverted_residual<P>> blocks_;
+  std::vector<shape> block_inputs_;  // each block's input shape for one pass (pass_ images)
+  std::int64_t band_bytes_ = 0;      // compile_options::band_bytes
+  nn::thread_contexts<P> workers_;   // one-thread contexts the blocks' threads run their channels on
   nn::linear<P> classifier_;
   shape input_shape_, stem_shape_, last_shape_;
   double flops_ = 0;

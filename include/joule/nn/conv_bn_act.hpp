@@ -87,6 +87,10 @@ class conv_bn_act {
                 {.bias = bias_.cview(), .residual = residual, .act = spec_.act});
   }
 
+  /** @brief The folded weight [out, in / groups, kernel, kernel] and bias [out] (after prepare). */
+  tensor_view<const float> weight() const noexcept { return weight_.cview(); }
+  tensor_view<const float> bias() const noexcept { return bias_.cview(); }
+
  private:
   using space = typename P::memory_space;
   conv_bn_act_spec spec_;
