@@ -115,11 +115,11 @@ inline void pack_b(const gemm_op& op, std::int64_t pc, std::int64_t kc, std::int
     if (!op.trans_b) {
       if (cols == kPanel) continue;  // packed above
       const float* src = op.b + pc * op.ldb + jc + q;
-      for (std::int64_t p = 0; p < kc; ++p, src += op.ldb) {
-        std::int64_t j = 0;
-        for (; j < cols; ++j) dst[p * kPanel + j] = src[j];
-        for (; j < kPanel; ++j) dst[p * kPanel + j] = 0.f;
-      }
+      for (std::int64_t p = 0; p < kc; ++p, src += op.ldb)
+#pragma GCC unroll 4
+        for (std::int64_t v = 0; v < kV; ++v)
+          load_first(src + v * kLanes, std::clamp<std::int64_t>(cols - v * kLanes, 0, kLanes))
+              .store_aligned(dst + p * kPanel + v * kLanes);
     } else {
       for (std::int64_t j = 0; j < kPanel; ++j) {
         if (j < cols) {
