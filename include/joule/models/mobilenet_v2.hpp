@@ -16,6 +16,7 @@
 #include <joule/nn/conv_bn_act.hpp>
 #include <joule/nn/inverted_residual.hpp>
 #include <joule/nn/linear.hpp>
+#include <joule/nn/thread_contexts.hpp>
 #include <joule/ops/pool2d.hpp>
 
 namespace joule::models {

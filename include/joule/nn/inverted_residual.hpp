@@ -7,8 +7,6 @@
  */
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,35 +15,11 @@
 #include <joule/core/kernel.hpp>
 #include <joule/core/weights.hpp>
 #include <joule/nn/conv_bn_act.hpp>
+#include <joule/nn/thread_contexts.hpp>
 #include <joule/ops/conv2d.hpp>
 #include <joule/ops/gemm.hpp>
 
 namespace joule::nn {
-
-/**
- * @brief One-thread contexts, one per thread of a context, for work split into pieces that each
- * run whole on one thread (a block's share of channels): each has its own scratch arena. Made on
- * the first run (an executor's warm-up run), so later runs allocate nothing; a copy starts empty.
- */
-template <backend P>
-class thread_contexts {
- public:
-  thread_contexts() = default;
-  thread_contexts(const thread_contexts&) {}
-  thread_contexts& operator=(const thread_contexts&) { return *this; }
-  thread_contexts(thread_contexts&&) noexcept = default;
-  thread_contexts& operator=(thread_contexts&&) noexcept = default;
-  ~thread_contexts() = default;
-
-  /** @brief Makes sure at(0) to at(@p threads - 1) exist. Not thread-safe: call before forking. */
-  void ensure(int threads) {
-    while (static_cast<int>(contexts_.size()) < threads) contexts_.push_back(std::make_unique<context<P>>(1));
-  }
-  context<P>& at(int t) noexcept { return *contexts_[static_cast<std::size_t>(t)]; }
-
- private:
-  std::vector<std::unique_ptr<context<P>>> contexts_;
-};
 
 /** @brief Where an inverted residual block finds its tensors and how it is shaped. */
 struct inverted_residual_spec {
@@ -281,29 +255,24 @@ class inverted_residual {
       std::fill(plane, plane + top * w, 0.f);
       std::fill(plane + (top + real) * w, plane + span * w, 0.f);
     }
-    if (expands_) {
-      const gemm_op op{.m = count,
-                       .n = real * w,
-                       .k = spec_.in,
-                       .a = expand_.weight().data() + c0 * spec_.in,
-                       .lda = spec_.in,
-                       .b = b.x + lo * w,
-                       .ldb = h * w,
-                       .c = hidden + top * w,
-                       .ldc = span * w,
-                       .ep = {.bias = expand_.bias().data() + c0, .axis = bias_axis::row, .act = activation::relu6}};
-      kernel_for<gemm_op, P>::run(ctx, op);
-    } else {
-      for (std::int64_t c = 0; c < count; ++c)
-        std::memcpy(hidden + c * span * w + top * w, b.x + (c0 + c) * h * w + lo * w,
-                    static_cast<std::size_t>(real * w) * sizeof(float));
-    }
+    // Only a block that expands gets here (plan(): one that does not runs layer by layer).
+    const gemm_op expand{.m = count,
+                         .n = real * w,
+                         .k = spec_.in,
+                         .a = expand_.weight().data() + c0 * spec_.in,
+                         .lda = spec_.in,
+                         .b = b.x + lo * w,
+                         .ldb = h * w,
+                         .c = hidden + top * w,
+                         .ldc = span * w,
+                         .ep = {.bias = expand_.bias().data() + c0, .axis = bias_axis::row, .act = activation::relu6}};
+    kernel_for<gemm_op, P>::run(ctx, expand);
     ops::conv2d_params dw = depthwise_.params();
     dw.pad_h = 0;  // the band holds its own padding rows
     dw.groups = count;
     ops::conv2d(
         ctx, tensor_view<const float>(hidden, shape{1, count, span, w}),
-        tensor_view<const float>(depthwise_.weight().data() + c0 * 9, shape{count, 1, 3, 3}),
+        tensor_view<const float>(depthwise_.weight().data() + c0 * 9, shape{count, 1, 3, 3}),  // 3x3 taps
         tensor_view<float>(b.filtered + c0 * pixels, shape{1, count, b.rows, out_w}), dw,
         {.bias = tensor_view<const float>(depthwise_.bias().data() + c0, shape{count}), .act = activation::relu6});
     const bool into_output = c0 == 0;
@@ -315,17 +284,17 @@ class inverted_residual {
         ep.ldr = out_h * out_w;
       }
     }
-    const gemm_op op{.m = spec_.out,
-                     .n = pixels,
-                     .k = count,
-                     .a = project_.weight().data() + c0,
-                     .lda = spec_.hidden,
-                     .b = b.filtered + c0 * pixels,
-                     .ldb = pixels,
-                     .c = into_output ? target + b.oy0 * out_w : target,
-                     .ldc = into_output ? out_h * out_w : pixels,
-                     .ep = ep};
-    kernel_for<gemm_op, P>::run(ctx, op);
+    const gemm_op project{.m = spec_.out,
+                          .n = pixels,
+                          .k = count,
+                          .a = project_.weight().data() + c0,
+                          .lda = spec_.hidden,
+                          .b = b.filtered + c0 * pixels,
+                          .ldb = pixels,
+                          .c = into_output ? target + b.oy0 * out_w : target,
+                          .ldc = into_output ? out_h * out_w : pixels,
+                          .ep = ep};
+    kernel_for<gemm_op, P>::run(ctx, project);
   }
 
   inverted_residual_spec spec_;
