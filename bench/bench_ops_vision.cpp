@@ -4,6 +4,9 @@
 //
 //   build/release/bench/bench_ops_vision --benchmark_min_time=0.5
 //   JOULE_BENCH_THREADS=1 build/release/bench/bench_ops_vision   # one core: steadier on a shared machine
+//   # the layers on small planes with and without the packed weight, interleaved:
+//   build/release/bench/bench_ops_vision --benchmark_filter='conv2d.*(resnet50|last).*/simd'
+//       --benchmark_enable_random_interleaving=true --benchmark_repetitions=5
 //
 // How flops are counted:
 //   conv2d           2 · n · c_out · out_h · out_w · (c_in / groups) · kh · kw (the multiply-adds;
@@ -44,6 +47,9 @@ constexpr conv_shape kConvs[] = {
     {"resnet50.layer2_downsample_1x1s2", 256, 56, 512, 1, 2, 0, 1, false, activation::none},
     {"resnet50.layer3_3x3", 256, 14, 256, 3, 1, 1, 1, false, activation::relu},
     {"resnet50.layer3_1x1_reduce", 1024, 14, 256, 1, 1, 0, 1, false, activation::relu},
+    {"resnet50.layer3_1x1_expand_residual", 256, 14, 1024, 1, 1, 0, 1, true, activation::relu},
+    {"resnet50.layer4_3x3s2", 512, 14, 512, 3, 2, 1, 1, false, activation::relu},
+    {"resnet50.layer4_downsample_1x1s2", 1024, 14, 2048, 1, 2, 0, 1, false, activation::none},
     {"resnet50.layer4_3x3", 512, 7, 512, 3, 1, 1, 1, false, activation::relu},
     {"resnet50.layer4_1x1_reduce", 2048, 7, 512, 1, 1, 0, 1, false, activation::relu},
     {"resnet50.layer4_1x1_expand_residual", 512, 7, 2048, 1, 1, 0, 1, true, activation::relu},
@@ -69,28 +75,40 @@ void register_all() {
   using joule::shape;
   using joule::tensor;
 
-  for (const auto& s : kConvs) {
-    joule_bench::register_for_each_policy(
-        std::string("conv2d/") + s.what, [s]<class P>(benchmark::State& state, joule::context<P>& ctx) {
-          const shape in_shape{s.batch, s.c_in, s.size, s.size}, w_shape{s.c_out, s.c_in / s.groups, s.k, s.k};
-          const joule::ops::conv2d_params p{
-              .stride_h = s.stride, .stride_w = s.stride, .pad_h = s.pad, .pad_w = s.pad, .groups = s.groups};
-          const shape out_shape = joule::ops::conv2d_output_shape(in_shape, w_shape, p);
-          const auto x = joule_bench::random_tensor(in_shape, 1);
-          const auto w = joule_bench::random_tensor(w_shape, 2);
-          const auto bias = joule_bench::random_tensor(shape{s.c_out}, 3);
-          const auto residual = joule_bench::random_tensor(out_shape, 4);
-          tensor<float> y(out_shape);
-          joule::ops::conv2d_epilogue ep{.bias = bias.cview(), .act = s.act};
-          if (s.residual) ep.residual = residual.cview();
-          for (auto _ : state) {
-            joule::ops::conv2d(ctx, x.cview(), w.cview(), y.view(), p, ep);
-            benchmark::DoNotOptimize(y.data());
-          }
-          joule_bench::set_gflops(
-              state, 2.0 * static_cast<double>(out_shape.numel()) * static_cast<double>(w_shape.numel() / s.c_out));
-        });
-  }
+  // Every shape as given, then the dense ones with outputs of at most 14 x 14 with the weight packed
+  // ahead (ops::pack_conv2d_weight, as the models pack those layers'), for a policy that takes one.
+  for (const bool packed : {false, true})
+    for (const auto& s : kConvs) {
+      if (packed && (s.groups != 1 || (s.size + 2 * s.pad - s.k) / s.stride + 1 > 14)) continue;
+      joule_bench::register_for_each_policy(
+          std::string(packed ? "conv2d_packed/" : "conv2d/") + s.what,
+          [s, packed]<class P>(benchmark::State& state, joule::context<P>& ctx) {
+            const shape in_shape{s.batch, s.c_in, s.size, s.size}, w_shape{s.c_out, s.c_in / s.groups, s.k, s.k};
+            const joule::ops::conv2d_params p{
+                .stride_h = s.stride, .stride_w = s.stride, .pad_h = s.pad, .pad_w = s.pad, .groups = s.groups};
+            const shape out_shape = joule::ops::conv2d_output_shape(in_shape, w_shape, p);
+            const auto x = joule_bench::random_tensor(in_shape, 1);
+            const auto w = joule_bench::random_tensor(w_shape, 2);
+            const auto bias = joule_bench::random_tensor(shape{s.c_out}, 3);
+            const auto residual = joule_bench::random_tensor(out_shape, 4);
+            tensor<float> y(out_shape);
+            joule::ops::conv2d_epilogue ep{.bias = bias.cview(), .act = s.act};
+            if (s.residual) ep.residual = residual.cview();
+            tensor<float> packed_weight;
+            if constexpr (joule::ops::conv2d_takes_packed_weight<P>) {
+              if (packed) packed_weight = joule::ops::pack_conv2d_weight<P>(w.cview());
+            } else if (packed) {
+              state.SkipWithError("this policy's conv2d takes no packed weight");
+              return;
+            }
+            for (auto _ : state) {
+              joule::ops::conv2d(ctx, x.cview(), w.cview(), y.view(), p, ep, packed_weight.cview());
+              benchmark::DoNotOptimize(y.data());
+            }
+            joule_bench::set_gflops(
+                state, 2.0 * static_cast<double>(out_shape.numel()) * static_cast<double>(w_shape.numel() / s.c_out));
+          });
+    }
 
   joule_bench::register_for_each_policy(
       "max_pool/resnet50.3x3s2_[1,64,112,112]", []<class P>(benchmark::State& state, joule::context<P>& ctx) {

@@ -42,7 +42,13 @@
 // pointer ("null data pointer"); a misaligned pointer ("not aligned"); output overlapping the input
 // or the residual ("output overlaps input", "output overlaps residual"); fold_batch_norm with a
 // weight of rank 1 ("conv_weight must have rank >= 2"), parameters or a bias not [c_out] ("gamma must
-// have shape [4]", "conv_bias must have shape [4]"), var + eps <= 0 ("is not positive").
+// have shape [4]", "conv_bias must have shape [4]"), var + eps <= 0 ("is not positive"); a packed
+// weight of the wrong shape ("packed weight must have shape"), with groups ("needs groups = 1"), or
+// given to a policy whose conv2d takes none ("takes no packed weight").
+//
+// Packed weights (simd): the resnet50 cases and small planes of ragged pixel and channel counts,
+// with the weight packed by ops::pack_conv2d_weight, which the kernel reads with the pixels as its
+// GEMM's rows.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -86,7 +92,8 @@ class conv2d_conformance : public ::testing::Test {
    * Runs @p c on policy P with random data (and a NaN at input element @p nan_index when >= 0) and
    * checks it against the reference.
    */
-  void check(joule::context<P>& ctx, const conv_case& c, std::mt19937_64& rng, std::int64_t nan_index = -1) {
+  void check(joule::context<P>& ctx, const conv_case& c, std::mt19937_64& rng, std::int64_t nan_index = -1,
+             bool packed = false) {
     const shape out_shape = joule::ops::conv2d_output_shape(c.input, c.weight, c.params);
     auto input = joule_test::random_tensor(rng, c.input);
     auto weight = joule_test::random_tensor(rng, c.weight);
@@ -98,9 +105,13 @@ class conv2d_conformance : public ::testing::Test {
     joule::ops::conv2d_epilogue ep{.act = c.act};
     if (c.bias) ep.bias = bias.cview();
     if (c.residual) ep.residual = residual.cview();
-    joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep);
+    tensor<float> packed_weight;
+    if constexpr (joule::ops::conv2d_takes_packed_weight<P>)
+      if (packed) packed_weight = joule::ops::pack_conv2d_weight<P>(weight.cview());
+    joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep, packed_weight.cview());
 
-    const std::string what = std::string(P::name()) + " " + describe(c) + " threads=" + std::to_string(ctx.threads());
+    const std::string what = std::string(P::name()) + " " + describe(c) + (packed ? " packed" : "") +
+                             " threads=" + std::to_string(ctx.threads());
     const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
     const auto indices = indices_to_check(rng, output.numel(), depth);
     if (static_cast<std::int64_t>(indices.size()) < output.numel() && nan_index < 0) {
@@ -212,6 +223,40 @@ TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
         ctx,
         {"9 images 14x14", shape{9, 33, 14, 14}, shape{13, 33, 3, 3}, stride_pad(1, 1), true, false, activation::relu6},
         rng);
+  }
+}
+
+TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
+  // With a packed weight the simd policy runs small planes with the pixels as its GEMM's rows (A
+  // read transposed, the output transposed back by 16 x 16 blocks): ResNet-50's layers (the large
+  // planes fall back to the usual lowering), then pixel counts that leave ragged row tiles and
+  // ragged 16-pixel blocks (1, 35, 49, 169, 196), output channels that are not a multiple of the
+  // vector width or the 32-column panel (5, 20, 37), several k blocks (depth 576, 1152) and column
+  // blocks (c_out 600), strided 1x1 and 3x3, every activation, on 1 and 2 threads.
+  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
+    GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
+  } else {
+    auto rng = joule_test::rng_for_test();
+    joule::context<TypeParam> ctx(2);
+    for (const auto& c : resnet50_conv_cases(1)) this->check(ctx, c, rng, -1, true);
+    for (int threads : {1, 2}) {
+      joule::context<TypeParam> t_ctx(threads);
+      const conv_case cases[] = {
+          {"1x1 one pixel", shape{1, 24, 1, 1}, shape{40, 24, 1, 1}, stride_pad(1, 0), true, true, activation::relu},
+          {"1x1 5x7", shape{1, 64, 5, 7}, shape{37, 64, 1, 1}, stride_pad(1, 0), true, false, activation::relu6},
+          {"1x1 7x7 deep", shape{1, 1152, 7, 7}, shape{20, 1152, 1, 1}, stride_pad(1, 0), true, true, activation::none},
+          {"1x1 13x13", shape{1, 48, 13, 13}, shape{5, 48, 1, 1}, stride_pad(1, 0), false, true, activation::tanh},
+          {"1x1 14x14 wide", shape{1, 64, 14, 14}, shape{600, 64, 1, 1}, stride_pad(1, 0), true, true,
+           activation::relu},
+          {"1x1 stride 2", shape{1, 96, 27, 27}, shape{48, 96, 1, 1}, stride_pad(2, 0), true, false,
+           activation::gelu_erf},
+          {"3x3 stride 2 to 7x7", shape{1, 64, 14, 14}, shape{33, 64, 3, 3}, stride_pad(2, 1), true, true,
+           activation::relu},
+          {"3x3 7x7 deep", shape{1, 128, 7, 7}, shape{64, 128, 3, 3}, stride_pad(1, 1), true, false,
+           activation::gelu_tanh},
+      };
+      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, true);
+    }
   }
 }
 
@@ -426,6 +471,23 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
       },
       "output overlaps input");
   expect_error([&] { run(x.cview(), w.cview(), y.view(), {}, {.residual = y.cview()}); }, "output overlaps residual");
+  // A packed weight: of the wrong shape, with groups, or given to a policy that takes none.
+  tensor<float> packed_bad(shape{1, 35, 32});
+  const auto run_packed = [&](joule::tensor_view<const float> packed, const conv2d_params& p = {}) {
+    joule::ops::conv2d(ctx, x.cview(), w.cview(), y.view(), p, {}, packed);
+  };
+  if constexpr (joule::ops::conv2d_takes_packed_weight<TypeParam>) {
+    constexpr std::int64_t width = joule::ops::gemm_b_panel_width<TypeParam>;
+    expect_error([&] { run_packed(packed_bad.cview()); },
+                 "packed weight must have shape [1, 36, " + std::to_string(width) + "]");
+    const auto packed = joule::ops::pack_conv2d_weight<TypeParam>(w.cview());
+    tensor<float> w_g2(shape{8, 2, 3, 3});
+    expect_error([&] { joule::ops::conv2d(ctx, x.cview(), w_g2.cview(), y.view(), {.groups = 2}, {}, packed.cview()); },
+                 "a packed weight needs groups = 1");
+    expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam>(rank2.cview()); }, "weight must have rank 4");
+  } else {
+    expect_error([&] { run_packed(packed_bad.cview()); }, "takes no packed weight");
+  }
 }
 
 TEST(fold_batch_norm, bad_input_is_a_clear_error) {

@@ -96,7 +96,9 @@ class mobilenet_v2 {
       }
     }
     const std::string last = "features." + std::to_string(index);
-    last_ = nn::conv_bn_act<P>({last + ".0", last + ".1", in, last_channel_, 1, 1, 1, activation::relu6});
+    // A 1x1 layer on 7 x 7 planes: its weight is also kept packed, for a policy that then runs it
+    // with the pixels as its GEMM's rows (nn::conv_bn_act_spec::pack_weight).
+    last_ = nn::conv_bn_act<P>({last + ".0", last + ".1", in, last_channel_, 1, 1, 1, activation::relu6, true});
     classifier_ = nn::linear<P>("classifier.1", last_channel_, config_.num_classes);
   }
 
@@ -119,16 +121,16 @@ class mobilenet_v2 {
     require(options.batch >= 0 && options.image_size >= 32, name(), ": batch must be >= 0 and image_size >= 32, got ",
             options.batch, " and ", options.image_size);
     require(options.band_bytes >= 0, name(), ": band_bytes must be >= 0, got ", options.band_bytes);
+    // One image per pass on a host policy: its weights are small, and eight at once measured
+    // slower (joule-run, batch 16, alternated: 122 ms median against 112 ms).
+    pass_ = nn::images_per_pass<P>(options, 1);
     stem_.prepare(w);
     for (auto& b : blocks_) b.prepare(w);
-    last_.prepare(w);
+    last_.prepare(w, pass_);
     classifier_.prepare(w);
 
     // The shapes of one pass (pass_ images): the buffers are sized for that many images.
     input_shape_ = shape{options.batch, 3, options.image_size, options.image_size};
-    // One image per pass on a host policy: its weights are small, and eight at once measured
-    // slower (joule-run, batch 16, alternated: 122 ms median against 112 ms).
-    pass_ = nn::images_per_pass<P>(options, 1);
     const shape pass_input = nn::with_batch(input_shape_, pass_);
     stem_shape_ = stem_.output_shape(pass_input);
     flops_ = stem_.flops(pass_input);

@@ -61,15 +61,22 @@ class resnet {
       for (int i = 0; i < config_.layers[stage]; ++i) {
         const std::int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
         const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
+        // The last two stages' planes (14 x 14 and 7 x 7 at 224 x 224) are small: their 1x1
+        // layers, and the last stage's strided 3x3, keep a packed weight for a policy that then runs
+        // them with the pixels as its GEMM's rows (nn::conv_bn_act_spec::pack_weight).
+        const bool small_planes = stage >= 2, small_strided = stage == 3 && stride == 2;
         bottleneck b;
-        b.conv1 = nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu});
-        b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu});
+        b.conv1 =
+            nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu, small_planes});
+        b.conv2 = nn::conv_bn_act<P>(
+            {name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu, small_strided});
         // ReLU after the residual add, which the convolution's epilogue does before its activation.
-        b.conv3 = nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu});
+        b.conv3 =
+            nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu, small_planes});
         b.has_downsample = stride != 1 || in != out;
         if (b.has_downsample)
           b.downsample = nn::conv_bn_act<P>(
-              {name + ".downsample.0", name + ".downsample.1", in, out, 1, stride, 1, activation::none});
+              {name + ".downsample.0", name + ".downsample.1", in, out, 1, stride, 1, activation::none, small_planes});
         blocks_.push_back(std::move(b));
         in = out;
       }
@@ -99,22 +106,22 @@ class resnet {
     auto report = check_weights(w, manifest(), name(), ignored_weight);
     require(options.batch >= 0 && options.image_size >= 32, name(), ": batch must be >= 0 and image_size >= 32, got ",
             options.batch, " and ", options.image_size);
+    // Eight images per pass on the simd policy: layer 4's 3x3 weights are 9.4 MB over 7x7 planes,
+    // and simd multiplies the pass's images as one GEMM. joule-run, batch 16, alternated four
+    // times: 836 ms (median) against 995 ms one image at a time.
+    pass_ = nn::images_per_pass<P>(options, 8);
     stem_.prepare(w);
     for (auto& b : blocks_) {
-      b.conv1.prepare(w);
-      b.conv2.prepare(w);
-      b.conv3.prepare(w);
-      if (b.has_downsample) b.downsample.prepare(w);
+      b.conv1.prepare(w, pass_);
+      b.conv2.prepare(w, pass_);
+      b.conv3.prepare(w, pass_);
+      if (b.has_downsample) b.downsample.prepare(w, pass_);
     }
     fc_.prepare(w);
 
     // Walk the shapes of one pass (pass_ images) once: remember each block's, count the flops,
     // size the buffers for that many images.
     input_shape_ = shape{options.batch, config_.in_channels, options.image_size, options.image_size};
-    // Eight images per pass on the simd policy: layer 4's 3x3 weights are 9.4 MB over 7x7 planes,
-    // and simd multiplies the pass's images as one GEMM. joule-run, batch 16, alternated four
-    // times: 836 ms (median) against 995 ms one image at a time.
-    pass_ = nn::images_per_pass<P>(options, 8);
     const shape pass_input = nn::with_batch(input_shape_, pass_);
     flops_ = stem_.flops(pass_input);
     stem_shape_ = stem_.output_shape(pass_input);

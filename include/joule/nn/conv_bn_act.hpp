@@ -23,6 +23,12 @@ struct conv_bn_act_spec {
   std::string bn;    ///< checkpoint prefix of its batch-norm ("layer1.0.bn1")
   std::int64_t in = 0, out = 0, kernel = 1, stride = 1, groups = 1;
   activation act = activation::none;
+  /**
+   * @brief Also keep the weight packed for the policy's conv2d (ops::pack_conv2d_weight), where it
+   * takes one and the layer runs one image per call: for layers on small planes, which that
+   * policy then runs with the pixels as its GEMM's rows. Costs the weight's memory a second time.
+   */
+  bool pack_weight = false;
 };
 
 /**
@@ -52,8 +58,11 @@ class conv_bn_act {
   /**
    * @brief Folds the batch-norm (eps 1e-5, PyTorch's default) into this layer's own weights, on
    * the host, then moves them to the policy's memory space (uploaded once, for a device policy).
+   * With spec().pack_weight, also packs the weight when @p images_per_call is 1: the simd conv2d
+   * puts the pixels along its GEMM's rows one image at a time, and several images per call take
+   * the usual lowering (one GEMM for all of them), which reads only the weight as given.
    */
-  void prepare(const weights& w) {
+  void prepare(const weights& w, std::int64_t images_per_call = 1) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
                                        w.at(spec_.bn + ".bias").cview(), w.at(spec_.bn + ".running_mean").cview(),
                                        w.at(spec_.bn + ".running_var").cview(), 1e-5f);
@@ -61,6 +70,9 @@ class conv_bn_act {
     w.done_with(spec_.conv + ".weight");
     weight_ = to_space<space>(std::move(folded.weight));
     bias_ = to_space<space>(std::move(folded.bias));
+    if constexpr (ops::conv2d_takes_packed_weight<P>)
+      if (spec_.pack_weight && spec_.groups == 1 && images_per_call == 1)
+        packed_weight_ = ops::pack_conv2d_weight<P>(weight_.cview());
   }
 
   ops::conv2d_params params() const noexcept {
@@ -84,7 +96,7 @@ class conv_bn_act {
   void forward(context<P>& ctx, tensor_view<const float> in, tensor_view<float> out,
                tensor_view<const float> residual = {}) const {
     ops::conv2d(ctx, in, weight_.cview(), out, params(),
-                {.bias = bias_.cview(), .residual = residual, .act = spec_.act});
+                {.bias = bias_.cview(), .residual = residual, .act = spec_.act}, packed_weight_.cview());
   }
 
   /** @brief The folded weight [out, in / groups, kernel, kernel] and bias [out] (after prepare). */
@@ -96,6 +108,7 @@ class conv_bn_act {
   conv_bn_act_spec spec_;
   tensor<float, space> weight_;
   tensor<float, space> bias_;
+  tensor<float, space> packed_weight_;  ///< empty unless spec_.pack_weight and the policy takes one
 };
 
 }  // namespace joule::nn

@@ -16,6 +16,7 @@
 #include <joule/core/kernel.hpp>
 #include <joule/core/tensor.hpp>
 #include <joule/ops/desc/conv2d.hpp>
+#include <joule/ops/gemm.hpp>
 #include <joule/policy/policies.hpp>
 
 #include <joule/policy/scalar/conv2d.hpp>
@@ -84,16 +85,42 @@ inline shape conv2d_output_shape(const shape& input, const shape& weight, const 
 }
 
 /**
+ * @brief Whether policy @p P's conv2d can take its weight packed ahead of time
+ * (ops::pack_conv2d_weight): its gemm reads a constant B packed and A transposed.
+ */
+template <backend P>
+inline constexpr bool conv2d_takes_packed_weight = gemm_b_panel_width<P> > 0 && gemm_reads_a_transposed<P>;
+
+/**
+ * @brief @p weight [c_out, c_in, kh, kw] packed for policy @p P's conv2d: the B of the GEMM that
+ * takes the output pixels as rows, output^T [pixels, c_out] = columns^T · weight^T, in the panels
+ * that P's gemm reads (pack_gemm_b of weight as [c_out, c_in · kh · kw], transposed). A constant
+ * weight packed once lets the GEMM put the pixels, not the channels, along its register tile's
+ * rows: the 14 x 14 and 7 x 7 layers of ResNet-50 then fill whole tiles (their 196 and 49 pixels
+ * filled 224 and 64 columns of panels the other way round) and nothing is packed per call.
+ */
+template <backend P>
+tensor<float> pack_conv2d_weight(tensor_view<const float> weight) {
+  static_assert(conv2d_takes_packed_weight<P>, "this policy's conv2d reads its weight only as given");
+  detail::check_rank("pack_conv2d_weight", "weight", weight, 4);
+  const std::int64_t c_out = weight.dim(0);
+  return pack_gemm_b<P>(weight.reshape(shape{c_out, c_out == 0 ? 0 : weight.numel() / c_out}), true);
+}
+
+/**
  * @brief output = act(conv2d(input, weight) + bias + residual), input [n, c_in, h, w], weight
  * [c_out, c_in / groups, kh, kw] (PyTorch's OIHW), output conv2d_output_shape(...).
  *
  * groups == c_in == c_out is a depthwise convolution. An empty batch (n = 0) does nothing. The
  * output must not overlap the input, weight, bias or residual. Throws joule::error naming the
  * shapes on any bad argument (see conv2d_output_shape).
+ *
+ * @p packed_weight, when given, is pack_conv2d_weight<P>(weight) (groups must be 1): the kernel
+ * may read it instead of @p weight where that is faster.
  */
 template <backend P>
 void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight, tensor_view<float> output,
-            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}) {
+            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}, tensor_view<const float> packed_weight = {}) {
   constexpr const char* op = "conv2d";
   detail::check_rank(op, "input", input, 4);
   detail::check_rank(op, "weight", weight, 4);
@@ -133,6 +160,18 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
   }
   detail::check_no_overlap(op, "output", output, "input", input);
   detail::check_no_overlap(op, "output", output, "weight", weight);
+  if (!packed_weight.is_none()) {
+    if constexpr (conv2d_takes_packed_weight<P>) {
+      constexpr std::int64_t width = gemm_b_panel_width<P>;
+      const std::int64_t depth = desc.c_in * desc.kh * desc.kw;
+      require(p.groups == 1, op, ": a packed weight needs groups = 1, got groups = ", p.groups);
+      detail::check_shape(op, "packed weight", packed_weight, shape{(desc.c_out + width - 1) / width, depth, width});
+      detail::check_no_overlap(op, "output", output, "packed weight", packed_weight);
+      desc.packed_weight = packed_weight.data();
+    } else {
+      fail(op, ": this policy's conv2d takes no packed weight (conv2d_takes_packed_weight is false)");
+    }
+  }
   if (output.numel() == 0) return;
   kernel_for<conv2d_op, P>::run(ctx, desc);
 }

@@ -25,6 +25,13 @@ struct conv2d_op {
   const float* weight = nullptr;
   float* output = nullptr;
   epilogue ep;
+  /**
+   * @brief The weight packed as the B of the GEMM that takes the output pixels as its rows
+   * (ops::pack_conv2d_weight: gemm_b_packing<P> of the [c_out, c_in · kh · kw] weight, transposed),
+   * or null. Only a kernel whose policy reads A transposed (gemm_reads_a_transposed<P>) is given
+   * one, only with groups == 1; it may use it or the weight, which is always there too.
+   */
+  const float* packed_weight = nullptr;
 
   static constexpr const char* name() noexcept { return "conv2d"; }
 };

@@ -47,6 +47,12 @@ struct gemm_op {
    * multiple of gemm_image_columns_align<P>; only a kernel whose policy sets it is given images.
    */
   std::int64_t images = 1, image_columns = 0, c_image_stride = 0;
+  /**
+   * @brief A stored transposed: A[i, p] at a[p · lda + i] ([k, m] with row stride lda), as a
+   * convolution's columns matrix is when its pixels are the GEMM's rows. Only a kernel whose policy
+   * has gemm_reads_a_transposed<P> is ever given it.
+   */
+  bool trans_a = false;
 
   static constexpr const char* name() noexcept { return "gemm"; }
 };
@@ -69,6 +75,10 @@ struct gemm_b_packing {};
 /** @brief Whether policy @p P's gemm kernel takes B made on demand (gemm_op::b_rows). */
 template <class P>
 inline constexpr bool gemm_makes_b_on_demand = false;
+
+/** @brief Whether policy @p P's gemm kernel reads A stored transposed (gemm_op::trans_a). */
+template <class P>
+inline constexpr bool gemm_reads_a_transposed = false;
 
 /**
  * @brief What policy @p P's gemm kernel rounds each image's columns up to when it takes several

@@ -3,7 +3,8 @@
  * @file conv2d.hpp
  * @brief simd conv2d: a dedicated vector kernel for depthwise convolutions, im2col + the simd GEMM
  * (epilogue fused) for everything else, and the simd GEMM on the input itself, with no im2col, for
- * 1x1 stride-1 unpadded convolutions (detail::conv2d_as_gemm).
+ * 1x1 stride-1 unpadded convolutions (detail::conv2d_as_gemm); on small planes, with a weight
+ * packed ahead, the GEMM with the pixels as rows (conv2d_pixel_rows.hpp).
  *
  * Depthwise (groups == c_in == c_out) does a few multiply-adds per output and would waste a GEMM.
  * At stride 1 with "same" width, a plane is read in place as one flat row of pixels, each tap a
@@ -21,6 +22,7 @@
 #include <joule/ops/desc/conv2d.hpp>
 #include <joule/policy/detail/im2col.hpp>
 #include <joule/policy/simd.hpp>
+#include <joule/policy/simd/conv2d_pixel_rows.hpp>
 #include <joule/policy/simd/gemm.hpp>
 #include <joule/policy/simd/vector_math.hpp>
 
@@ -235,6 +237,8 @@ struct kernel<conv2d_op, simd> {
       simd_detail::flat_depthwise_conv2d(ctx, op);
     else if (op.groups == op.c_in && op.groups == op.c_out)
       simd_detail::depthwise_conv2d(ctx, op);
+    else if (simd_detail::pixel_rows_apply(op))
+      simd_detail::conv2d_pixel_rows(ctx, op);
     else
       detail::conv2d_as_gemm<simd>(ctx, op);
   }

@@ -17,7 +17,8 @@
  * A constant B (a Linear weight) can come packed already (ops::pack_gemm_b, gemm_op::b_panel_width:
  * the blocks gemm_block would build, for the whole matrix): then nothing is packed per call, and
  * the first row tile prefetches the next panel into L2 while it multiplies this one. B may also be
- * made on demand (gemm_op::b_rows: a convolution's im2col rows), a row of a block at a time.
+ * made on demand (gemm_op::b_rows: a convolution's im2col rows), a row of a block at a time, and A
+ * read transposed (gemm_op::trans_a: a convolution's columns matrix with the pixels as C's rows).
  */
 #include <algorithm>
 #include <array>
@@ -183,9 +184,10 @@ template <std::int64_t Rows, activation Act>
 
 /**
  * @brief Accumulates a Rows x kPanel tile over kc and stores it to @p t.
- * A is read in place (rows of stride lda); B comes packed.
+ * A is read in place: rows of stride lda, or with TransA (gemm_op::trans_a) columns of stride lda,
+ * so that the Rows values broadcast at each step are neighbours (a convolution's pixels). B comes packed.
  */
-template <std::int64_t Rows, bool PrefetchB>
+template <std::int64_t Rows, bool PrefetchB, bool TransA>
 inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, const float* packed_b,
                          const tile_target& t) {
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
@@ -202,7 +204,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   // in vector registers (MobileNetV2 2-3% faster, alternated in one process).
   const std::int64_t lda = op.lda;
   const float* a_rows[4];
-  for (std::int64_t i = 0; i < 4; ++i) a_rows[i] = 3 * i < Rows ? a + 3 * i * lda : a;
+  for (std::int64_t i = 0; i < 4; ++i) a_rows[i] = !TransA && 3 * i < Rows ? a + 3 * i * lda : a;
   constexpr std::int64_t kLine = 64 / sizeof(float);
   for (std::int64_t p0 = 0; p0 < kc; p0 += kLine) {
     // One cache line of each row of the next tile's A per line of this one.
@@ -217,8 +219,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
       for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
 #pragma GCC unroll 16
       for (std::int64_t r = 0; r < Rows; ++r) {
-        const float* base = a_rows[r / 3];
-        const batch a_rp(base[(r % 3) * lda + p]);
+        const batch a_rp = TransA ? batch(a[p * lda + r]) : batch(a_rows[r / 3][(r % 3) * lda + p]);
 #pragma GCC unroll 4
         for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
       }
@@ -270,19 +271,22 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
 
 using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, const float*, const tile_target&);
 
-template <bool PrefetchB, std::int64_t... Rows>
+template <bool PrefetchB, bool TransA, std::int64_t... Rows>
 constexpr std::array<micro_kernel_fn, sizeof...(Rows)> micro_kernels(std::integer_sequence<std::int64_t, Rows...>) {
-  return {&micro_kernel<Rows + 1, PrefetchB>...};
+  return {&micro_kernel<Rows + 1, PrefetchB, TransA>...};
 }
 
 /**
  * @brief The micro-kernel for a tile of @p rows rows (1 .. kRows: the full tile, or the last rows
  * of C), with or without prefetching the next panel of B (tile_target::prefetch_b).
  */
-inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b) noexcept {
+inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b, bool trans_a) noexcept {
   using rows_sequence = std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>;
-  static constexpr auto plain = micro_kernels<false>(rows_sequence{});
-  static constexpr auto prefetching = micro_kernels<true>(rows_sequence{});
+  static constexpr auto plain = micro_kernels<false, false>(rows_sequence{});
+  static constexpr auto prefetching = micro_kernels<true, false>(rows_sequence{});
+  static constexpr auto plain_t = micro_kernels<false, true>(rows_sequence{});
+  static constexpr auto prefetching_t = micro_kernels<true, true>(rows_sequence{});
+  if (trans_a) return (prefetch_b ? prefetching_t : plain_t)[rows - 1];
   return (prefetch_b ? prefetching : plain)[rows - 1];
 }
 
@@ -315,8 +319,8 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         // A convolution's A is its weights, read once per layer from memory: the next row tile's
         // are prefetched while the first panel is multiplied. A Linear's A is its input, in cache
         // already (B came packed ahead), and prefetching it measured 0-2% slower on BERT.
-        const bool prefetch_a = !packed_ahead && next_rows > 0;
-        const float* a = op.a + ir * op.lda + pc;
+        const bool prefetch_a = !packed_ahead && !op.trans_a && next_rows > 0;
+        const float* a = op.trans_a ? op.a + pc * op.lda + ir : op.a + ir * op.lda + pc;
         for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
           const float* panel = panel_at(q);
           const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
@@ -339,7 +343,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                               prefetch ? panel_at(q + blk::kPanel) : nullptr,
                               prefetch_a && q == 0 ? a + blk::kRows * op.lda : nullptr,
                               prefetch_a && q == 0 ? next_rows : 0};
-          micro_kernel_for(rows, prefetch)(target, a, kc, panel, t);
+          micro_kernel_for(rows, prefetch, op.trans_a)(target, a, kc, panel, t);
         }
       }
     }
@@ -490,6 +494,10 @@ struct gemm_b_packing<simd> {
 template <>
 inline constexpr bool gemm_makes_b_on_demand<simd> = true;
 
+/** @brief The simd gemm reads A stored transposed (gemm_op::trans_a): a convolution's columns. */
+template <>
+inline constexpr bool gemm_reads_a_transposed<simd> = true;
+
 /** @brief The simd gemm takes several images as one GEMM, each image's columns in whole panels. */
 template <>
 inline constexpr std::int64_t gemm_image_columns_align<simd> = simd_detail::gemm_blocking::kPanel;
@@ -511,7 +519,7 @@ struct kernel<gemm_op, simd> {
     const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
     // A few rows: stream B, columns split across threads. A B packed ahead costs nothing more to
     // read than B as stored, and the micro-kernel reads it.
-    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows) {
+    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows && !op.trans_a) {
       if (threads == 1) return simd_detail::small_m_gemm(op, 0, op.n);
       // Whole vectors per thread, so that only the last thread has a ragged edge.
       const std::int64_t vectors = (op.n + simd_detail::kLanes - 1) / simd_detail::kLanes;
