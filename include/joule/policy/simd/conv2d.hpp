@@ -42,20 +42,6 @@ struct depthwise_plane {
   float* out;                ///< this plane of the output
 };
 
-/** @brief out[0, count) = act(v + bias + residual) for the first @p count lanes of @p v. */
-[[gnu::always_inline]] inline void store_conv_lanes(batch v, float bias, const float* residual, activation act,
-                                                    float* out, std::int64_t count) noexcept {
-  v += batch(bias);
-  if (count == kLanes) {
-    if (residual) v += batch::load_unaligned(residual);
-    activate(act, v).store_unaligned(out);
-    return;
-  }
-  // A partial vector at the end of a row, where the residual and the output may end.
-  if (residual) v += load_first(residual, count);
-  store_first(activate(act, v), out, count);
-}
-
 /** @brief Output rows [oy0, oy0 + Rows) x columns [ox0, ox0 + Vectors · kLanes) of one plane. */
 template <int Rows, int Vectors>
 inline void depthwise_tile(const depthwise_plane& p, std::int64_t oy0, std::int64_t ox0) noexcept {

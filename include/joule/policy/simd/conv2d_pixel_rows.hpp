@@ -50,19 +50,6 @@ inline std::int64_t pixel_rows_stride(std::int64_t c_out) noexcept {
   return c_out % 256 == 0 ? c_out + kLanes : c_out;
 }
 
-/** @brief out[j] = act(v + bias + residual[j]) for the first @p count lanes (all when count == kLanes). */
-[[gnu::always_inline]] inline void store_channel_row(batch v, float bias, const float* residual, activation act,
-                                                     float* out, std::int64_t count) noexcept {
-  v += batch(bias);
-  if (count == kLanes) {
-    if (residual) v += batch::load_unaligned(residual);
-    activate(act, v).store_unaligned(out);
-  } else {
-    if (residual) v += load_first(residual, count);
-    store_first(activate(act, v), out, count);
-  }
-}
-
 #if XSIMD_WITH_AVX512F
 /** @brief Transposes 16 x 16 floats in registers: r[i] lane j becomes r[j] lane i. */
 [[gnu::always_inline]] inline void transpose_16x16(__m512 (&r)[16]) noexcept {
@@ -115,8 +102,8 @@ inline void transpose_block(const conv2d_op& op, const float* transposed, std::i
 #endif
   for (std::int64_t j = 0; j < kLanes; ++j) {
     const std::int64_t c = c0 + j, at = c * pixels + p0;
-    store_channel_row(batch::load_aligned(rows[j]), op.ep.bias ? op.ep.bias[c] : 0.f,
-                      residual ? residual + at : nullptr, op.ep.act, out + at, count);
+    store_conv_lanes(batch::load_aligned(rows[j]), op.ep.bias ? op.ep.bias[c] : 0.f, residual ? residual + at : nullptr,
+                     op.ep.act, out + at, count);
   }
 }
 

@@ -113,6 +113,23 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
 }
 
 /**
+ * @brief out[0, count) = act(v + bias + residual) for the first @p count lanes of @p v (count <=
+ * kLanes): a row of a convolution's output, whose bias is one value per output channel.
+ */
+[[gnu::always_inline]] inline void store_conv_lanes(batch v, float bias, const float* residual, activation act,
+                                                    float* out, std::int64_t count) noexcept {
+  v += batch(bias);
+  if (count == kLanes) {
+    if (residual) v += batch::load_unaligned(residual);
+    activate(act, v).store_unaligned(out);
+    return;
+  }
+  // A partial vector at the end of a row, where the residual and the output may end.
+  if (residual) v += load_first(residual, count);
+  store_first(activate(act, v), out, count);
+}
+
+/**
  * @brief act(alpha · v + bias + residual) for the outputs at row @p row, columns [col, col + count)
  * (count <= kLanes; the other lanes are don't-care): the epilogue on a vector still in registers.
  * Only the first count lanes of the bias and the residual are read.
