@@ -27,7 +27,7 @@ for stage in "${stages[@]}"; do
       ;;
     tsan)
       cmake --preset tsan >/dev/null
-      cmake --build --preset tsan -j "$jobs" --target concurrency_executors concurrency_wisdom_concurrent
+      cmake --build --preset tsan -j "$jobs" --target concurrency_executors concurrency_wisdom_concurrent concurrency_blas_threads
       ctest --preset tsan -j "$jobs"
       ;;
     *)

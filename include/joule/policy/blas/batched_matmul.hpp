@@ -1,9 +1,7 @@
 #pragma once
-/** @file batched_matmul.hpp @brief blas batched_matmul: one cblas_sgemm per item. */
-#include <algorithm>
+/** @file batched_matmul.hpp @brief blas batched_matmul: one cblas_sgemm per item, items or products split across
+ * joule's threads. */
 #include <cstdint>
-
-#include <cblas.h>
 
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
@@ -13,22 +11,24 @@
 
 namespace joule {
 
-namespace blas_detail {
-/** @brief BLAS requires every leading dimension >= 1, even for an empty operand (k = 0). */
-inline blasint leading_dim(std::int64_t ld) noexcept { return static_cast<blasint>(std::max<std::int64_t>(ld, 1)); }
-}  // namespace blas_detail
-
 template <>
 struct kernel<batched_matmul_op, blas> {
   static void run(cpu_context& ctx, const batched_matmul_op& op) {
-    blas_detail::use_threads(ctx.threads());
-    // OpenBLAS 0.3.21 (Debian 12) has no batched GEMM; each call threads the item itself.
+    blas_detail::use_single_threaded_blas();
+    // OpenBLAS 0.3.21 (Debian 12) has no batched GEMM. With an item for every thread, whole items go
+    // to the threads; otherwise each item's product is split across them.
     // beta = 0: OpenBLAS then never reads C, and k = 0 yields C = 0.
-    for (std::int64_t i = 0; i < op.batch; ++i)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, op.trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(op.m),
-                  static_cast<blasint>(op.n), static_cast<blasint>(op.k), op.alpha, op.a + i * op.stride_a,
-                  blas_detail::leading_dim(op.lda), op.b + i * op.stride_b, blas_detail::leading_dim(op.ldb), 0.f,
-                  op.c + i * op.stride_c, blas_detail::leading_dim(op.ldc));
+    const auto item = [&](std::int64_t i, auto&& gemm) {
+      gemm(op.trans_b, op.m, op.n, op.k, op.alpha, op.a + i * op.stride_a, op.lda, op.b + i * op.stride_b, op.ldb, 0.f,
+           op.c + i * op.stride_c, op.ldc);
+    };
+    if (op.batch >= ctx.threads()) {
+      ctx.parallel_for(op.batch, 1, [&](std::int64_t i0, std::int64_t i1) {
+        for (std::int64_t i = i0; i < i1; ++i) item(i, [](auto... args) { blas_detail::sgemm_serial(args...); });
+      });
+    } else {
+      for (std::int64_t i = 0; i < op.batch; ++i) item(i, [&](auto... args) { blas_detail::sgemm(ctx, args...); });
+    }
   }
 };
 

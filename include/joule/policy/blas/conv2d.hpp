@@ -3,7 +3,7 @@
  * @file conv2d.hpp
  * @brief blas conv2d: im2col + cblas_sgemm per image and group, then the epilogue as one pass.
  *
- * The GEMM is the blas gemm kernel itself (it sets OpenBLAS's thread count from the context, calls
+ * The GEMM is the blas gemm kernel itself (it splits the product across the context's threads, calls
  * cblas_sgemm with beta = 0 and runs detail::epilogue_pass with the bias along rows and the residual
  * image as ldr = out_h · out_w). A depthwise convolution is a GEMM per channel with a single output
  * row, where a BLAS call costs more than the arithmetic: it goes to the fallback policy's kernel.
