@@ -270,7 +270,10 @@ class safetensors_file {
     try {
       root = nlohmann::json::parse(header, header + size, callback);
     } catch (const nlohmann::json::parse_error& e) {
-      // e.byte counts from 1 at the header's first byte; size + 1 means "at the end".
+      // e.byte counts from 1 at the header's first byte; past size means the header ended first.
+      if (e.byte > size)
+        bad("invalid JSON in the header: its ", size, " bytes (file offsets 8 to ", 8 + size,
+            ") end before the JSON value does (a truncated header, or a wrong header length?): ", e.what());
       bad("invalid JSON in the header at file offset ", 8 + (e.byte > 0 ? e.byte - 1 : 0), " (header byte ", e.byte,
           " of ", size, "): ", e.what());
     } catch (const nlohmann::json::exception& e) {
