@@ -43,12 +43,15 @@
 // or the residual ("output overlaps input", "output overlaps residual"); fold_batch_norm with a
 // weight of rank 1 ("conv_weight must have rank >= 2"), parameters or a bias not [c_out] ("gamma must
 // have shape [4]", "conv_bias must have shape [4]"), var + eps <= 0 ("is not positive"); a packed
-// weight of the wrong shape ("packed weight must have shape"), with groups ("needs groups = 1"), or
-// given to a policy whose conv2d takes none ("takes no packed weight").
+// weight of the wrong shape ("packed weight must have shape"), packed for the other lowering (refused
+// by its shape), with groups ("needs groups = 1"), or given to a policy whose conv2d takes none
+// ("takes no packed weight with the pixels as rows", "... with the channels as rows").
 //
 // Packed weights (simd): the resnet50 cases and small planes of ragged pixel and channel counts,
-// with the weight packed by ops::pack_conv2d_weight, which the kernel reads with the pixels as its
-// GEMM's rows.
+// with the weight packed by ops::pack_conv2d_weight with the pixels as rows, which the kernel reads
+// as the B of its GEMM with the pixels as rows; and the resnet50 (1 and 3 images) and mobilenet_v2
+// cases and ragged channel counts with the weight packed with the channels as rows, which the
+// usual lowering reads as its GEMM's A.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -83,6 +86,11 @@ using joule_test::stride_pad;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
+using joule::ops::conv2d_packing;
+
+/** @brief How a conformance case hands the kernel its weight: as given, or packed for one lowering. */
+enum class weight_as { given, pixels_as_rows, channels_as_rows };
+
 template <class P>
 class conv2d_conformance : public ::testing::Test {
  protected:
@@ -93,7 +101,7 @@ class conv2d_conformance : public ::testing::Test {
    * checks it against the reference.
    */
   void check(joule::context<P>& ctx, const conv_case& c, std::mt19937_64& rng, std::int64_t nan_index = -1,
-             bool packed = false) {
+             weight_as how = weight_as::given) {
     const shape out_shape = joule::ops::conv2d_output_shape(c.input, c.weight, c.params);
     auto input = joule_test::random_tensor(rng, c.input);
     auto weight = joule_test::random_tensor(rng, c.weight);
@@ -106,12 +114,22 @@ class conv2d_conformance : public ::testing::Test {
     if (c.bias) ep.bias = bias.cview();
     if (c.residual) ep.residual = residual.cview();
     tensor<float> packed_weight;
-    if constexpr (joule::ops::conv2d_takes_packed_weight<P>)
-      if (packed) packed_weight = joule::ops::pack_conv2d_weight<P>(weight.cview());
-    joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep, packed_weight.cview());
+    if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::pixels_as_rows>)
+      if (how == weight_as::pixels_as_rows)
+        packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::pixels_as_rows>(weight.cview());
+    if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::channels_as_rows>)
+      if (how == weight_as::channels_as_rows)
+        packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::channels_as_rows>(weight.cview());
+    const conv2d_packing packing =
+        how == weight_as::channels_as_rows ? conv2d_packing::channels_as_rows : conv2d_packing::pixels_as_rows;
+    joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep,
+                       {packed_weight.cview(), packing});
 
-    const std::string what = std::string(P::name()) + " " + describe(c) + (packed ? " packed" : "") +
-                             " threads=" + std::to_string(ctx.threads());
+    const char* packed_note = how == weight_as::pixels_as_rows     ? " packed, pixels as rows"
+                              : how == weight_as::channels_as_rows ? " packed, channels as rows"
+                                                                   : "";
+    const std::string what =
+        std::string(P::name()) + " " + describe(c) + packed_note + " threads=" + std::to_string(ctx.threads());
     const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
     const auto indices = indices_to_check(rng, output.numel(), depth);
     if (static_cast<std::int64_t>(indices.size()) < output.numel() && nan_index < 0) {
@@ -238,7 +256,7 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   } else {
     auto rng = joule_test::rng_for_test();
     joule::context<TypeParam> ctx(2);
-    for (const auto& c : resnet50_conv_cases(1)) this->check(ctx, c, rng, -1, true);
+    for (const auto& c : resnet50_conv_cases(1)) this->check(ctx, c, rng, -1, weight_as::pixels_as_rows);
     for (int threads : {1, 2}) {
       joule::context<TypeParam> t_ctx(threads);
       const conv_case cases[] = {
@@ -255,7 +273,45 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
           {"3x3 7x7 deep", shape{1, 128, 7, 7}, shape{64, 128, 3, 3}, stride_pad(1, 1), true, false,
            activation::gelu_tanh},
       };
-      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, true);
+      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
+    }
+  }
+}
+
+TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
+  // With a weight packed with the channels as rows the simd policy's usual lowering reads it as its
+  // GEMM's A, in tiles of 12 rows: ResNet-50's layers at 1 and 3 images (one GEMM over every image),
+  // MobileNetV2's (its depthwise layers take no packed weight and run as given), then output
+  // channels that leave a ragged last tile (1, 5, 13, 37) or fill tiles exactly (24), several k
+  // blocks (depth 576, 1152, 2304), the direct 1x1 lowering (no im2col) and strided ones, every
+  // activation, on 1 and 2 threads.
+  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::channels_as_rows>) {
+    GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
+  } else {
+    auto rng = joule_test::rng_for_test();
+    joule::context<TypeParam> ctx(2);
+    for (const std::int64_t n : {1, 3})
+      for (const auto& c : resnet50_conv_cases(n)) this->check(ctx, c, rng, -1, weight_as::channels_as_rows);
+    for (const auto& c : mobilenet_v2_conv_cases())
+      this->check(ctx, c, rng, -1, c.params.groups == 1 ? weight_as::channels_as_rows : weight_as::given);
+    for (int threads : {1, 2}) {
+      joule::context<TypeParam> t_ctx(threads);
+      const conv_case cases[] = {
+          {"1x1 one channel", shape{1, 24, 9, 9}, shape{1, 24, 1, 1}, stride_pad(1, 0), true, true, activation::relu},
+          {"1x1 5 channels", shape{2, 64, 5, 7}, shape{5, 64, 1, 1}, stride_pad(1, 0), true, false, activation::relu6},
+          {"1x1 13 channels deep", shape{1, 1152, 7, 7}, shape{13, 1152, 1, 1}, stride_pad(1, 0), true, true,
+           activation::none},
+          {"1x1 24 channels wide plane", shape{1, 48, 40, 40}, shape{24, 48, 1, 1}, stride_pad(1, 0), false, true,
+           activation::tanh},
+          {"1x1 stride 2", shape{2, 96, 27, 27}, shape{37, 96, 1, 1}, stride_pad(2, 0), true, false,
+           activation::gelu_erf},
+          {"3x3 37 channels", shape{1, 64, 30, 30}, shape{37, 64, 3, 3}, stride_pad(1, 1), true, true,
+           activation::relu},
+          {"3x3 deep, 2 images", shape{2, 256, 9, 9}, shape{40, 256, 3, 3}, stride_pad(1, 1), true, false,
+           activation::gelu_tanh},
+          {"7x7 stride 2", shape{1, 3, 45, 45}, shape{16, 3, 7, 7}, stride_pad(2, 3), true, false, activation::relu},
+      };
+      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::channels_as_rows);
     }
   }
 }
@@ -486,7 +542,33 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
                  "a packed weight needs groups = 1");
     expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam>(rank2.cview()); }, "weight must have rank 4");
   } else {
-    expect_error([&] { run_packed(packed_bad.cview()); }, "takes no packed weight");
+    expect_error([&] { run_packed(packed_bad.cview()); }, "takes no packed weight with the pixels as rows");
+  }
+  // The same for a weight packed with the channels as rows; one packed the other way is refused by
+  // its shape.
+  const auto run_rows = [&](joule::tensor_view<const float> packed, const conv2d_params& p = {}) {
+    joule::ops::conv2d(ctx, x.cview(), w.cview(), y.view(), p, {}, {packed, conv2d_packing::channels_as_rows});
+  };
+  if constexpr (joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::channels_as_rows>) {
+    constexpr std::int64_t rows = joule::ops::gemm_a_tile_rows<TypeParam>;
+    const std::string want = "packed weight must have shape [1, 36, " + std::to_string(rows) + "]";
+    expect_error([&] { run_rows(packed_bad.cview()); }, want);
+    if constexpr (joule::ops::conv2d_takes_packed_weight<TypeParam>) {
+      const auto for_pixels = joule::ops::pack_conv2d_weight<TypeParam>(w.cview());
+      expect_error([&] { run_rows(for_pixels.cview()); }, want);
+    }
+    const auto packed = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::channels_as_rows>(w.cview());
+    tensor<float> w_g2(shape{8, 2, 3, 3});
+    expect_error(
+        [&] {
+          joule::ops::conv2d(ctx, x.cview(), w_g2.cview(), y.view(), {.groups = 2}, {},
+                             {packed.cview(), conv2d_packing::channels_as_rows});
+        },
+        "a packed weight needs groups = 1");
+    expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::channels_as_rows>(rank2.cview()); },
+                 "weight must have rank 4");
+  } else {
+    expect_error([&] { run_rows(packed_bad.cview()); }, "takes no packed weight with the channels as rows");
   }
 }
 

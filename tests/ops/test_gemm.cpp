@@ -133,6 +133,29 @@ TYPED_TEST(gemm_conformance, b_packed_ahead_of_time_gives_the_same_products) {
   }
 }
 
+TYPED_TEST(gemm_conformance, a_packed_per_call_over_many_columns) {
+  // From 512 columns the simd policy packs A into tiles of 12 rows before multiplying: row counts
+  // that leave a ragged last tile (5, 13, 37) or fill tiles (24), depths that are not a multiple of
+  // the 16-step transpose (1, 17, 300), B as stored, transposed and packed ahead, the columns split
+  // across threads (few rows: A packed in a fork of its own) and the rows (each thread packs its
+  // own tiles), a NaN in A that must land in its row only, on one and two threads.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t m : {5, 13, 24, 37})
+      for (std::int64_t k : {1, 17, 300}) {
+        this->check(ctx, {m, 520, k, false, true, false, 1.f, activation::relu}, rng);
+        this->check(ctx, {m, 600, k, true, false, true, 0.5f, activation::none}, rng);
+      }
+    this->check(ctx, {300, 512, 70, false, true, true, 1.f, activation::gelu_erf}, rng);  // rows split
+    this->check(ctx, {64, 768, 1030, true, true, false, 1.f, activation::none}, rng);     // several k blocks
+    this->check(ctx, {37, 700, 33, false, true, false, 1.f, activation::none}, rng,
+                std::numeric_limits<float>::quiet_NaN());
+    if constexpr (joule::ops::gemm_b_panel_width < TypeParam >> 0)
+      this->check(ctx, {29, 530, 260, true, true, true, 1.f, activation::relu6}, rng, 0.f, 0.f, true);
+  }
+}
+
 TYPED_TEST(gemm_conformance, degenerate_sizes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);

@@ -24,9 +24,11 @@ struct conv_bn_act_spec {
   std::int64_t in = 0, out = 0, kernel = 1, stride = 1, groups = 1;
   activation act = activation::none;
   /**
-   * @brief Also keep the weight packed for the policy's conv2d (ops::pack_conv2d_weight), where it
-   * takes one and the layer runs one image per call: for layers on small planes, which that
-   * policy then runs with the pixels as its GEMM's rows. Costs the weight's memory a second time.
+   * @brief Keep the weight packed with the pixels as rows (ops::conv2d_packing::pixels_as_rows),
+   * where the policy takes one and the layer runs one image per call: for layers on small planes,
+   * which that policy then runs with the pixels as its GEMM's rows. Otherwise the weight is kept
+   * packed with the channels as rows, where the policy takes that. Either costs the weight's memory
+   * a second time.
    */
   bool pack_weight = false;
 };
@@ -58,9 +60,10 @@ class conv_bn_act {
   /**
    * @brief Folds the batch-norm (eps 1e-5, PyTorch's default) into this layer's own weights, on
    * the host, then moves them to the policy's memory space (uploaded once, for a device policy).
-   * With spec().pack_weight, also packs the weight when @p images_per_call is 1: the simd conv2d
-   * puts the pixels along its GEMM's rows one image at a time, and several images per call take
-   * the usual lowering (one GEMM for all of them), which reads only the weight as given.
+   * Then packs the weight for the GEMM the layer will run, where the policy takes a packed weight:
+   * with spec().pack_weight and @p images_per_call 1, with the pixels as rows (the simd conv2d puts
+   * the pixels along its GEMM's rows one image at a time); otherwise, with the channels as rows
+   * (the usual lowering, one GEMM for all of a call's images). Depthwise layers keep theirs as is.
    */
   void prepare(const weights& w, std::int64_t images_per_call = 1) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
@@ -70,9 +73,19 @@ class conv_bn_act {
     w.done_with(spec_.conv + ".weight");
     weight_ = to_space<space>(std::move(folded.weight));
     bias_ = to_space<space>(std::move(folded.bias));
-    if constexpr (ops::conv2d_takes_packed_weight<P>)
-      if (spec_.pack_weight && spec_.groups == 1 && images_per_call == 1)
-        packed_weight_ = ops::pack_conv2d_weight<P>(weight_.cview());
+    if (spec_.groups != 1) return;
+    using ops::conv2d_packing;
+    if constexpr (ops::conv2d_takes_packed_weight<P, conv2d_packing::pixels_as_rows>) {
+      if (spec_.pack_weight && images_per_call == 1) {
+        packed_weight_ = ops::pack_conv2d_weight<P, conv2d_packing::pixels_as_rows>(weight_.cview());
+        packing_ = conv2d_packing::pixels_as_rows;
+        return;
+      }
+    }
+    if constexpr (ops::conv2d_takes_packed_weight<P, conv2d_packing::channels_as_rows>) {
+      packed_weight_ = ops::pack_conv2d_weight<P, conv2d_packing::channels_as_rows>(weight_.cview());
+      packing_ = conv2d_packing::channels_as_rows;
+    }
   }
 
   ops::conv2d_params params() const noexcept {
@@ -96,7 +109,7 @@ class conv_bn_act {
   void forward(context<P>& ctx, tensor_view<const float> in, tensor_view<float> out,
                tensor_view<const float> residual = {}) const {
     ops::conv2d(ctx, in, weight_.cview(), out, params(),
-                {.bias = bias_.cview(), .residual = residual, .act = spec_.act}, packed_weight_.cview());
+                {.bias = bias_.cview(), .residual = residual, .act = spec_.act}, {packed_weight_.cview(), packing_});
   }
 
   /** @brief The folded weight [out, in / groups, kernel, kernel] and bias [out] (after prepare). */
@@ -108,7 +121,8 @@ class conv_bn_act {
   conv_bn_act_spec spec_;
   tensor<float, space> weight_;
   tensor<float, space> bias_;
-  tensor<float, space> packed_weight_;  ///< empty unless spec_.pack_weight and the policy takes one
+  tensor<float, space> packed_weight_;  ///< empty unless the policy takes a packed weight (prepare)
+  ops::conv2d_packing packing_ = ops::conv2d_packing::pixels_as_rows;  ///< what packed_weight_ is for
 };
 
 }  // namespace joule::nn

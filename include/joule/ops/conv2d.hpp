@@ -84,28 +84,81 @@ inline shape conv2d_output_shape(const shape& input, const shape& weight, const 
   return shape{input[0], c_out, (padded_h - extent_h - 1) / p.stride_h + 1, (padded_w - extent_w - 1) / p.stride_w + 1};
 }
 
-/**
- * @brief Whether policy @p P's conv2d can take its weight packed ahead of time
- * (ops::pack_conv2d_weight): its gemm reads a constant B packed and A transposed.
- */
-template <backend P>
-inline constexpr bool conv2d_takes_packed_weight = gemm_b_panel_width<P> > 0 && gemm_reads_a_transposed<P>;
+/** @brief Which GEMM of a convolution a weight is packed for (pack_conv2d_weight). */
+enum class conv2d_packing {
+  /**
+   * The B of the GEMM that takes the output pixels as its rows, output^T [pixels, c_out] =
+   * columns^T · weight^T: for small planes, one image per call (pack_gemm_b's panels of the weight
+   * as [c_out, c_in · kh · kw], transposed).
+   */
+  pixels_as_rows,
+  /**
+   * The A of the usual lowering, output [c_out, pixels] = weight · columns: any plane, any number
+   * of images (gemm_a_packing<P>'s row tiles of the weight as [c_out, c_in · kh · kw]).
+   */
+  channels_as_rows,
+};
 
 /**
- * @brief @p weight [c_out, c_in, kh, kw] packed for policy @p P's conv2d: the B of the GEMM that
- * takes the output pixels as rows, output^T [pixels, c_out] = columns^T · weight^T, in the panels
- * that P's gemm reads (pack_gemm_b of weight as [c_out, c_in · kh · kw], transposed). A constant
- * weight packed once lets the GEMM put the pixels, not the channels, along its register tile's
- * rows: the 14 x 14 and 7 x 7 layers of ResNet-50 then fill whole tiles (their 196 and 49 pixels
- * filled 224 and 64 columns of panels the other way round) and nothing is packed per call.
+ * @brief Whether policy @p P's conv2d can take its weight packed ahead of time for @p Packing
+ * (ops::pack_conv2d_weight): with the pixels as rows, its gemm reads a constant B packed and A
+ * transposed; with the channels as rows, a constant A packed.
  */
-template <backend P>
-tensor<float> pack_conv2d_weight(tensor_view<const float> weight) {
-  static_assert(conv2d_takes_packed_weight<P>, "this policy's conv2d reads its weight only as given");
-  detail::check_rank("pack_conv2d_weight", "weight", weight, 4);
-  const std::int64_t c_out = weight.dim(0);
-  return pack_gemm_b<P>(weight.reshape(shape{c_out, c_out == 0 ? 0 : weight.numel() / c_out}), true);
+template <backend P, conv2d_packing Packing = conv2d_packing::pixels_as_rows>
+inline constexpr bool conv2d_takes_packed_weight =
+    Packing == conv2d_packing::pixels_as_rows ? gemm_b_panel_width<P> > 0 && gemm_reads_a_transposed<P>
+                                              : gemm_a_tile_rows<P> > 0;
+
+/**
+ * @brief The shape pack_conv2d_weight<P, Packing> gives a weight of @p c_out output channels and
+ * depth c_in · kh · kw: [ceil(c_out / w), depth, w], w the policy's panel width (pixels as rows)
+ * or tile height (channels as rows).
+ */
+template <backend P, conv2d_packing Packing>
+shape packed_conv2d_weight_shape(std::int64_t c_out, std::int64_t depth) {
+  constexpr std::int64_t w = Packing == conv2d_packing::pixels_as_rows ? gemm_b_panel_width<P> : gemm_a_tile_rows<P>;
+  static_assert(w > 0, "this policy's conv2d reads its weight only as given");
+  return shape{(c_out + w - 1) / w, depth, w};
 }
+
+/**
+ * @brief @p weight [c_out, c_in, kh, kw] packed for policy @p P's conv2d, in the layout its GEMM
+ * reads for @p Packing. A constant weight packed once takes that work out of every call.
+ *
+ * - pixels_as_rows lets the GEMM put the pixels, not the channels, along its register tile's rows:
+ *   the 14 x 14 and 7 x 7 layers of ResNet-50 then fill whole tiles (their 196 and 49 pixels
+ *   filled 224 and 64 columns of panels the other way round) and nothing is packed per call.
+ * - channels_as_rows gives the usual lowering a weight whose tile of 12 rows the micro-kernel reads
+ *   as one stream, 12 neighbouring floats a step, instead of 12 rows c_in · kh · kw floats apart.
+ */
+template <backend P, conv2d_packing Packing = conv2d_packing::pixels_as_rows>
+tensor<float> pack_conv2d_weight(tensor_view<const float> weight) {
+  static_assert(conv2d_takes_packed_weight<P, Packing>, "this policy's conv2d reads its weight only as given");
+  detail::check_rank("pack_conv2d_weight", "weight", weight, 4);
+  const std::int64_t c_out = weight.dim(0), depth = c_out == 0 ? 0 : weight.numel() / c_out;
+  if constexpr (Packing == conv2d_packing::pixels_as_rows) {
+    return pack_gemm_b<P>(weight.reshape(shape{c_out, depth}), true);
+  } else {
+    tensor<float> packed(packed_conv2d_weight_shape<P, Packing>(c_out, depth));
+    if (weight.numel() > 0) gemm_a_packing<P>::pack(weight.data(), depth, c_out, depth, packed.data());
+    return packed;
+  }
+}
+
+/**
+ * @brief A weight packed by pack_conv2d_weight, and what for: ops::conv2d's optional last argument.
+ * A tensor view alone converts to one packed with the pixels as rows.
+ */
+struct packed_conv2d_weight {
+  tensor_view<const float> data;
+  conv2d_packing packing = conv2d_packing::pixels_as_rows;
+
+  packed_conv2d_weight() = default;
+  // Implicit: a view passed alone keeps the meaning it had before there were two packings.
+  packed_conv2d_weight(tensor_view<const float> packed,  // NOLINT(google-explicit-constructor)
+                       conv2d_packing how = conv2d_packing::pixels_as_rows)
+      : data(packed), packing(how) {}
+};
 
 /**
  * @brief output = act(conv2d(input, weight) + bias + residual), input [n, c_in, h, w], weight
@@ -115,12 +168,12 @@ tensor<float> pack_conv2d_weight(tensor_view<const float> weight) {
  * output must not overlap the input, weight, bias or residual. Throws joule::error naming the
  * shapes on any bad argument (see conv2d_output_shape).
  *
- * @p packed_weight, when given, is pack_conv2d_weight<P>(weight) (groups must be 1): the kernel
- * may read it instead of @p weight where that is faster.
+ * @p packed, when given, is pack_conv2d_weight<P, packed.packing>(weight) (groups must be 1): the
+ * kernel may read it instead of @p weight where that is faster.
  */
 template <backend P>
 void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight, tensor_view<float> output,
-            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}, tensor_view<const float> packed_weight = {}) {
+            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}, const packed_conv2d_weight& packed = {}) {
   constexpr const char* op = "conv2d";
   detail::check_rank(op, "input", input, 4);
   detail::check_rank(op, "weight", weight, 4);
@@ -160,17 +213,26 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
   }
   detail::check_no_overlap(op, "output", output, "input", input);
   detail::check_no_overlap(op, "output", output, "weight", weight);
-  if (!packed_weight.is_none()) {
-    if constexpr (conv2d_takes_packed_weight<P>) {
-      constexpr std::int64_t width = gemm_b_panel_width<P>;
-      const std::int64_t depth = desc.c_in * desc.kh * desc.kw;
-      require(p.groups == 1, op, ": a packed weight needs groups = 1, got groups = ", p.groups);
-      detail::check_shape(op, "packed weight", packed_weight, shape{(desc.c_out + width - 1) / width, depth, width});
-      detail::check_no_overlap(op, "output", output, "packed weight", packed_weight);
-      desc.packed_weight = packed_weight.data();
-    } else {
-      fail(op, ": this policy's conv2d takes no packed weight (conv2d_takes_packed_weight is false)");
-    }
+  if (!packed.data.is_none()) {
+    const std::int64_t depth = desc.c_in * desc.kh * desc.kw;
+    // Checks a weight packed for Packing and hands it to the kernel, or says the policy takes none.
+    auto take = [&]<conv2d_packing Packing>(const float*& field) {
+      const bool pixels = Packing == conv2d_packing::pixels_as_rows;
+      if constexpr (!conv2d_takes_packed_weight<P, Packing>) {
+        fail(op, ": this policy's conv2d takes no packed weight with the ", pixels ? "pixels" : "channels",
+             " as rows (conv2d_takes_packed_weight is false)");
+      } else {
+        require(p.groups == 1, op, ": a packed weight needs groups = 1, got groups = ", p.groups);
+        detail::check_shape(op, "packed weight", packed.data,
+                            packed_conv2d_weight_shape<P, Packing>(desc.c_out, depth));
+        detail::check_no_overlap(op, "output", output, "packed weight", packed.data);
+        field = packed.data.data();
+      }
+    };
+    if (packed.packing == conv2d_packing::pixels_as_rows)
+      take.template operator()<conv2d_packing::pixels_as_rows>(desc.packed_weight);
+    else
+      take.template operator()<conv2d_packing::channels_as_rows>(desc.packed_weight_rows);
   }
   if (output.numel() == 0) return;
   kernel_for<conv2d_op, P>::run(ctx, desc);

@@ -46,6 +46,18 @@ inline constexpr std::int64_t gemm_b_panel_width = [] {
 }();
 
 /**
+ * @brief The height of the row tiles in which policy @p P's gemm reads a constant A packed ahead of
+ * time (gemm_a_packing<P>, gemm_op::a_packed), or 0 when it reads A only as given.
+ */
+template <backend P>
+inline constexpr std::int64_t gemm_a_tile_rows = [] {
+  if constexpr (requires { gemm_a_packing<P>::rows; })
+    return std::int64_t{gemm_a_packing<P>::rows};
+  else
+    return std::int64_t{0};
+}();
+
+/**
  * @brief B ([k, n], or [n, k] when @p trans_b: a Linear weight) packed once for policy @p P's gemm:
  * a host tensor of shape [ceil(n / w), k, w], w = gemm_b_panel_width<P>, in the policy's own layout.
  * ops::gemm takes it in place of B. For a constant B (a weight), this takes the packing every

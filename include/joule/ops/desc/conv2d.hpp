@@ -32,6 +32,13 @@ struct conv2d_op {
    * one, only with groups == 1; it may use it or the weight, which is always there too.
    */
   const float* packed_weight = nullptr;
+  /**
+   * @brief The weight packed as the A of the usual lowering (ops::pack_conv2d_weight with
+   * conv2d_packing::channels_as_rows: gemm_a_packing<P> of the [c_out, c_in · kh · kw] weight), or
+   * null. Only a kernel whose policy packs A (gemm_a_packing<P>) is given one, only with groups ==
+   * 1; it may use it or the weight, which is always there too.
+   */
+  const float* packed_weight_rows = nullptr;
 
   static constexpr const char* name() noexcept { return "conv2d"; }
 };

@@ -53,6 +53,13 @@ struct gemm_op {
    * has gemm_reads_a_transposed<P> is ever given it.
    */
   bool trans_a = false;
+  /**
+   * @brief A packed ahead of time by gemm_a_packing<P> (a convolution's constant weight, packed once
+   * at compile): row tiles of gemm_a_packing<P>::rows rows, the last one zero-padded, tile t at
+   * a + t · rows · k, A[t · rows + r, p] at [p · rows + r]; lda and trans_a are then unused. Only a
+   * kernel whose policy specialises gemm_a_packing is ever given one.
+   */
+  bool a_packed = false;
 
   static constexpr const char* name() noexcept { return "gemm"; }
 };
@@ -71,6 +78,19 @@ struct gemm_op {
  */
 template <class P>
 struct gemm_b_packing {};
+
+/**
+ * @brief How policy @p P's gemm kernel wants a constant A packed ahead of time, when it does: a
+ * specialisation provides
+ *
+ *     static constexpr std::int64_t rows;  // rows per tile: the packed A holds ceil(m / rows) · rows · k floats
+ *     static void pack(const float* src, std::int64_t lda, std::int64_t m, std::int64_t k, float* packed) noexcept;
+ *
+ * pack writes A ([m, k], row stride lda) into that layout (gemm_op::a_packed), padding included.
+ * The primary template is empty: the policy's gemm reads A only as given.
+ */
+template <class P>
+struct gemm_a_packing {};
 
 /** @brief Whether policy @p P's gemm kernel takes B made on demand (gemm_op::b_rows). */
 template <class P>

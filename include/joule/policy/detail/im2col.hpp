@@ -358,6 +358,10 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
         source.image_floats = op.c_in * in_plane;
         gemm.c_image_stride = op.c_out * pixels;
       }
+      if (op.packed_weight_rows) {  // groups == 1 (ops::conv2d checks)
+        gemm.a = op.packed_weight_rows;
+        gemm.a_packed = true;
+      }
       gemm.ep.bias = op.ep.bias ? op.ep.bias + grp * cout_g : nullptr;
       gemm.ep.axis = bias_axis::row;
       gemm.ep.residual = op.ep.residual ? op.ep.residual + out_offset : nullptr;

@@ -230,11 +230,18 @@ template <std::int64_t Rows>
 }
 
 /**
- * @brief Accumulates a Rows x kPanel tile over kc and stores it to @p t.
- * A is read in place: rows of stride lda, or with TransA (gemm_op::trans_a) columns of stride lda,
- * so that the Rows values broadcast at each step are neighbours (a convolution's pixels). B comes packed.
+ * @brief How the micro-kernel reads A: rows of stride lda (as stored), columns of stride lda
+ * (gemm_op::trans_a: a convolution's columns matrix, the Rows values broadcast at each step
+ * neighbouring pixels), or packed ahead (gemm_op::a_packed: each step's Rows values are one
+ * contiguous run, and a tile's A over its whole depth one stream).
  */
-template <std::int64_t Rows, bool PrefetchB, bool TransA>
+enum class a_layout { rows = 0, columns = 1, packed = 2 };
+
+/**
+ * @brief Accumulates a Rows x kPanel tile over kc and stores it to @p t. B comes packed; A is read
+ * as @p Layout says (a_layout).
+ */
+template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
 inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, const float* packed_b,
                          const tile_target& t) {
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
@@ -249,9 +256,10 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   // A's rows as bases three rows apart: each row is then base + (0, 1 or 2) · lda, an addressing
   // mode, so the loop needs 5 general registers for A instead of 12, which GCC had partly parked
   // in vector registers (MobileNetV2 2-3% faster, alternated in one process).
-  const std::int64_t lda = op.lda;
+  constexpr bool kRowsOfA = Layout == a_layout::rows;
+  const std::int64_t lda = Layout == a_layout::packed ? gemm_blocking::kRows : op.lda;
   const float* a_rows[4];
-  for (std::int64_t i = 0; i < 4; ++i) a_rows[i] = !TransA && 3 * i < Rows ? a + 3 * i * lda : a;
+  for (std::int64_t i = 0; i < 4; ++i) a_rows[i] = kRowsOfA && 3 * i < Rows ? a + 3 * i * lda : a;
   constexpr std::int64_t kLine = 64 / sizeof(float);
   for (std::int64_t p0 = 0; p0 < kc; p0 += kLine) {
     // One cache line of each row of the next tile's A per line of this one.
@@ -266,7 +274,9 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
       for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
 #pragma GCC unroll 16
       for (std::int64_t r = 0; r < Rows; ++r) {
-        const batch a_rp = TransA ? batch(a[p * lda + r]) : batch(a_rows[r / 3][(r % 3) * lda + p]);
+        const batch a_rp = kRowsOfA                     ? batch(a_rows[r / 3][(r % 3) * lda + p])
+                           : Layout == a_layout::packed ? batch(a[p * gemm_blocking::kRows + r])
+                                                        : batch(a[p * lda + r]);
 #pragma GCC unroll 4
         for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
       }
@@ -295,23 +305,23 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
 
 using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, const float*, const tile_target&);
 
-template <bool PrefetchB, bool TransA, std::int64_t... Rows>
+template <bool PrefetchB, a_layout Layout, std::int64_t... Rows>
 constexpr std::array<micro_kernel_fn, sizeof...(Rows)> micro_kernels(std::integer_sequence<std::int64_t, Rows...>) {
-  return {&micro_kernel<Rows + 1, PrefetchB, TransA>...};
+  return {&micro_kernel<Rows + 1, PrefetchB, Layout>...};
 }
 
 /**
  * @brief The micro-kernel for a tile of @p rows rows (1 .. kRows: the full tile, or the last rows
- * of C), with or without prefetching the next panel of B (tile_target::prefetch_b).
+ * of C), with or without prefetching the next panel of B (tile_target::prefetch_b), reading A as
+ * @p layout says.
  */
-inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b, bool trans_a) noexcept {
+inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b, a_layout layout) noexcept {
   using rows_sequence = std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>;
-  static constexpr auto plain = micro_kernels<false, false>(rows_sequence{});
-  static constexpr auto prefetching = micro_kernels<true, false>(rows_sequence{});
-  static constexpr auto plain_t = micro_kernels<false, true>(rows_sequence{});
-  static constexpr auto prefetching_t = micro_kernels<true, true>(rows_sequence{});
-  if (trans_a) return (prefetch_b ? prefetching_t : plain_t)[rows - 1];
-  return (prefetch_b ? prefetching : plain)[rows - 1];
+  static constexpr std::array<std::array<micro_kernel_fn, gemm_blocking::kRows>, 6> kernels{
+      micro_kernels<false, a_layout::rows>(rows_sequence{}),    micro_kernels<true, a_layout::rows>(rows_sequence{}),
+      micro_kernels<false, a_layout::columns>(rows_sequence{}), micro_kernels<true, a_layout::columns>(rows_sequence{}),
+      micro_kernels<false, a_layout::packed>(rows_sequence{}),  micro_kernels<true, a_layout::packed>(rows_sequence{})};
+  return kernels[2 * static_cast<int>(layout) + (prefetch_b ? 1 : 0)][rows - 1];
 }
 
 /**
@@ -343,8 +353,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         // A convolution's A is its weights, read once per layer from memory: the next row tile's
         // are prefetched while the first panel is multiplied. A Linear's A is its input, in cache
         // already (B came packed ahead), and prefetching it measured 0-2% slower on BERT.
-        const bool prefetch_a = !packed_ahead && !op.trans_a && next_rows > 0;
-        const float* a = op.trans_a ? op.a + pc * op.lda + ir : op.a + ir * op.lda + pc;
+        const bool prefetch_a = !packed_ahead && !op.trans_a && !op.a_packed && next_rows > 0;
+        const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
+        const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
+                         : op.trans_a ? op.a + pc * op.lda + ir
+                                      : op.a + ir * op.lda + pc;
         for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
           const float* panel = panel_at(q);
           const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
@@ -367,7 +380,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                               prefetch ? panel_at(q + blk::kPanel) : nullptr,
                               prefetch_a && q == 0 ? a + blk::kRows * op.lda : nullptr,
                               prefetch_a && q == 0 ? next_rows : 0};
-          micro_kernel_for(rows, prefetch, op.trans_a)(target, a, kc, panel, t);
+          micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
         }
       }
     }
@@ -376,6 +389,26 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
 
 /** @brief Rows of A up to which small_m_gemm runs instead of the packed kernel. */
 inline constexpr std::int64_t kSmallRows = 4;
+
+/** @brief Columns of C from which an A as stored is packed per call (pack_a_applies). */
+inline constexpr std::int64_t kPackAColumns = 512;
+
+/**
+ * @brief Whether the simd gemm packs A per call (gemm_a_packing<simd>) before multiplying: an A read
+ * as stored (not transposed, not packed ahead) and a C of at least kPackAColumns columns.
+ *
+ * Read in place, each step of the micro-kernel broadcasts one float from each of 12 rows lda
+ * apart: 12 cache lines live per 16 steps, all in one L1 set when lda is a multiple of 1024
+ * floats (BERT's ffn_down, ResNet-50's 1x1 layers on 1024 and 2048 channels). Packed, a step
+ * reads 12 neighbouring floats and a tile's A is one sequential stream. The copy costs m · k
+ * loads and stores per call against the GEMM's 2 · m · n · k flops: BERT's linear layers, packing
+ * included, took 0.96-1.00 of the time (A packed ahead: 0.90-0.95). A convolution's weight comes
+ * packed ahead instead (ops::conv2d_packing::channels_as_rows): ResNet-50's 3x3 layer 4 at 8
+ * images took 1.03-1.06 of the time packing its 9.4 MB weight per call, 0.94-0.97 packed ahead.
+ */
+inline bool pack_a_applies(const gemm_op& op, std::int64_t columns) noexcept {
+  return !op.trans_a && !op.a_packed && op.m > kSmallRows && columns >= kPackAColumns;
+}
 
 /**
  * @brief C[i0 : i0 + Rows, j : j + Cols] of a GEMM with B transposed ([n, k]): Rows x Cols dot
@@ -514,6 +547,41 @@ struct gemm_b_packing<simd> {
   }
 };
 
+/**
+ * @brief The simd gemm reads a constant A packed ahead of time in row tiles of the micro-kernel's
+ * height (gemm_op::a_packed): each k step's kRows values contiguous.
+ */
+template <>
+struct gemm_a_packing<simd> {
+  static constexpr std::int64_t rows = simd_detail::gemm_blocking::kRows;
+
+  static void pack(const float* src, std::int64_t lda, std::int64_t m, std::int64_t k, float* packed) noexcept {
+    for (std::int64_t i0 = 0; i0 < m; i0 += rows) {
+      float* tile = packed + i0 * k;
+      const std::int64_t tile_rows = std::min(rows, m - i0);
+      std::int64_t p = 0;
+#if XSIMD_WITH_AVX512F
+      // 16 steps at a time: the tile's rows as 16 vectors (zeros below them), transposed in
+      // registers, each step's rows stored with one masked store. A scalar copy, 12 reads in
+      // 12 rows per float written, cost a tenth of BERT's ffn_down.
+      static_assert(rows <= simd_detail::kLanes);
+      constexpr __mmask16 kStepMask = static_cast<__mmask16>((1u << rows) - 1);
+      for (; p + simd_detail::kLanes <= k; p += simd_detail::kLanes) {
+        __m512 r[16];
+        for (std::int64_t i = 0; i < 16; ++i)
+          r[i] = i < tile_rows ? _mm512_loadu_ps(src + (i0 + i) * lda + p) : _mm512_setzero_ps();
+        simd_detail::transpose_16x16(r);
+        for (std::int64_t j = 0; j < 16; ++j) _mm512_mask_storeu_ps(tile + (p + j) * rows, kStepMask, r[j]);
+      }
+#endif
+      for (; p < k; ++p) {
+        for (std::int64_t r = 0; r < tile_rows; ++r) tile[p * rows + r] = src[(i0 + r) * lda + p];
+        for (std::int64_t r = tile_rows; r < rows; ++r) tile[p * rows + r] = 0.f;
+      }
+    }
+  }
+};
+
 /** @brief The simd gemm packs B made on demand (gemm_op::b_rows) as it packs B from memory. */
 template <>
 inline constexpr bool gemm_makes_b_on_demand<simd> = true;
@@ -543,7 +611,7 @@ struct kernel<gemm_op, simd> {
     const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
     // A few rows: stream B, columns split across threads. A B packed ahead costs nothing more to
     // read than B as stored, and the micro-kernel reads it.
-    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows && !op.trans_a) {
+    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows && !op.trans_a && !op.a_packed) {
       if (threads == 1) return simd_detail::small_m_gemm(op, 0, op.n);
       // Whole vectors per thread, so that only the last thread has a ragged edge.
       const std::int64_t vectors = (op.n + simd_detail::kLanes - 1) / simd_detail::kLanes;
@@ -558,18 +626,44 @@ struct kernel<gemm_op, simd> {
     // Each thread owns a block of C and packs its own B blocks: split the columns (in whole
     // panels) when there are enough of them, as in batch-1 linear layers, else the rows.
     const std::int64_t panels = (columns + blk::kPanel - 1) / blk::kPanel;
+    const std::int64_t tiles = (op.m + blk::kRows - 1) / blk::kRows;
     const bool split_columns = panels >= 2 * threads || op.m < threads * blk::kRows;
     scratch_frame frame(ctx);
     float* packed = op.b_panel_width ? nullptr : frame.take<float>(threads * blk::kKc * blk::kNc);
+    // A as stored, over many columns, is packed first (simd_detail::pack_a_applies).
+    gemm_op packed_a_op = op;
+    const bool pack_a = simd_detail::pack_a_applies(op, columns);
+    if (pack_a) {
+      packed_a_op.a = frame.take<float>(tiles * blk::kRows * op.k);
+      packed_a_op.a_packed = true;
+    }
+    const gemm_op& run_op = pack_a ? packed_a_op : op;
+    auto pack_tiles = [&](std::int64_t t0, std::int64_t t1) {
+      if (t0 < t1)
+        gemm_a_packing<simd>::pack(op.a + t0 * blk::kRows * op.lda, op.lda,
+                                   std::min(op.m, t1 * blk::kRows) - t0 * blk::kRows, op.k,
+                                   const_cast<float*>(packed_a_op.a) + t0 * blk::kRows * op.k);
+    };
+    // Split by columns, every thread reads all of A: it is packed in a fork of its own first.
+    if (pack_a && split_columns) {
+      if (threads == 1)
+        pack_tiles(0, tiles);
+      else
+        ctx.pool().run([&](int t) {
+          if (t < threads) pack_tiles(tiles * t / threads, tiles * (t + 1) / threads);
+        });
+    }
     auto body = [&](int t) {
       float* mine = packed ? packed + t * blk::kKc * blk::kNc : nullptr;
       if (split_columns) {
         const std::int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
-        if (p0 < p1) simd_detail::gemm_block(op, 0, op.m, p0 * blk::kPanel, std::min(columns, p1 * blk::kPanel), mine);
+        if (p0 < p1)
+          simd_detail::gemm_block(run_op, 0, op.m, p0 * blk::kPanel, std::min(columns, p1 * blk::kPanel), mine);
       } else {
-        const std::int64_t tiles = (op.m + blk::kRows - 1) / blk::kRows;
         const std::int64_t r0 = tiles * t / threads, r1 = tiles * (t + 1) / threads;
-        if (r0 < r1) simd_detail::gemm_block(op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, columns, mine);
+        if (pack_a) pack_tiles(r0, r1);  // the thread's own rows of A
+        if (r0 < r1)
+          simd_detail::gemm_block(run_op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, columns, mine);
       }
     };
     if (threads == 1)
