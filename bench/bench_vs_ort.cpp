@@ -8,6 +8,7 @@
 //   bash ../shared/peers/run-ort.sh --csv /tmp/ort.csv                # ONNX Runtime, same sitting
 //   build/release/bench/bench_vs_ort --ort-csv=/tmp/ort.csv           # adds the side-by-side ratio
 //   env -u OPENBLAS_CORETYPE build/release/bench/bench_vs_ort         # OpenBLAS's own kernel choice
+//   bash scripts/vs-ort-rounds.sh 6      # ORT and joule's simd alternated, 6 rounds: per-round ratios
 //
 // Latency: the median of 5 repetitions (3 for the batch-64/8 rows, whose runs take seconds), each
 // one timed run() after the executor's warm-up run (the one compile does). Google
