@@ -631,18 +631,17 @@ struct kernel<gemm_op, simd> {
     scratch_frame frame(ctx);
     float* packed = op.b_panel_width ? nullptr : frame.take<float>(threads * blk::kKc * blk::kNc);
     // A as stored, over many columns, is packed first (simd_detail::pack_a_applies).
-    gemm_op packed_a_op = op;
     const bool pack_a = simd_detail::pack_a_applies(op, columns);
-    if (pack_a) {
-      packed_a_op.a = frame.take<float>(tiles * blk::kRows * op.k);
-      packed_a_op.a_packed = true;
-    }
+    float* packed_a = pack_a ? frame.take<float>(tiles * blk::kRows * op.k) : nullptr;
+    gemm_op packed_a_op = op;
+    packed_a_op.a = packed_a;
+    packed_a_op.a_packed = true;
     const gemm_op& run_op = pack_a ? packed_a_op : op;
     auto pack_tiles = [&](std::int64_t t0, std::int64_t t1) {
       if (t0 < t1)
         gemm_a_packing<simd>::pack(op.a + t0 * blk::kRows * op.lda, op.lda,
                                    std::min(op.m, t1 * blk::kRows) - t0 * blk::kRows, op.k,
-                                   const_cast<float*>(packed_a_op.a) + t0 * blk::kRows * op.k);
+                                   packed_a + t0 * blk::kRows * op.k);
     };
     // Split by columns, every thread reads all of A: it is packed in a fork of its own first.
     if (pack_a && split_columns) {
