@@ -89,6 +89,19 @@ TYPED_TEST(gemm_conformance, large_shapes_cross_every_block) {
   this->check(ctx, {1, 3072, 768, true, true, false, 1.f, activation::gelu_erf}, rng);  // BERT, batch 1
 }
 
+TYPED_TEST(gemm_conformance, small_planes_shared_by_rows) {
+  // Few columns over many rows: the simd policy shares these out between two threads by row tiles
+  // (simd_detail::split_by_columns): ResNet-50's 3x3 layer on 14 x 14 pixels (7 panels, the last
+  // with 4 columns), its 7 x 7 layers (2 panels), a ragged last tile (m = 250), deeper than a k
+  // block; and a wide one that stays split by columns, for contrast.
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  this->check(ctx, {256, 196, 600, false, true, true, 1.f, activation::relu}, rng);
+  this->check(ctx, {250, 49, 300, false, true, false, 1.f, activation::relu6}, rng);
+  this->check(ctx, {512, 49, 40, true, false, true, 0.5f, activation::none}, rng);
+  this->check(ctx, {64, 900, 70, false, true, false, 1.f, activation::relu}, rng);
+}
+
 TYPED_TEST(gemm_conformance, few_rows_matrix_vector_products) {
   // m <= 4 (a linear layer at batch 1, a vision model's fc): the simd policy streams B without
   // packing, as dot products (B transposed) or scaled rows (B as stored). Ragged k and n, one and

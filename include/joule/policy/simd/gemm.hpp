@@ -390,6 +390,42 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
 /** @brief Rows of A up to which small_m_gemm runs instead of the packed kernel. */
 inline constexpr std::int64_t kSmallRows = 4;
 
+/**
+ * @brief Whether @p threads threads share a GEMM of @p m rows, @p columns columns out by columns
+ * (whole panels each) rather than by row tiles (whole tiles each): whichever costs the busiest
+ * thread less, by a rough count per step of depth, in multiply-add lanes:
+ *
+ * - its multiply-adds, counting the padding of a last panel (32 columns) or tile (12 rows). On
+ *   small planes the columns divide badly: ResNet-50's 3x3 layers on 14 x 14 pixels have 196
+ *   columns, 7 panels, 224 columns computed, 4 panels for one thread and 3 for the other, where
+ *   their 256 rows are 22 tiles, 11 each;
+ * - kCopyCost per float of A it reads from memory (all of A once per block of kNc columns it
+ *   computes, when split by columns; its own rows, once per block of all the columns, when split by
+ *   rows), and per float of B it packs (its panels, or every panel), unless B came packed ahead.
+ *   The 7 x 7 layers' 49 columns are 2 panels: one each, and each thread would stream all of a
+ *   9.4 MB weight (ResNet-50 layer 4 at batch 1: 1.13-1.18x the time of the row split).
+ *
+ * A tie, within kColumnsMargin, stays with the columns (BERT's linear layers at 8 sequences).
+ */
+inline bool split_by_columns(std::int64_t m, std::int64_t columns, int threads, bool b_packed_ahead) noexcept {
+  using blk = gemm_blocking;
+  if (m < threads * blk::kRows) return true;
+  constexpr double kCopyCost = 8;          // lanes of multiply-add per float copied or read from memory
+  constexpr double kColumnsMargin = 1.03;  // rows must save 3%
+  auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
+  const std::int64_t panels = ceil_div(columns, blk::kPanel), tiles = ceil_div(m, blk::kRows);
+  const std::int64_t my_columns = ceil_div(panels, threads) * blk::kPanel;  // split by columns
+  const std::int64_t my_rows = ceil_div(tiles, threads) * blk::kRows;       // split by rows
+  const double b_cost = b_packed_ahead ? 0 : kCopyCost;
+  const double by_columns = static_cast<double>(my_columns * tiles * blk::kRows) +
+                            kCopyCost * static_cast<double>(m * ceil_div(my_columns, blk::kNc)) +
+                            b_cost * static_cast<double>(my_columns);
+  const double by_rows = static_cast<double>(my_rows * panels * blk::kPanel) +
+                         kCopyCost * static_cast<double>(std::min(m, my_rows) * ceil_div(columns, blk::kNc)) +
+                         b_cost * static_cast<double>(panels * blk::kPanel);
+  return by_rows * kColumnsMargin >= by_columns;
+}
+
 /** @brief Columns of C from which an A as stored is packed per call (pack_a_applies). */
 inline constexpr std::int64_t kPackAColumns = 512;
 
@@ -623,11 +659,11 @@ struct kernel<gemm_op, simd> {
       });
       return;
     }
-    // Each thread owns a block of C and packs its own B blocks: split the columns (in whole
-    // panels) when there are enough of them, as in batch-1 linear layers, else the rows.
+    // Each thread owns a block of C and packs its own B blocks: whole panels of columns each, or
+    // whole tiles of rows each, whichever shares the work out more evenly (split_by_columns).
     const std::int64_t panels = (columns + blk::kPanel - 1) / blk::kPanel;
     const std::int64_t tiles = (op.m + blk::kRows - 1) / blk::kRows;
-    const bool split_columns = panels >= 2 * threads || op.m < threads * blk::kRows;
+    const bool split_columns = simd_detail::split_by_columns(op.m, columns, threads, op.b_panel_width != 0);
     scratch_frame frame(ctx);
     float* packed = op.b_panel_width ? nullptr : frame.take<float>(threads * blk::kKc * blk::kNc);
     // A as stored, over many columns, is packed first (simd_detail::pack_a_applies).
