@@ -219,10 +219,12 @@ TYPED_TEST(conv2d_conformance, same_width_planes_read_flat) {
 }
 
 TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
-  // The simd policy lowers a batch of images to one GEMM, each image's pixels in whole panels:
-  // 7x7 planes (49 pixels in 64 columns) over 5 and 9 images, a 1x1 layer with a residual, stride
-  // 2, and 9 images of 14x14 (2016 columns: several column blocks; depth 297: two k blocks), on 1
-  // and 2 threads.
+  // The simd policy lowers a batch of images to one GEMM, the images' pixels side by side, so that
+  // a 32-column panel may run from one image into the next (or over several): 7x7 planes (49
+  // pixels) over 5 and 9 images, a 1x1 layer with a residual, stride 2, 9 images of 14x14 (1764
+  // columns: several column blocks; depth 297: two k blocks, the first's sums read back across
+  // images), planes smaller than a vector read flat from any pixel (3x5: 15 pixels, 11 images,
+  // 5x5 kernel), and 2x2 planes with a residual deeper than a k block, on 1 and 2 threads.
   auto rng = joule_test::rng_for_test();
   for (int threads : {1, 2}) {
     joule::context<TypeParam> ctx(threads);
@@ -241,6 +243,13 @@ TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
         ctx,
         {"9 images 14x14", shape{9, 33, 14, 14}, shape{13, 33, 3, 3}, stride_pad(1, 1), true, false, activation::relu6},
         rng);
+    this->check(
+        ctx, {"11 images 3x5", shape{11, 4, 3, 5}, shape{14, 4, 5, 5}, stride_pad(1, 2), true, true, activation::relu},
+        rng);
+    this->check(ctx,
+                {"7 images 2x2 + residual", shape{7, 300, 2, 2}, shape{26, 300, 1, 1}, stride_pad(1, 0), true, true,
+                 activation::none},
+                rng);
   }
 }
 

@@ -208,16 +208,23 @@ inline void image_row_segment(const im2col_source& s, const float* input, std::i
   // A flat window (every stride-1 3x3 layer of ResNet-50): the row is the plane shifted by the
   // tap's offset, one masked load per vector, instead of one short copy per output row (a 14-wide
   // row is one partial vector, and finding it cost more than copying it).
+  // Several images side by side (gemm_op::images) start a segment at any pixel: the masks of the
+  // two vectors a load spans, shifted together.
   using simd_detail::kLanes;
-  if (s.flat && j0 % kLanes == 0) {
+  if (s.flat) {
     const flat_taps& f = *s.flat;
-    const std::int64_t t = r % taps;
+    const std::int64_t t = r % taps, shift = j0 % kLanes, first = j0 / kLanes;
     const float* in = plane + f.offsets[t] + j0;
-    const std::uint32_t* lanes = f.lanes + j0 / kLanes * taps + t;
+    constexpr std::uint32_t kAll = (1u << kLanes) - 1;
+    auto lanes_at = [&](std::int64_t v) {  // the lanes of pixels [j0 + v · kLanes, + kLanes)
+      const std::uint32_t low = f.lanes[(first + v) * taps + t] >> shift;
+      const bool next = shift != 0 && first + v + 1 < f.vectors;
+      return (low | (next ? f.lanes[(first + v + 1) * taps + t] << (kLanes - shift) : 0u)) & kAll;
+    };
     std::int64_t i = 0;
-    for (; i + kLanes <= count; i += kLanes, lanes += taps)
-      simd_detail::load_lanes(in + i, *lanes).store_unaligned(dst + i);
-    if (i < count) simd_detail::store_first(simd_detail::load_lanes(in + i, *lanes), dst + i, count - i);
+    for (; i + kLanes <= count; i += kLanes)
+      simd_detail::load_lanes(in + i, lanes_at(i / kLanes)).store_unaligned(dst + i);
+    if (i < count) simd_detail::store_first(simd_detail::load_lanes(in + i, lanes_at(i / kLanes)), dst + i, count - i);
     return;
   }
 #endif
