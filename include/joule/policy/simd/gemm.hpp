@@ -28,6 +28,7 @@
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
 #include <joule/ops/desc/gemm.hpp>
+#include <joule/policy/detail/im2col.hpp>
 #include <joule/policy/simd.hpp>
 #include <joule/policy/simd/vector_math.hpp>
 
@@ -349,16 +350,10 @@ inline void straddling_panel(const gemm_op& op, micro_kernel_fn kernel, const fl
       g += run;
     }
   };
-  auto copy = [](const float* src, std::int64_t count, float* dst) {
-    for (std::int64_t i = 0; i < count; i += kLanes) {
-      const std::int64_t n = std::min(kLanes, count - i);
-      store_first(load_first(src + i, n), dst + i, n);
-    }
-  };
   if (!first_k_block)  // the sums of the k blocks before
     for_each_image([&](std::int64_t image, std::int64_t j, std::int64_t offset, std::int64_t count) {
       const float* c = op.c + image * op.c_image_stride + row * op.ldc + j;
-      for (std::int64_t r = 0; r < rows; ++r) copy(c + r * op.ldc, count, tile + r * kPanel + offset);
+      for (std::int64_t r = 0; r < rows; ++r) detail::copy_floats(c + r * op.ldc, count, tile + r * kPanel + offset);
     });
   // Not the last k block for the kernel: it stores the raw sums, the epilogue comes per image below.
   const tile_target t{tile, kPanel, row, 0, rows, kPanel, first_k_block, false, nullptr, nullptr, 0};
@@ -368,7 +363,7 @@ inline void straddling_panel(const gemm_op& op, micro_kernel_fn kernel, const fl
     epilogue ep = op.ep;
     if (ep.residual) ep.residual += image * op.c_image_stride;
     for (std::int64_t r = 0; r < rows; ++r) {
-      copy(tile + r * kPanel + offset, count, c + r * op.ldc);
+      detail::copy_floats(tile + r * kPanel + offset, count, c + r * op.ldc);
       if (last_k_block) epilogue_row(ep, op.alpha, c + r * op.ldc, row + r, j, count);
     }
   });
@@ -468,7 +463,7 @@ inline bool split_by_columns(std::int64_t m, std::int64_t columns, int threads, 
   if (m < threads * blk::kRows) return true;
   constexpr double kCopyCost = 8;          // lanes of multiply-add per float copied or read from memory
   constexpr double kColumnsMargin = 1.03;  // rows must save 3%
-  auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
+  using detail::ceil_div;
   const std::int64_t panels = ceil_div(columns, blk::kPanel), tiles = ceil_div(m, blk::kRows);
   const std::int64_t my_columns = ceil_div(panels, threads) * blk::kPanel;  // split by columns
   const std::int64_t my_rows = ceil_div(tiles, threads) * blk::kRows;       // split by rows
