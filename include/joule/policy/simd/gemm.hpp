@@ -159,33 +159,66 @@ struct tile_target {
 };
 
 /**
- * @brief Stores a whole tile of a convolution's GEMM (bias per row, no alpha) with activation @p Act:
- * every choice of the generic epilogue_vector() made once per tile, not per vector. Convolutions
- * with few input channels (MobileNetV2's 1x1 layers: k of 16 to 96) spend as long on the epilogue
- * of a tile as on its multiply-adds.
+ * @brief Stores a whole tile (a full panel wide) in registers: the partial sum of a k block before
+ * the last (@p Finish false: no epilogue), or the finished tile of a GEMM without alpha (bias along
+ * @p Axis, residual, activation @p Act). Every choice of the generic epilogue_vector() is made once
+ * per tile, not per vector. Convolutions with few input channels (MobileNetV2's 1x1 layers: k of 16
+ * to 96) spend as long on the epilogue of a tile as on its multiply-adds; GEMMs deeper than kKc
+ * (BERT's linear layers, ResNet-50's 3x3 layers) store a partial sum per k block, and through
+ * store_tile_generic each cost a copy of the tile out and back.
  */
-template <std::int64_t Rows, activation Act>
-[[gnu::always_inline]] inline void store_conv_tile(const gemm_op& op, batch (&acc)[Rows][gemm_blocking::kPanelVectors],
+template <std::int64_t Rows, bool Finish, activation Act, bias_axis Axis>
+[[gnu::always_inline]] inline void store_full_tile(const gemm_op& op, batch (&acc)[Rows][gemm_blocking::kPanelVectors],
                                                    const tile_target& t) noexcept {
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
-  const float* residual = op.ep.residual ? op.ep.residual + t.row * op.ep.ldr + t.col : nullptr;
+  const float* residual = Finish && op.ep.residual ? op.ep.residual + t.row * op.ep.ldr + t.col : nullptr;
+  const bool bias = Finish && op.ep.bias;
+  batch column_bias[kV];
+#pragma GCC unroll 4
+  for (std::int64_t v = 0; v < kV; ++v)
+    column_bias[v] =
+        Axis == bias_axis::column && bias ? batch::load_unaligned(op.ep.bias + t.col + v * kLanes) : batch(0.f);
 #pragma GCC unroll 16
   for (std::int64_t r = 0; r < Rows; ++r) {
     float* c_row = t.c + r * t.ldc;
-    const batch bias = op.ep.bias ? batch(op.ep.bias[t.row + r]) : batch(0.f);
+    const batch row_bias = Axis == bias_axis::row && bias ? batch(op.ep.bias[t.row + r]) : batch(0.f);
 #pragma GCC unroll 4
     for (std::int64_t v = 0; v < kV; ++v) {
-      batch sum = acc[r][v] + bias;
+      batch sum = acc[r][v];
       if (!t.first_k_block) sum += batch::load_unaligned(c_row + v * kLanes);
-      if (residual) sum += batch::load_unaligned(residual + r * op.ep.ldr + v * kLanes);
-      activate(Act, sum).store_unaligned(c_row + v * kLanes);
+      if constexpr (Finish) {
+        if (bias) sum += Axis == bias_axis::row ? row_bias : column_bias[v];
+        if (residual) sum += batch::load_unaligned(residual + r * op.ep.ldr + v * kLanes);
+        sum = activate(Act, sum);
+      }
+      sum.store_unaligned(c_row + v * kLanes);
     }
+  }
+}
+
+/** @brief store_full_tile's finished tile for a run-time activation it has a kernel for; false if none. */
+template <std::int64_t Rows, bias_axis Axis>
+[[gnu::always_inline]] inline bool store_finished_tile(const gemm_op& op,
+                                                       batch (&acc)[Rows][gemm_blocking::kPanelVectors],
+                                                       const tile_target& t) noexcept {
+  switch (op.ep.act) {
+    case activation::none:
+      store_full_tile<Rows, true, activation::none, Axis>(op, acc, t);
+      return true;
+    case activation::relu:
+      store_full_tile<Rows, true, activation::relu, Axis>(op, acc, t);
+      return true;
+    case activation::relu6:
+      store_full_tile<Rows, true, activation::relu6, Axis>(op, acc, t);
+      return true;
+    default:  // GELU's erf and the like: out of line (store_tile_generic)
+      return false;
   }
 }
 
 /**
  * @brief Stores a tile with any epilogue, or a partial sum (a k block before the last), and the
- * ragged last panel: the generic counterpart of store_conv_tile.
+ * ragged last panel: the generic counterpart of store_full_tile.
  *
  * Out of line on purpose. Inlined into micro_kernel, its epilogue_vector() (GELU's erf, tanh, the
  * bias along either axis) raised the register pressure of the whole function, and GCC 12 kept
@@ -283,17 +316,12 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
       }
     }
   }
-  if (t.cols == kPanel && t.last_k_block && op.alpha == 1.f && (!op.ep.bias || op.ep.axis == bias_axis::row)) {
-    switch (op.ep.act) {
-      case activation::none:
-        return store_conv_tile<Rows, activation::none>(op, acc, t);
-      case activation::relu:
-        return store_conv_tile<Rows, activation::relu>(op, acc, t);
-      case activation::relu6:
-        return store_conv_tile<Rows, activation::relu6>(op, acc, t);
-      default:
-        break;
-    }
+  if (t.cols == kPanel) {
+    if (!t.last_k_block) return store_full_tile<Rows, false, activation::none, bias_axis::row>(op, acc, t);
+    if (op.alpha == 1.f &&
+        (op.ep.bias && op.ep.axis == bias_axis::column ? store_finished_tile<Rows, bias_axis::column>(op, acc, t)
+                                                       : store_finished_tile<Rows, bias_axis::row>(op, acc, t)))
+      return;
   }
   // A copy goes out of line, not acc itself: acc's address never escapes, so it stays in registers.
   batch out[Rows][kV];
