@@ -148,11 +148,13 @@ struct tile_target {
    */
   const float* prefetch_b = nullptr;
   /**
-   * @brief The next row tile's A at this k block (prefetch_a_rows rows of stride lda), to prefetch
-   * while the first panel is multiplied, or null. A is a layer's weights, read in place: at batch
-   * 1 they come from memory, once per layer (MobileNetV2's last 1x1 layer, 1280 x 320 weights over
-   * two 7x7 panels: 34% slower with cold weights than with cached ones; the prefetch takes 21% off
-   * the cold time).
+   * @brief The next row tile's A at this k block (prefetch_a_rows rows of stride lda; packed, kRows
+   * cache lines per kLine steps), to prefetch while the first panel is multiplied, or null. A read
+   * in place is a layer's weights: at batch 1 they come from memory, once per layer (MobileNetV2's
+   * last 1x1 layer, 1280 x 320 weights over two 7x7 panels: 34% slower with cold weights than with
+   * cached ones; the prefetch takes 21% off the cold time). A packed is a convolution's weights
+   * packed ahead, or a Linear's input packed per call (BERT at 8 sequences: 3 MB, out of L2 by the
+   * time the next k block comes back to it).
    */
   const float* prefetch_a = nullptr;
   std::int64_t prefetch_a_rows = 0;
@@ -303,8 +305,11 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   for (std::int64_t i = 0; i < 4; ++i) a_rows[i] = kRowsOfA && 3 * i < Rows ? a + 3 * i * lda : a;
   constexpr std::int64_t kLine = 64 / sizeof(float);
   for (std::int64_t p0 = 0; p0 < kc; p0 += kLine) {
-    // One cache line of each row of the next tile's A per line of this one.
-    for (std::int64_t r = 0; r < t.prefetch_a_rows; ++r) __builtin_prefetch(t.prefetch_a + r * lda + p0, 0, 3);
+    // One cache line of each row of the next tile's A per line of this one (packed: the next tile's
+    // kRows lines for these kLine steps, as many as this tile reads).
+    for (std::int64_t r = 0; r < t.prefetch_a_rows; ++r)
+      __builtin_prefetch(Layout == a_layout::packed ? t.prefetch_a + p0 * lda + r * kLine : t.prefetch_a + r * lda + p0,
+                         0, 3);
     const std::int64_t p1 = std::min(kc, p0 + kLine);
     for (std::int64_t p = p0; p < p1; ++p) {
       if constexpr (PrefetchB)
@@ -431,9 +436,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         const std::int64_t rows = std::min(blk::kRows, i1 - ir);
         const std::int64_t next_rows = std::clamp<std::int64_t>(i1 - ir - blk::kRows, 0, blk::kRows);
         // A convolution's A is its weights, read once per layer from memory: the next row tile's
-        // are prefetched while the first panel is multiplied. A Linear's A is its input, in cache
-        // already (B came packed ahead), and prefetching it measured 0-2% slower on BERT.
-        const bool prefetch_a = !packed_ahead && !op.trans_a && !op.a_packed && next_rows > 0;
+        // are prefetched while the first panel is multiplied. A Linear's A as stored is its input,
+        // in cache already (B came packed ahead), and prefetching it measured 0-2% slower on BERT;
+        // packed, it is prefetched (scripts/ab-models.sh, Zen 5: BERT at 8 sequences 0.932,
+        // ResNet-50 at batch 1 0.950, MobileNetV2 at batch 64 0.905).
+        const bool prefetch_a = ((!packed_ahead && !op.trans_a) || op.a_packed) && next_rows > 0;
         const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
         const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
                          : op.trans_a ? op.a + pc * op.lda + ir
@@ -464,8 +471,8 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                               pc == 0,
                               pc + kc >= op.k,
                               prefetch ? panel_at(q + blk::kPanel) : nullptr,
-                              prefetch_a && q == 0 ? a + blk::kRows * op.lda : nullptr,
-                              prefetch_a && q == 0 ? next_rows : 0};
+                              prefetch_a && q == 0 ? a + blk::kRows * (op.a_packed ? op.k : op.lda) : nullptr,
+                              prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0};
           micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
         }
       }
