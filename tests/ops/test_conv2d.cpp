@@ -89,7 +89,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 using joule::ops::conv2d_packing;
 
 /** @brief How a conformance case hands the kernel its weight: as given, or packed for one lowering. */
-enum class weight_as { given, pixels_as_rows, channels_as_rows };
+enum class weight_as { given, pixels_as_rows, channels_as_rows, winograd_3x3 };
 
 template <class P>
 class conv2d_conformance : public ::testing::Test {
@@ -120,13 +120,18 @@ class conv2d_conformance : public ::testing::Test {
     if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::channels_as_rows>)
       if (how == weight_as::channels_as_rows)
         packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::channels_as_rows>(weight.cview());
-    const conv2d_packing packing =
-        how == weight_as::channels_as_rows ? conv2d_packing::channels_as_rows : conv2d_packing::pixels_as_rows;
+    if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::winograd_3x3>)
+      if (how == weight_as::winograd_3x3)
+        packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight.cview());
+    const conv2d_packing packing = how == weight_as::channels_as_rows ? conv2d_packing::channels_as_rows
+                                   : how == weight_as::winograd_3x3   ? conv2d_packing::winograd_3x3
+                                                                      : conv2d_packing::pixels_as_rows;
     joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep,
                        {packed_weight.cview(), packing});
 
     const char* packed_note = how == weight_as::pixels_as_rows     ? " packed, pixels as rows"
                               : how == weight_as::channels_as_rows ? " packed, channels as rows"
+                              : how == weight_as::winograd_3x3     ? " packed for Winograd"
                                                                    : "";
     const std::string what =
         std::string(P::name()) + " " + describe(c) + packed_note + " threads=" + std::to_string(ctx.threads());
@@ -137,8 +142,8 @@ class conv2d_conformance : public ::testing::Test {
       for (const float v : output.span()) unwritten += std::isnan(v) ? 1 : 0;
       EXPECT_EQ(unwritten, 0) << what << ": outputs left unwritten or NaN";
     }
-    const auto r =
-        conv2d_check_at(c, input.data(), weight.data(), bias.data(), residual.data(), output.span(), indices);
+    const auto r = conv2d_check_at(c, input.data(), weight.data(), bias.data(), residual.data(), output.span(), indices,
+                                   how == weight_as::winograd_3x3);
     joule_test::expect_within(r.got, r.want, r.bound, what);
   }
 };
@@ -321,6 +326,48 @@ TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
           {"7x7 stride 2", shape{1, 3, 45, 45}, shape{16, 3, 7, 7}, stride_pad(2, 3), true, false, activation::relu},
       };
       for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::channels_as_rows);
+    }
+  }
+}
+
+TYPED_TEST(conv2d_conformance, packed_weight_winograd_3x3) {
+  // With a weight transformed for Winograd's F(2x2, 3x3) the simd policy runs 3x3 stride-1 layers as
+  // 16 GEMMs over 2 x 2 output tiles: ResNet-50's at 1 and 3 images, then planes of odd height and
+  // width (the last tiles half outside: 1x1, 1x5, 5x1, 7x7, 9x13), rows of tiles wider than a
+  // vector (40 and 70 wide), more tiles than one chunk (2 x 64 x 60 x 60: tile rows split across
+  // threads, several chunks each), few tiles and many channels (7 x 7 x 512: output channels split),
+  // output channels that leave a ragged row tile (1, 5, 13, 37), one input channel, several k
+  // blocks (c_in 576), every activation, with and without bias and residual, on 1 and 2 threads.
+  // Each output is checked against the double reference within Winograd's own error bound
+  // (winograd_magnitude).
+  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::winograd_3x3>) {
+    GTEST_SKIP() << TypeParam::name() << "'s conv2d runs no Winograd convolution: nothing to transform";
+  } else {
+    auto rng = joule_test::rng_for_test();
+    joule::context<TypeParam> ctx(2);
+    const auto same_3x3 = [](const conv_case& c) {
+      return c.weight[2] == 3 && c.weight[3] == 3 && c.params.stride_h == 1 && c.params.groups == 1;
+    };
+    for (const std::int64_t n : {1, 3})
+      for (const auto& c : resnet50_conv_cases(n))
+        if (same_3x3(c)) this->check(ctx, c, rng, -1, weight_as::winograd_3x3);
+    for (int threads : {1, 2}) {
+      joule::context<TypeParam> t_ctx(threads);
+      const conv_case cases[] = {
+          {"one pixel", shape{1, 8, 1, 1}, shape{5, 8, 3, 3}, stride_pad(1, 1), true, true, activation::relu},
+          {"1x5", shape{2, 16, 1, 5}, shape{13, 16, 3, 3}, stride_pad(1, 1), true, false, activation::relu6},
+          {"5x1", shape{1, 16, 5, 1}, shape{1, 16, 3, 3}, stride_pad(1, 1), false, true, activation::none},
+          {"7x7 one input channel", shape{1, 1, 7, 7}, shape{24, 1, 3, 3}, stride_pad(1, 1), true, true,
+           activation::tanh},
+          {"9x13", shape{2, 32, 9, 13}, shape{37, 32, 3, 3}, stride_pad(1, 1), true, true, activation::gelu_erf},
+          {"40 wide", shape{1, 24, 10, 40}, shape{16, 24, 3, 3}, stride_pad(1, 1), false, false, activation::gelu_tanh},
+          {"70 wide, odd", shape{1, 8, 5, 70}, shape{12, 8, 3, 3}, stride_pad(1, 1), true, true, activation::relu},
+          {"many chunks", shape{2, 64, 60, 60}, shape{64, 64, 3, 3}, stride_pad(1, 1), true, true, activation::relu},
+          {"7x7 wide channels", shape{1, 512, 7, 7}, shape{512, 512, 3, 3}, stride_pad(1, 1), true, true,
+           activation::relu},
+          {"deep", shape{1, 576, 6, 6}, shape{40, 576, 3, 3}, stride_pad(1, 1), true, false, activation::none},
+      };
+      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::winograd_3x3);
     }
   }
 }
@@ -578,6 +625,39 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
                  "weight must have rank 4");
   } else {
     expect_error([&] { run_rows(packed_bad.cview()); }, "takes no packed weight with the channels as rows");
+  }
+  // A weight transformed for Winograd: only for a 3x3 window at stride 1, dilation 1, padding 1,
+  // of its own shape, from a 3x3 weight.
+  const conv2d_params same{.pad_h = 1, .pad_w = 1};
+  tensor<float> y_same(shape{1, 8, 8, 8});
+  const auto run_winograd = [&](joule::tensor_view<const float> packed, const conv2d_params& p,
+                                joule::tensor_view<float> out) {
+    joule::ops::conv2d(ctx, x.cview(), w.cview(), out, p, {}, {packed, conv2d_packing::winograd_3x3});
+  };
+  if constexpr (joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::winograd_3x3>) {
+    constexpr std::int64_t rows = joule::ops::gemm_a_tile_rows<TypeParam>;
+    const auto packed = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_3x3>(w.cview());
+    EXPECT_EQ(packed.shape(), (shape{16, 4, rows}));
+    run_winograd(packed.cview(), same, y_same.view());  // accepted
+    const std::string needs = "needs a 3x3 window, stride 1, dilation 1 and padding 1";
+    expect_error([&] { run_winograd(packed.cview(), {}, y.view()); }, needs);
+    tensor<float> y_strided(shape{1, 8, 4, 4}), y_dilated(shape{1, 8, 6, 6});
+    expect_error(
+        [&] { run_winograd(packed.cview(), {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, y_strided.view()); },
+        needs);
+    expect_error(
+        [&] { run_winograd(packed.cview(), {.pad_h = 1, .pad_w = 1, .dil_h = 2, .dil_w = 2}, y_dilated.view()); },
+        needs);
+    expect_error([&] { run_winograd(packed_bad.cview(), same, y_same.view()); },
+                 "packed weight must have shape [16, 4, " + std::to_string(rows) + "]");
+    const auto for_rows = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::channels_as_rows>(w.cview());
+    expect_error([&] { run_winograd(for_rows.cview(), same, y_same.view()); }, "packed weight must have shape");
+    tensor<float> w1x1(shape{8, 4, 1, 1});
+    expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_3x3>(w1x1.cview()); },
+                 "needs a 3x3 weight, got [8, 4, 1, 1]");
+  } else {
+    expect_error([&] { run_winograd(packed_bad.cview(), same, y_same.view()); },
+                 "takes no packed weight for Winograd F(2x2, 3x3)");
   }
 }
 

@@ -31,6 +31,14 @@ struct conv_bn_act_spec {
    * a second time.
    */
   bool pack_weight = false;
+  /**
+   * @brief For a 3x3 stride-1 layer, where the policy runs Winograd's F(2x2, 3x3): transform the
+   * weight for it (ops::conv2d_packing::winograd_3x3) when a call runs at least this many images.
+   * The transformed weight is 16/9 the size of the weight and is read once per call: on a small
+   * plane of few tiles that read dominates (ResNet-50's 7 x 7 layers at batch 1: 16 tiles, 1.19x
+   * the time of the usual lowering, bench in docs/results.md).
+   */
+  std::int64_t winograd_min_images = 1;
 };
 
 /**
@@ -63,7 +71,9 @@ class conv_bn_act {
    * Then packs the weight for the GEMM the layer will run, where the policy takes a packed weight:
    * with spec().pack_weight and @p images_per_call 1, with the pixels as rows (the simd conv2d puts
    * the pixels along its GEMM's rows one image at a time); otherwise, with the channels as rows
-   * (the usual lowering, one GEMM for all of a call's images). Depthwise layers keep theirs as is.
+   * (the usual lowering, one GEMM for all of a call's images). A 3x3 stride-1 layer instead keeps
+   * its weight transformed for Winograd's F(2x2, 3x3) where the policy runs that
+   * (spec().winograd_min_images). Depthwise layers keep theirs as is.
    */
   void prepare(const weights& w, std::int64_t images_per_call = 1) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
@@ -75,6 +85,13 @@ class conv_bn_act {
     bias_ = to_space<space>(std::move(folded.bias));
     if (spec_.groups != 1) return;
     using ops::conv2d_packing;
+    if constexpr (ops::conv2d_takes_packed_weight<P, conv2d_packing::winograd_3x3>) {
+      if (spec_.kernel == 3 && spec_.stride == 1 && images_per_call >= spec_.winograd_min_images) {
+        packed_weight_ = ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight_.cview());
+        packing_ = conv2d_packing::winograd_3x3;
+        return;
+      }
+    }
     if constexpr (ops::conv2d_takes_packed_weight<P, conv2d_packing::pixels_as_rows>) {
       if (spec_.pack_weight && images_per_call == 1) {
         packed_weight_ = ops::pack_conv2d_weight<P, conv2d_packing::pixels_as_rows>(weight_.cview());

@@ -9,6 +9,7 @@
  * fallback chain.
  */
 #include <cstdint>
+#include <vector>
 
 #include <joule/config.hpp>
 #include <joule/core/check.hpp>
@@ -97,6 +98,11 @@ enum class conv2d_packing {
    * of images (gemm_a_packing<P>'s row tiles of the weight as [c_out, c_in · kh · kw]).
    */
   channels_as_rows,
+  /**
+   * The 16 A's of Winograd's F(2x2, 3x3) (3x3 windows, stride 1, padding 1): U_ξ = (G g G^T)_ξ,
+   * each [c_out, c_in] in gemm_a_packing<P>'s row tiles (conv2d_op::winograd_weight).
+   */
+  winograd_3x3,
 };
 
 /**
@@ -106,19 +112,51 @@ enum class conv2d_packing {
  */
 template <backend P, conv2d_packing Packing = conv2d_packing::pixels_as_rows>
 inline constexpr bool conv2d_takes_packed_weight =
-    Packing == conv2d_packing::pixels_as_rows ? gemm_b_panel_width<P> > 0 && gemm_reads_a_transposed<P>
-                                              : gemm_a_tile_rows<P> > 0;
+    Packing == conv2d_packing::pixels_as_rows     ? gemm_b_panel_width<P> > 0 && gemm_reads_a_transposed<P>
+    : Packing == conv2d_packing::channels_as_rows ? gemm_a_tile_rows<P> > 0
+                                                  : gemm_a_tile_rows<P> > 0 && conv2d_runs_winograd<P>;
 
 /**
- * @brief The shape pack_conv2d_weight<P, Packing> gives a weight of @p c_out output channels and
- * depth c_in · kh · kw: [ceil(c_out / w), depth, w], w the policy's panel width (pixels as rows)
- * or tile height (channels as rows).
+ * @brief The shape pack_conv2d_weight<P, Packing> gives a weight [c_out, c_in, kh, kw]:
+ * [ceil(c_out / w), c_in · kh · kw, w], w the policy's panel width (pixels as rows) or tile height
+ * (channels as rows); for winograd_3x3, [16 · ceil(c_out / w), c_in, w], the 16 U_ξ one after another.
  */
 template <backend P, conv2d_packing Packing>
-shape packed_conv2d_weight_shape(std::int64_t c_out, std::int64_t depth) {
+shape packed_conv2d_weight_shape(std::int64_t c_out, std::int64_t c_in, std::int64_t kh, std::int64_t kw) {
   constexpr std::int64_t w = Packing == conv2d_packing::pixels_as_rows ? gemm_b_panel_width<P> : gemm_a_tile_rows<P>;
   static_assert(w > 0, "this policy's conv2d reads its weight only as given");
-  return shape{(c_out + w - 1) / w, depth, w};
+  if constexpr (Packing == conv2d_packing::winograd_3x3) return shape{16 * ((c_out + w - 1) / w), c_in, w};
+  return shape{(c_out + w - 1) / w, c_in * kh * kw, w};
+}
+
+/**
+ * @brief The 16 matrices U_ξ = (G g G^T)_ξ [c_out, c_in] of Winograd's F(2x2, 3x3) for a weight
+ * [c_out, c_in, 3, 3], ξ = 4 i + j for row i and column j of the 4 x 4 transformed filter, with
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Computed in double, rounded once.
+ */
+inline std::vector<float> winograd_3x3_weight(tensor_view<const float> weight) {
+  const std::int64_t c_out = weight.dim(0), c_in = weight.dim(1);
+  std::vector<float> u(static_cast<std::size_t>(16 * c_out * c_in));
+  const float* g = weight.data();
+  for (std::int64_t k = 0; k < c_out; ++k)
+    for (std::int64_t c = 0; c < c_in; ++c) {
+      const float* f = g + (k * c_in + c) * 9;
+      double gg[4][3];  // G g: rows of the filter combined
+      for (int col = 0; col < 3; ++col) {
+        const double f0 = f[col], f1 = f[3 + col], f2 = f[6 + col];
+        gg[0][col] = f0;
+        gg[1][col] = 0.5 * (f0 + f1 + f2);
+        gg[2][col] = 0.5 * (f0 - f1 + f2);
+        gg[3][col] = f2;
+      }
+      for (int i = 0; i < 4; ++i) {
+        const double r[4] = {gg[i][0], 0.5 * (gg[i][0] + gg[i][1] + gg[i][2]), 0.5 * (gg[i][0] - gg[i][1] + gg[i][2]),
+                             gg[i][2]};
+        for (int j = 0; j < 4; ++j)
+          u[static_cast<std::size_t>(((4 * i + j) * c_out + k) * c_in + c)] = static_cast<float>(r[j]);
+      }
+    }
+  return u;
 }
 
 /**
@@ -138,8 +176,19 @@ tensor<float> pack_conv2d_weight(tensor_view<const float> weight) {
   const std::int64_t c_out = weight.dim(0), depth = c_out == 0 ? 0 : weight.numel() / c_out;
   if constexpr (Packing == conv2d_packing::pixels_as_rows) {
     return pack_gemm_b<P>(weight.reshape(shape{c_out, depth}), true);
+  } else if constexpr (Packing == conv2d_packing::winograd_3x3) {
+    require(weight.dim(2) == 3 && weight.dim(3) == 3,
+            "pack_conv2d_weight: Winograd F(2x2, 3x3) needs a 3x3 weight, got ", weight.shape());
+    const std::int64_t c_in = weight.dim(1);
+    tensor<float> packed(packed_conv2d_weight_shape<P, Packing>(c_out, c_in, 3, 3));
+    if (weight.numel() == 0) return packed;
+    const std::vector<float> u = winograd_3x3_weight(weight);
+    const std::int64_t per_xi = packed.numel() / 16;
+    for (std::int64_t xi = 0; xi < 16; ++xi)
+      gemm_a_packing<P>::pack(u.data() + xi * c_out * c_in, c_in, c_out, c_in, packed.data() + xi * per_xi);
+    return packed;
   } else {
-    tensor<float> packed(packed_conv2d_weight_shape<P, Packing>(c_out, depth));
+    tensor<float> packed(packed_conv2d_weight_shape<P, Packing>(c_out, weight.dim(1), weight.dim(2), weight.dim(3)));
     if (weight.numel() > 0) gemm_a_packing<P>::pack(weight.data(), depth, c_out, depth, packed.data());
     return packed;
   }
@@ -214,25 +263,34 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
   detail::check_no_overlap(op, "output", output, "input", input);
   detail::check_no_overlap(op, "output", output, "weight", weight);
   if (!packed.data.is_none()) {
-    const std::int64_t depth = desc.c_in * desc.kh * desc.kw;
     // Checks a weight packed for Packing and hands it to the kernel, or says the policy takes none.
     auto take = [&]<conv2d_packing Packing>(const float*& field) {
-      const bool pixels = Packing == conv2d_packing::pixels_as_rows;
+      const char* what = Packing == conv2d_packing::pixels_as_rows     ? "with the pixels as rows"
+                         : Packing == conv2d_packing::channels_as_rows ? "with the channels as rows"
+                                                                       : "for Winograd F(2x2, 3x3)";
       if constexpr (!conv2d_takes_packed_weight<P, Packing>) {
-        fail(op, ": this policy's conv2d takes no packed weight with the ", pixels ? "pixels" : "channels",
-             " as rows (conv2d_takes_packed_weight is false)");
+        fail(op, ": this policy's conv2d takes no packed weight ", what, " (conv2d_takes_packed_weight is false)");
       } else {
         require(p.groups == 1, op, ": a packed weight needs groups = 1, got groups = ", p.groups);
+        if constexpr (Packing == conv2d_packing::winograd_3x3)
+          require(desc.kh == 3 && desc.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
+                      p.pad_h == 1 && p.pad_w == 1,
+                  op, ": a weight packed ", what,
+                  " needs a 3x3 window, stride 1, dilation 1 and padding 1, got weight ", weight.shape(), ", stride (",
+                  p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h, ", ", p.dil_w, "), padding (", p.pad_h, ", ",
+                  p.pad_w, ")");
         detail::check_shape(op, "packed weight", packed.data,
-                            packed_conv2d_weight_shape<P, Packing>(desc.c_out, depth));
+                            packed_conv2d_weight_shape<P, Packing>(desc.c_out, desc.c_in, desc.kh, desc.kw));
         detail::check_no_overlap(op, "output", output, "packed weight", packed.data);
         field = packed.data.data();
       }
     };
     if (packed.packing == conv2d_packing::pixels_as_rows)
       take.template operator()<conv2d_packing::pixels_as_rows>(desc.packed_weight);
-    else
+    else if (packed.packing == conv2d_packing::channels_as_rows)
       take.template operator()<conv2d_packing::channels_as_rows>(desc.packed_weight_rows);
+    else
+      take.template operator()<conv2d_packing::winograd_3x3>(desc.winograd_weight);
   }
   if (output.numel() == 0) return;
   kernel_for<conv2d_op, P>::run(ctx, desc);
