@@ -68,10 +68,11 @@ class resnet {
         bottleneck b;
         b.conv1 =
             nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu, small_planes});
-        // The last stage's 3x3 layers run by Winograd from 4 images a call: at batch 1 its 16 tiles
-        // a plane do not pay for reading the larger transformed weight.
+        // The last stage's 3x3 layers run by Winograd from 2 images a call: at batch 1 its 16 tiles
+        // do not pay for reading the larger transformed weight (bench/ab/winograd_layers.cpp: 1.13
+        // the time of the usual lowering at 1 image, 0.65 at 2, 4 and 16).
         b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu,
-                                      small_strided, stage == 3 ? 4 : 1});
+                                      small_strided, stage == 3 ? 2 : 1});
         // ReLU after the residual add, which the convolution's epilogue does before its activation.
         b.conv3 =
             nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu, small_planes});

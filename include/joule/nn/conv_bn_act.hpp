@@ -35,8 +35,8 @@ struct conv_bn_act_spec {
    * @brief For a 3x3 stride-1 layer, where the policy runs Winograd's F(2x2, 3x3): transform the
    * weight for it (ops::conv2d_packing::winograd_3x3) when a call runs at least this many images.
    * The transformed weight is 16/9 the size of the weight and is read once per call: on a small
-   * plane of few tiles that read dominates (ResNet-50's 7 x 7 layers at batch 1: 16 tiles, 1.19x
-   * the time of the usual lowering, bench in docs/results.md).
+   * plane of few tiles that read dominates (ResNet-50's 7 x 7 layers at batch 1: 16 tiles, 1.13x
+   * the time of the usual lowering; bench/ab/winograd_layers.cpp).
    */
   std::int64_t winograd_min_images = 1;
 };

@@ -1,0 +1,69 @@
+// ResNet-50's stride-1 3x3 layers on the simd policy, Winograd F(2x2, 3x3) against the usual
+// lowering (im2col + GEMM, weight packed with the channels as rows), alternated in one process so
+// that both see the same moments of a noisy host. Prints each layer's medians and the median of
+// the per-round ratios Winograd / usual.
+//
+//   c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -Iinclude \
+//       bench/ab/winograd_layers.cpp -o build/ab/winograd_layers
+//   build/ab/winograd_layers IMAGES ROUNDS      # e.g. 1 20, 16 5
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include <joule/joule.hpp>
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace joule;
+  const int images = argc > 1 ? std::atoi(argv[1]) : 1, rounds = argc > 2 ? std::atoi(argv[2]) : 20;
+  context<simd> ctx(2);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  struct layer {
+    int channels, size;
+  };
+  for (const layer l : {layer{64, 56}, layer{128, 28}, layer{256, 14}, layer{512, 7}}) {
+    tensor<float> x(shape{images, l.channels, l.size, l.size}), w(shape{l.channels, l.channels, 3, 3}),
+        b(shape{l.channels}), y(x.shape());
+    for (auto& v : x.span()) v = std::max(0.f, uniform(rng));  // post-ReLU activations
+    for (auto& v : w.span()) v = 0.05f * uniform(rng);
+    for (auto& v : b.span()) v = uniform(rng);
+    using ops::conv2d_packing;
+    const auto rows = ops::pack_conv2d_weight<simd, conv2d_packing::channels_as_rows>(w.cview());
+    const auto wino = ops::pack_conv2d_weight<simd, conv2d_packing::winograd_3x3>(w.cview());
+    const int reps = std::max(1, 20 / images);
+    auto run = [&](bool winograd) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int r = 0; r < reps; ++r)
+        ops::conv2d(ctx, x.cview(), w.cview(), y.view(), {.pad_h = 1, .pad_w = 1},
+                    {.bias = b.cview(), .act = activation::relu},
+                    winograd ? ops::packed_conv2d_weight{wino.cview(), conv2d_packing::winograd_3x3}
+                             : ops::packed_conv2d_weight{rows.cview(), conv2d_packing::channels_as_rows});
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / reps;
+    };
+    run(false), run(true);  // warm-up: scratch memory, caches
+    std::vector<double> usual, winograd, ratio;
+    for (int r = 0; r < rounds; ++r) {
+      usual.push_back(run(false));
+      winograd.push_back(run(true));
+      ratio.push_back(winograd.back() / usual.back());
+    }
+    const double flops = 2.0 * images * l.channels * l.channels * 9 * l.size * l.size;
+    std::printf(
+        "%3d channels %2dx%-2d x %d: usual %.3f ms (%.0f GFLOP/s), Winograd %.3f ms (%.0f direct-equivalent), "
+        "Winograd / usual %.3f\n",
+        l.channels, l.size, l.size, images, median(usual), flops / median(usual) / 1e6, median(winograd),
+        flops / median(winograd) / 1e6, median(ratio));
+  }
+}
