@@ -73,52 +73,70 @@ struct conv2d_checked {
 
 /**
  * The magnitude that bounds the rounding error of output @p index computed by Winograd's
- * F(2x2, 3x3) (3x3 window, stride 1, padding 1): sum over input channels c and the 16 elements ξ
- * of the transformed tile of |A^T|·(|G| |g_c| |G^T|)_ξ · (|B^T| |d_c| |B|)_ξ·|A|, d_c the 4 x 4
- * input patch of the output's tile. Each stage's roundings are relative to these absolute values
- * (2 additions per input transform element, the c_in-term dot product of the GEMM, 3-term sums
- * twice in the output transform, the transformed weight rounded once): an error within
- * gamma(c_in + 8) of it. Unlike the direct sum's, it counts products that cancel in exact
- * arithmetic, so it is not bounded by sum |w x|.
+ * F(T x T, 3x3), T = @p tile (2 or 4; 3x3 window, stride 1, padding 1): sum over input channels c
+ * and the (T + 2)^2 elements ξ of the transformed tile of |A^T|·(|G| |g_c| |G^T|)_ξ ·
+ * (|B^T| |d_c| |B|)_ξ·|A|, d_c the (T + 2) x (T + 2) input patch of the output's tile. Each stage's
+ * roundings are relative to these absolute values (F(2x2, 3x3): 2 additions per input transform
+ * element, the c_in-term dot product of the GEMM, 3-term sums twice in the output transform, the
+ * transformed weight rounded once: an error within gamma(c_in + 8) of it; F(4x4, 3x3): up to 4
+ * operations per 1-D input transform and 5 per 1-D output transform, within gamma(c_in + 16)).
+ * Unlike the direct sum's, it counts products that cancel in exact arithmetic, so it is not
+ * bounded by sum |w x|.
  */
-inline double winograd_magnitude(const conv_case& c, const float* input, const float* weight, std::int64_t index) {
+inline double winograd_magnitude(const conv_case& c, const float* input, const float* weight, std::int64_t index,
+                                 int tile = 2) {
   const std::int64_t c_out = c.weight[0], c_in = c.input[1], h = c.input[2], w = c.input[3];
   const std::int64_t ox = index % w, oy = index / w % h, k = index / (w * h) % c_out, n = index / (w * h * c_out);
-  constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, {0, 0, 1}};   // |G|
-  constexpr double kBt[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}};  // |B^T|
-  constexpr double kAt[2][4] = {{1, 1, 1, 0}, {0, 1, 1, 1}};                              // |A^T|
-  const std::int64_t y0 = oy / 2 * 2 - 1, x0 = ox / 2 * 2 - 1;
+  // |G|, |B^T| and |A^T| of F(2x2, 3x3) and of F(4x4, 3x3), row-major, alpha = tile + 2 wide.
+  constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, {0, 0, 1}};
+  constexpr double kBt2[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}};
+  constexpr double kAt2[2][4] = {{1, 1, 1, 0}, {0, 1, 1, 1}};
+  constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
+                                {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+  constexpr double kBt4[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
+                                 {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
+  constexpr double kAt4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}};
+  const int alpha = tile + 2;
+  const auto g_of = [&](int i, int a) { return tile == 2 ? kG2[i][a] : kG4[i][a]; };
+  const auto bt_of = [&](int i, int a) { return tile == 2 ? kBt2[i][a] : kBt4[i][a]; };
+  const auto at_of = [&](int i, int a) { return tile == 2 ? kAt2[i][a] : kAt4[i][a]; };
+  const std::int64_t y0 = oy / tile * tile - 1, x0 = ox / tile * tile - 1;
   double total = 0;
   for (std::int64_t ci = 0; ci < c_in; ++ci) {
-    double d[4][4], g[3][3], u[4][4] = {}, v[4][4] = {};
-    for (int a = 0; a < 4; ++a)
-      for (int b = 0; b < 4; ++b) {
+    double d[6][6] = {}, g[3][3], u[6][6] = {}, v[6][6] = {};
+    for (int a = 0; a < alpha; ++a)
+      for (int b = 0; b < alpha; ++b) {
         const std::int64_t y = y0 + a, x = x0 + b;
         d[a][b] = y < 0 || y >= h || x < 0 || x >= w ? 0.0 : std::abs(input[((n * c_in + ci) * h + y) * w + x]);
       }
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) g[a][b] = std::abs(weight[((k * c_in + ci) * 3 + a) * 3 + b]);
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) {
+    for (int i = 0; i < alpha; ++i)
+      for (int j = 0; j < alpha; ++j) {
         for (int a = 0; a < 3; ++a)
-          for (int b = 0; b < 3; ++b) u[i][j] += kG[i][a] * g[a][b] * kG[j][b];
-        for (int a = 0; a < 4; ++a)
-          for (int b = 0; b < 4; ++b) v[i][j] += kBt[i][a] * d[a][b] * kBt[j][b];
+          for (int b = 0; b < 3; ++b) u[i][j] += g_of(i, a) * g[a][b] * g_of(j, b);
+        for (int a = 0; a < alpha; ++a)
+          for (int b = 0; b < alpha; ++b) v[i][j] += bt_of(i, a) * d[a][b] * bt_of(j, b);
       }
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) total += kAt[oy % 2][i] * kAt[ox % 2][j] * u[i][j] * v[i][j];
+    for (int i = 0; i < alpha; ++i)
+      for (int j = 0; j < alpha; ++j)
+        total += at_of(static_cast<int>(oy % tile), i) * at_of(static_cast<int>(ox % tile), j) * u[i][j] * v[i][j];
   }
   return total;
 }
 
 /**
  * Evaluates the reference at @p indices for case @p c with the given host data (bias and residual
- * used only when the case has them) and pairs it with @p output. With @p winograd, the bound is
- * that of Winograd's F(2x2, 3x3) (winograd_magnitude) on top of the epilogue's.
+ * used only when the case has them) and pairs it with @p output. With @p winograd_tile 2 or 4, the
+ * bound is that of Winograd's F(T x T, 3x3) (winograd_magnitude) on top of the epilogue's.
  */
 inline conv2d_checked conv2d_check_at(const conv_case& c, const float* input, const float* weight, const float* bias,
                                       const float* residual, std::span<const float> output,
-                                      const std::vector<std::int64_t>& indices, bool winograd = false) {
+                                      const std::vector<std::int64_t>& indices, int winograd_tile = 0) {
   const auto problem = problem_of(c.input, c.weight, c.params);
   const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
   conv2d_checked r;
@@ -127,9 +145,10 @@ inline conv2d_checked conv2d_check_at(const conv_case& c, const float* input, co
                                         c.residual ? residual : nullptr, c.act, i);
     r.got.push_back(output[i]);
     r.want.push_back(e.value);
-    const double sum_error =
-        winograd ? 1.2 * gamma(c.input[1] + 8) * winograd_magnitude(c, input, weight, i) + 1.2 * gamma(3) * e.magnitude
-                 : 1.2 * gamma(depth + 3) * e.magnitude;
+    const double sum_error = winograd_tile > 0 ? 1.2 * gamma(c.input[1] + (winograd_tile == 2 ? 8 : 16)) *
+                                                         winograd_magnitude(c, input, weight, i, winograd_tile) +
+                                                     1.2 * gamma(3) * e.magnitude
+                                               : 1.2 * gamma(depth + 3) * e.magnitude;
     r.bound.push_back(sum_error + 8 * kUnitRoundoff * (std::abs(e.value) + e.magnitude) + 1e-37);
   }
   return r;

@@ -89,13 +89,14 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 using joule::ops::conv2d_packing;
 
 /** @brief How a conformance case hands the kernel its weight: as given, or packed for one lowering. */
-enum class weight_as { given, pixels_as_rows, channels_as_rows, winograd_3x3 };
+enum class weight_as { given, pixels_as_rows, channels_as_rows, winograd_3x3, winograd_4x4_3x3 };
 
 template <class P>
 class conv2d_conformance : public ::testing::Test {
  protected:
   void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(P); }
 
+ public:
   /**
    * Runs @p c on policy P with random data (and a NaN at input element @p nan_index when >= 0) and
    * checks it against the reference.
@@ -120,18 +121,23 @@ class conv2d_conformance : public ::testing::Test {
     if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::channels_as_rows>)
       if (how == weight_as::channels_as_rows)
         packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::channels_as_rows>(weight.cview());
-    if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::winograd_3x3>)
+    if constexpr (joule::ops::conv2d_takes_packed_weight<P, conv2d_packing::winograd_3x3>) {
       if (how == weight_as::winograd_3x3)
         packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight.cview());
-    const conv2d_packing packing = how == weight_as::channels_as_rows ? conv2d_packing::channels_as_rows
-                                   : how == weight_as::winograd_3x3   ? conv2d_packing::winograd_3x3
-                                                                      : conv2d_packing::pixels_as_rows;
+      if (how == weight_as::winograd_4x4_3x3)
+        packed_weight = joule::ops::pack_conv2d_weight<P, conv2d_packing::winograd_4x4_3x3>(weight.cview());
+    }
+    const conv2d_packing packing = how == weight_as::channels_as_rows   ? conv2d_packing::channels_as_rows
+                                   : how == weight_as::winograd_3x3     ? conv2d_packing::winograd_3x3
+                                   : how == weight_as::winograd_4x4_3x3 ? conv2d_packing::winograd_4x4_3x3
+                                                                        : conv2d_packing::pixels_as_rows;
     joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep,
                        {packed_weight.cview(), packing});
 
     const char* packed_note = how == weight_as::pixels_as_rows     ? " packed, pixels as rows"
                               : how == weight_as::channels_as_rows ? " packed, channels as rows"
-                              : how == weight_as::winograd_3x3     ? " packed for Winograd"
+                              : how == weight_as::winograd_3x3     ? " packed for Winograd F(2x2, 3x3)"
+                              : how == weight_as::winograd_4x4_3x3 ? " packed for Winograd F(4x4, 3x3)"
                                                                    : "";
     const std::string what =
         std::string(P::name()) + " " + describe(c) + packed_note + " threads=" + std::to_string(ctx.threads());
@@ -142,8 +148,9 @@ class conv2d_conformance : public ::testing::Test {
       for (const float v : output.span()) unwritten += std::isnan(v) ? 1 : 0;
       EXPECT_EQ(unwritten, 0) << what << ": outputs left unwritten or NaN";
     }
+    const int winograd_tile = how == weight_as::winograd_3x3 ? 2 : how == weight_as::winograd_4x4_3x3 ? 4 : 0;
     const auto r = conv2d_check_at(c, input.data(), weight.data(), bias.data(), residual.data(), output.span(), indices,
-                                   how == weight_as::winograd_3x3);
+                                   winograd_tile);
     joule_test::expect_within(r.got, r.want, r.bound, what);
   }
 };
@@ -330,29 +337,28 @@ TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
   }
 }
 
-TYPED_TEST(conv2d_conformance, packed_weight_winograd_3x3) {
-  // With a weight transformed for Winograd's F(2x2, 3x3) the simd policy runs 3x3 stride-1 layers as
-  // 16 GEMMs over 2 x 2 output tiles: ResNet-50's at 1 and 3 images, then planes of odd height and
-  // width (the last tiles half outside: 1x1, 1x5, 5x1, 7x7, 9x13), rows of tiles wider than a
-  // vector (40 and 70 wide), more tiles than one chunk (2 x 64 x 60 x 60: tile rows split across
-  // threads, several chunks each), few tiles and many channels (7 x 7 x 512: output channels split),
-  // output channels that leave a ragged row tile (1, 5, 13, 37), one input channel, several k
-  // blocks (c_in 576), every activation, with and without bias and residual, on 1 and 2 threads.
-  // Each output is checked against the double reference within Winograd's own error bound
-  // (winograd_magnitude).
-  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::winograd_3x3>) {
-    GTEST_SKIP() << TypeParam::name() << "'s conv2d runs no Winograd convolution: nothing to transform";
-  } else {
-    auto rng = joule_test::rng_for_test();
-    joule::context<TypeParam> ctx(2);
+// With a weight transformed for Winograd's F(2x2, 3x3) (F(4x4, 3x3)) the simd policy runs 3x3
+// stride-1 layers as 16 (36) GEMMs over 2 x 2 (4 x 4) output tiles: ResNet-50's at 1 and 3 images,
+// then planes whose height and width are no multiple of the tile (the last tiles partly outside:
+// 1x1, 1x5, 5x1, 7x7, 9x13, 5x70, 6x6), rows of tiles wider than a vector (40 and 70 wide), more
+// tiles than one chunk (2 x 64 x 60 x 60: tile rows split across threads, several chunks each),
+// few tiles and many channels (7 x 7 x 512: output channels split), output channels that leave a
+// ragged row tile (1, 5, 13, 37), one input channel, several k blocks (c_in 576), every
+// activation, with and without bias and residual, on 1 and 2 threads. Each output is checked
+// against the double reference within Winograd's own error bound (winograd_magnitude).
+template <class P>
+void check_winograd(conv2d_conformance<P>& test, weight_as how) {
+  auto rng = joule_test::rng_for_test();
+  {
+    joule::context<P> ctx(2);
     const auto same_3x3 = [](const conv_case& c) {
       return c.weight[2] == 3 && c.weight[3] == 3 && c.params.stride_h == 1 && c.params.groups == 1;
     };
     for (const std::int64_t n : {1, 3})
       for (const auto& c : resnet50_conv_cases(n))
-        if (same_3x3(c)) this->check(ctx, c, rng, -1, weight_as::winograd_3x3);
+        if (same_3x3(c)) test.check(ctx, c, rng, -1, how);
     for (int threads : {1, 2}) {
-      joule::context<TypeParam> t_ctx(threads);
+      joule::context<P> t_ctx(threads);
       const conv_case cases[] = {
           {"one pixel", shape{1, 8, 1, 1}, shape{5, 8, 3, 3}, stride_pad(1, 1), true, true, activation::relu},
           {"1x5", shape{2, 16, 1, 5}, shape{13, 16, 3, 3}, stride_pad(1, 1), true, false, activation::relu6},
@@ -367,9 +373,23 @@ TYPED_TEST(conv2d_conformance, packed_weight_winograd_3x3) {
            activation::relu},
           {"deep", shape{1, 576, 6, 6}, shape{40, 576, 3, 3}, stride_pad(1, 1), true, false, activation::none},
       };
-      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::winograd_3x3);
+      for (const auto& c : cases) test.check(t_ctx, c, rng, -1, how);
     }
   }
+}
+
+TYPED_TEST(conv2d_conformance, packed_weight_winograd_3x3) {
+  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::winograd_3x3>)
+    GTEST_SKIP() << TypeParam::name() << "'s conv2d runs no Winograd convolution: nothing to transform";
+  else
+    check_winograd(*this, weight_as::winograd_3x3);
+}
+
+TYPED_TEST(conv2d_conformance, packed_weight_winograd_4x4_3x3) {
+  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::winograd_4x4_3x3>)
+    GTEST_SKIP() << TypeParam::name() << "'s conv2d runs no Winograd convolution: nothing to transform";
+  else
+    check_winograd(*this, weight_as::winograd_4x4_3x3);
 }
 
 TYPED_TEST(conv2d_conformance, degenerate_and_edge_shapes) {
@@ -655,6 +675,22 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
     tensor<float> w1x1(shape{8, 4, 1, 1});
     expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_3x3>(w1x1.cview()); },
                  "needs a 3x3 weight, got [8, 4, 1, 1]");
+    // F(4x4, 3x3): 36 transformed matrices; a weight transformed for the other tile is refused.
+    const auto packed_4x4 = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_4x4_3x3>(w.cview());
+    EXPECT_EQ(packed_4x4.shape(), (shape{36, 4, rows}));
+    const auto run_4x4 = [&](joule::tensor_view<const float> p, const conv2d_params& params,
+                             joule::tensor_view<float> out) {
+      joule::ops::conv2d(ctx, x.cview(), w.cview(), out, params, {}, {p, conv2d_packing::winograd_4x4_3x3});
+    };
+    run_4x4(packed_4x4.cview(), same, y_same.view());  // accepted
+    expect_error([&] { run_4x4(packed_4x4.cview(), {}, y.view()); }, "for Winograd F(4x4, 3x3) " + needs);
+    expect_error([&] { run_4x4(packed.cview(), same, y_same.view()); },
+                 "packed weight must have shape [36, 4, " + std::to_string(rows) + "]");
+    expect_error([&] { run_winograd(packed_4x4.cview(), same, y_same.view()); },
+                 "packed weight must have shape [16, 4, " + std::to_string(rows) + "]");
+    expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_4x4_3x3>(w1x1.cview()); },
+                 "Winograd F(4x4, 3x3) needs a 3x3 weight, got [8, 4, 1, 1]");
+    expect_error([&] { (void)joule::ops::winograd_3x3_weight(w.cview(), 3); }, "the output tile must be 2 or 4, got 3");
   } else {
     expect_error([&] { run_winograd(packed_bad.cview(), same, y_same.view()); },
                  "takes no packed weight for Winograd F(2x2, 3x3)");

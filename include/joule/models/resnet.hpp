@@ -68,11 +68,15 @@ class resnet {
         bottleneck b;
         b.conv1 =
             nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu, small_planes});
-        // The last stage's 3x3 layers run by Winograd from 2 images a call: at batch 1 its 16 tiles
-        // do not pay for reading the larger transformed weight (bench/ab/winograd_layers.cpp: 1.13
-        // the time of the usual lowering at 1 image, 0.65 at 2, 4 and 16).
+        // The 3x3 layers run by Winograd (bench/ab/winograd_layers.cpp, times against the usual
+        // lowering, Zen 5): F(4x4, 3x3) on the 56 x 56 and 28 x 28 planes (0.52 and 0.70 at 1 image,
+        // 0.53 and 0.46 at 16; F(2x2, 3x3) 0.83, 0.82, 0.72, 0.59); F(2x2, 3x3) on 14 x 14, whose
+        // 4 x 4 tiles would overhang it and fill a quarter of a vector's lanes (F(4x4, 3x3) 1.06 at 1
+        // image, F(2x2, 3x3) 0.71); the last stage's from 2 images a call only: at batch 1 its 16
+        // tiles do not pay for reading the larger transformed weight (1.12 the time of the usual
+        // lowering at 1 image, 0.65-0.70 at 2 and more).
         b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu,
-                                      small_strided, stage == 3 ? 2 : 1});
+                                      small_strided, stage == 3 ? 2 : 1, stage <= 1 ? 4 : 2});
         // ReLU after the residual add, which the convolution's epilogue does before its activation.
         b.conv3 =
             nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu, small_planes});

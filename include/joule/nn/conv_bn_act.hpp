@@ -39,6 +39,12 @@ struct conv_bn_act_spec {
    * the time of the usual lowering; bench/ab/winograd_layers.cpp).
    */
   std::int64_t winograd_min_images = 1;
+  /**
+   * @brief The output tile of that Winograd: 2 for F(2x2, 3x3) (ops::conv2d_packing::winograd_3x3),
+   * 4 for F(4x4, 3x3) (winograd_4x4_3x3: fewer multiply-adds, a transformed weight 4x the weight's
+   * size, tiles of 4 x 4 that waste more of a plane whose side is not a multiple of 4).
+   */
+  std::int64_t winograd_tile = 2;
 };
 
 /**
@@ -72,8 +78,8 @@ class conv_bn_act {
    * with spec().pack_weight and @p images_per_call 1, with the pixels as rows (the simd conv2d puts
    * the pixels along its GEMM's rows one image at a time); otherwise, with the channels as rows
    * (the usual lowering, one GEMM for all of a call's images). A 3x3 stride-1 layer instead keeps
-   * its weight transformed for Winograd's F(2x2, 3x3) where the policy runs that
-   * (spec().winograd_min_images). Depthwise layers keep theirs as is.
+   * its weight transformed for Winograd's F(2x2, 3x3) or F(4x4, 3x3) where the policy runs that
+   * (spec().winograd_min_images, spec().winograd_tile). Depthwise layers keep theirs as is.
    */
   void prepare(const weights& w, std::int64_t images_per_call = 1) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
@@ -87,8 +93,12 @@ class conv_bn_act {
     using ops::conv2d_packing;
     if constexpr (ops::conv2d_takes_packed_weight<P, conv2d_packing::winograd_3x3>) {
       if (spec_.kernel == 3 && spec_.stride == 1 && images_per_call >= spec_.winograd_min_images) {
-        packed_weight_ = ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight_.cview());
-        packing_ = conv2d_packing::winograd_3x3;
+        require(spec_.winograd_tile == 2 || spec_.winograd_tile == 4, "conv_bn_act ", spec_.conv,
+                ": winograd_tile must be 2 or 4, got ", spec_.winograd_tile);
+        packing_ = spec_.winograd_tile == 4 ? conv2d_packing::winograd_4x4_3x3 : conv2d_packing::winograd_3x3;
+        packed_weight_ = spec_.winograd_tile == 4
+                             ? ops::pack_conv2d_weight<P, conv2d_packing::winograd_4x4_3x3>(weight_.cview())
+                             : ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight_.cview());
         return;
       }
     }

@@ -103,7 +103,17 @@ enum class conv2d_packing {
    * each [c_out, c_in] in gemm_a_packing<P>'s row tiles (conv2d_op::winograd_weight).
    */
   winograd_3x3,
+  /**
+   * The 36 A's of Winograd's F(4x4, 3x3), laid out as winograd_3x3's: 4x fewer multiply-adds than
+   * the direct convolution (winograd_3x3: 2.25x), with larger rounding errors.
+   */
+  winograd_4x4_3x3,
 };
+
+/** @brief Whether @p packing is one of Winograd's; its output tile's side (2 or 4), else 0. */
+constexpr std::int64_t winograd_tile(conv2d_packing packing) noexcept {
+  return packing == conv2d_packing::winograd_3x3 ? 2 : packing == conv2d_packing::winograd_4x4_3x3 ? 4 : 0;
+}
 
 /**
  * @brief Whether policy @p P's conv2d can take its weight packed ahead of time for @p Packing
@@ -119,42 +129,52 @@ inline constexpr bool conv2d_takes_packed_weight =
 /**
  * @brief The shape pack_conv2d_weight<P, Packing> gives a weight [c_out, c_in, kh, kw]:
  * [ceil(c_out / w), c_in · kh · kw, w], w the policy's panel width (pixels as rows) or tile height
- * (channels as rows); for winograd_3x3, [16 · ceil(c_out / w), c_in, w], the 16 U_ξ one after another.
+ * (channels as rows); for winograd_3x3, [16 · ceil(c_out / w), c_in, w], the 16 U_ξ one after another
+ * (winograd_4x4_3x3: 36).
  */
 template <backend P, conv2d_packing Packing>
 shape packed_conv2d_weight_shape(std::int64_t c_out, std::int64_t c_in, std::int64_t kh, std::int64_t kw) {
   constexpr std::int64_t w = Packing == conv2d_packing::pixels_as_rows ? gemm_b_panel_width<P> : gemm_a_tile_rows<P>;
   static_assert(w > 0, "this policy's conv2d reads its weight only as given");
-  if constexpr (Packing == conv2d_packing::winograd_3x3) return shape{16 * ((c_out + w - 1) / w), c_in, w};
+  if constexpr (winograd_tile(Packing) > 0) {
+    constexpr std::int64_t xis = (winograd_tile(Packing) + 2) * (winograd_tile(Packing) + 2);
+    return shape{xis * ((c_out + w - 1) / w), c_in, w};
+  }
   return shape{(c_out + w - 1) / w, c_in * kh * kw, w};
 }
 
 /**
- * @brief The 16 matrices U_ξ = (G g G^T)_ξ [c_out, c_in] of Winograd's F(2x2, 3x3) for a weight
- * [c_out, c_in, 3, 3], ξ = 4 i + j for row i and column j of the 4 x 4 transformed filter, with
- * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Computed in double, rounded once.
+ * @brief The (T + 2)^2 matrices U_ξ = (G g G^T)_ξ [c_out, c_in] of Winograd's F(T x T, 3x3), T =
+ * @p tile (2 or 4), for a weight [c_out, c_in, 3, 3], ξ = (T + 2) i + j for row i and column j of
+ * the transformed filter, with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (T = 2) or
+ * [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] (T = 4, points
+ * 0, ±1, ±2 and infinity). Computed in double, rounded once.
  */
-inline std::vector<float> winograd_3x3_weight(tensor_view<const float> weight) {
-  const std::int64_t c_out = weight.dim(0), c_in = weight.dim(1);
-  std::vector<float> u(static_cast<std::size_t>(16 * c_out * c_in));
-  const float* g = weight.data();
+inline std::vector<float> winograd_3x3_weight(tensor_view<const float> weight, std::int64_t tile = 2) {
+  require(tile == 2 || tile == 4, "winograd_3x3_weight: the output tile must be 2 or 4, got ", tile);
+  constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+  const std::int64_t alpha = tile + 2, c_out = weight.dim(0), c_in = weight.dim(1);
+  const auto g_at = [&](std::int64_t i, int a) { return tile == 2 ? kG2[i][a] : kG4[i][a]; };
+  std::vector<float> u(static_cast<std::size_t>(alpha * alpha * c_out * c_in));
   for (std::int64_t k = 0; k < c_out; ++k)
     for (std::int64_t c = 0; c < c_in; ++c) {
-      const float* f = g + (k * c_in + c) * 9;
-      double gg[4][3];  // G g: rows of the filter combined
-      for (int col = 0; col < 3; ++col) {
-        const double f0 = f[col], f1 = f[3 + col], f2 = f[6 + col];
-        gg[0][col] = f0;
-        gg[1][col] = 0.5 * (f0 + f1 + f2);
-        gg[2][col] = 0.5 * (f0 - f1 + f2);
-        gg[3][col] = f2;
-      }
-      for (int i = 0; i < 4; ++i) {
-        const double r[4] = {gg[i][0], 0.5 * (gg[i][0] + gg[i][1] + gg[i][2]), 0.5 * (gg[i][0] - gg[i][1] + gg[i][2]),
-                             gg[i][2]};
-        for (int j = 0; j < 4; ++j)
-          u[static_cast<std::size_t>(((4 * i + j) * c_out + k) * c_in + c)] = static_cast<float>(r[j]);
-      }
+      const float* f = weight.data() + (k * c_in + c) * 9;
+      double gg[6][3] = {};  // G g: rows of the filter combined
+      for (std::int64_t i = 0; i < alpha; ++i)
+        for (int col = 0; col < 3; ++col)
+          for (int a = 0; a < 3; ++a) gg[i][col] += g_at(i, a) * f[3 * a + col];
+      for (std::int64_t i = 0; i < alpha; ++i)
+        for (std::int64_t j = 0; j < alpha; ++j) {
+          double r = 0;  // (G g G^T)[i][j]
+          for (int b = 0; b < 3; ++b) r += gg[i][b] * g_at(j, b);
+          u[static_cast<std::size_t>(((alpha * i + j) * c_out + k) * c_in + c)] = static_cast<float>(r);
+        }
     }
   return u;
 }
@@ -176,15 +196,16 @@ tensor<float> pack_conv2d_weight(tensor_view<const float> weight) {
   const std::int64_t c_out = weight.dim(0), depth = c_out == 0 ? 0 : weight.numel() / c_out;
   if constexpr (Packing == conv2d_packing::pixels_as_rows) {
     return pack_gemm_b<P>(weight.reshape(shape{c_out, depth}), true);
-  } else if constexpr (Packing == conv2d_packing::winograd_3x3) {
-    require(weight.dim(2) == 3 && weight.dim(3) == 3,
-            "pack_conv2d_weight: Winograd F(2x2, 3x3) needs a 3x3 weight, got ", weight.shape());
+  } else if constexpr (winograd_tile(Packing) > 0) {
+    constexpr std::int64_t tile = winograd_tile(Packing), xis = (tile + 2) * (tile + 2);
+    require(weight.dim(2) == 3 && weight.dim(3) == 3, "pack_conv2d_weight: Winograd F(", tile, "x", tile,
+            ", 3x3) needs a 3x3 weight, got ", weight.shape());
     const std::int64_t c_in = weight.dim(1);
     tensor<float> packed(packed_conv2d_weight_shape<P, Packing>(c_out, c_in, 3, 3));
     if (weight.numel() == 0) return packed;
-    const std::vector<float> u = winograd_3x3_weight(weight);
-    const std::int64_t per_xi = packed.numel() / 16;
-    for (std::int64_t xi = 0; xi < 16; ++xi)
+    const std::vector<float> u = winograd_3x3_weight(weight, tile);
+    const std::int64_t per_xi = packed.numel() / xis;
+    for (std::int64_t xi = 0; xi < xis; ++xi)
       gemm_a_packing<P>::pack(u.data() + xi * c_out * c_in, c_in, c_out, c_in, packed.data() + xi * per_xi);
     return packed;
   } else {
@@ -267,12 +288,13 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
     auto take = [&]<conv2d_packing Packing>(const float*& field) {
       const char* what = Packing == conv2d_packing::pixels_as_rows     ? "with the pixels as rows"
                          : Packing == conv2d_packing::channels_as_rows ? "with the channels as rows"
-                                                                       : "for Winograd F(2x2, 3x3)";
+                         : Packing == conv2d_packing::winograd_3x3     ? "for Winograd F(2x2, 3x3)"
+                                                                       : "for Winograd F(4x4, 3x3)";
       if constexpr (!conv2d_takes_packed_weight<P, Packing>) {
         fail(op, ": this policy's conv2d takes no packed weight ", what, " (conv2d_takes_packed_weight is false)");
       } else {
         require(p.groups == 1, op, ": a packed weight needs groups = 1, got groups = ", p.groups);
-        if constexpr (Packing == conv2d_packing::winograd_3x3)
+        if constexpr (winograd_tile(Packing) > 0)
           require(desc.kh == 3 && desc.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
                       p.pad_h == 1 && p.pad_w == 1,
                   op, ": a weight packed ", what,
@@ -289,8 +311,11 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
       take.template operator()<conv2d_packing::pixels_as_rows>(desc.packed_weight);
     else if (packed.packing == conv2d_packing::channels_as_rows)
       take.template operator()<conv2d_packing::channels_as_rows>(desc.packed_weight_rows);
-    else
+    else if (packed.packing == conv2d_packing::winograd_3x3)
       take.template operator()<conv2d_packing::winograd_3x3>(desc.winograd_weight);
+    else
+      take.template operator()<conv2d_packing::winograd_4x4_3x3>(desc.winograd_weight);
+    desc.winograd_tile = winograd_tile(packed.packing) > 0 ? winograd_tile(packed.packing) : 2;
   }
   if (output.numel() == 0) return;
   kernel_for<conv2d_op, P>::run(ctx, desc);

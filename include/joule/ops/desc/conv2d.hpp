@@ -40,20 +40,23 @@ struct conv2d_op {
    */
   const float* packed_weight_rows = nullptr;
   /**
-   * @brief The weight transformed for Winograd's F(2x2, 3x3) (ops::pack_conv2d_weight with
-   * conv2d_packing::winograd_3x3: U_ξ = (G g G^T)_ξ for the 16 elements ξ of a 4 x 4 tile, each a
-   * [c_out, c_in] matrix packed by gemm_a_packing<P>), or null. Only a kernel whose policy has
+   * @brief The weight transformed for Winograd's F(T x T, 3x3), T = winograd_tile
+   * (ops::pack_conv2d_weight with conv2d_packing::winograd_3x3 for T = 2, winograd_4x4_3x3 for
+   * T = 4: U_ξ = (G g G^T)_ξ for the (T + 2)^2 elements ξ of a transformed tile, each a [c_out,
+   * c_in] matrix packed by gemm_a_packing<P>), or null. Only a kernel whose policy has
    * conv2d_runs_winograd<P> is given one, only for a 3x3 window, stride 1, dilation 1, padding 1
    * and groups == 1; it may use it or the weight, which is always there too.
    */
   const float* winograd_weight = nullptr;
+  /** @brief The output tile's side T of winograd_weight's F(T x T, 3x3): 2 or 4. */
+  std::int64_t winograd_tile = 2;
 
   static constexpr const char* name() noexcept { return "conv2d"; }
 };
 
 /**
- * @brief Whether policy @p P's conv2d runs 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) from
- * a weight transformed ahead (conv2d_op::winograd_weight). Its gemm must pack A (gemm_a_packing).
+ * @brief Whether policy @p P's conv2d runs 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) and
+ * F(4x4, 3x3) from a weight transformed ahead (conv2d_op::winograd_weight). Its gemm must pack A (gemm_a_packing).
  */
 template <class P>
 inline constexpr bool conv2d_runs_winograd = false;

@@ -1,19 +1,21 @@
 #pragma once
 /**
  * @file conv2d_winograd.hpp
- * @brief simd conv2d by Winograd's F(2x2, 3x3) for 3x3, stride-1, "same"-padded convolutions whose
- * weight was transformed ahead (ops::pack_conv2d_weight with conv2d_packing::winograd_3x3).
+ * @brief simd conv2d by Winograd's F(2x2, 3x3) or F(4x4, 3x3) for 3x3, stride-1, "same"-padded
+ * convolutions whose weight was transformed ahead (ops::pack_conv2d_weight with
+ * conv2d_packing::winograd_3x3 or winograd_4x4_3x3).
  *
- * Each 2 x 2 block of output pixels (a tile) of one output channel is
+ * Each T x T block of output pixels (a tile, T = 2 or 4) of one output channel is
  *
  *     Y = A^T [ sum over input channels c of (G g_c G^T) ⊙ (B^T d_c B) ] A
  *
- * with d_c the 4 x 4 input patch around the tile (padding included) and g_c the 3 x 3 filter. The
- * sum over c, for each of the 16 elements ξ of the 4 x 4 transformed tile, is a GEMM: M_ξ [c_out,
- * tiles] = U_ξ [c_out, c_in] · V_ξ [c_in, tiles], U the transformed weight (packed at compile),
- * V the transformed input. 16 GEMMs of depth c_in replace the 9 · c_in deep im2col GEMM over 4x as
- * many columns: 16 multiply-adds per tile and channel pair instead of 36, 2.25x fewer. The
- * transforms are additions and subtractions only (B and A hold 0 and ±1; G's halves are in U).
+ * with d_c the (T + 2) x (T + 2) input patch around the tile (padding included) and g_c the 3 x 3
+ * filter. The sum over c, for each of the (T + 2)^2 elements ξ of the transformed tile, is a GEMM:
+ * M_ξ [c_out, tiles] = U_ξ [c_out, c_in] · V_ξ [c_in, tiles], U the transformed weight (packed at
+ * compile), V the transformed input. F(2x2, 3x3) takes 16 multiply-adds per tile and channel pair
+ * for 4 outputs (36 directly, 2.25x fewer), F(4x4, 3x3) 36 for 16 outputs (144 directly, 4x fewer).
+ * F(2x2, 3x3)'s transforms are additions only (B and A hold 0 and ±1; G's halves are in U);
+ * F(4x4, 3x3)'s hold 2, 4, 5 and 8 as well, and its rounding errors are larger (below).
  *
  * The work goes in chunks of whole rows of tiles, small enough that a chunk's V and M stay in the
  * outer caches: transform the chunk's input (all channels), run the 16 GEMMs on the packed kernel
@@ -23,10 +25,11 @@
  *
  * Numerically, each stage's roundings are relative to the absolute values of the transformed
  * operands, which count products that cancel in exact arithmetic: the error is bounded by
- * gamma(c_in + 8) times that magnitude, not by the direct sum's sum |w x|. The conformance test
- * checks every output against the double-precision reference within that bound
- * (winograd_magnitude in tests/ops/conv2d_cases.hpp); ResNet-50's golden test against PyTorch
- * passes as before.
+ * gamma(c_in + 8) (F(2x2, 3x3)) or gamma(c_in + 16) (F(4x4, 3x3)) times that magnitude, not by
+ * the direct sum's sum |w x|; F(4x4, 3x3)'s magnitudes are larger too, its transforms' entries
+ * reaching 8. The conformance test checks every output against the double-precision reference
+ * within that bound (winograd_magnitude in tests/ops/conv2d_cases.hpp); ResNet-50's golden test
+ * against PyTorch passes with either.
  */
 #include <algorithm>
 #include <cstdint>
@@ -43,7 +46,8 @@
 
 namespace joule {
 
-/** @brief The simd conv2d runs 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (conv2d_winograd.hpp). */
+/** @brief The simd conv2d runs 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv2d_winograd.hpp).
+ */
 template <>
 inline constexpr bool conv2d_runs_winograd<simd> = true;
 
@@ -51,17 +55,56 @@ namespace simd_detail {
 
 /** @brief Whether a convolution runs by Winograd here: a weight transformed ahead, a 3x3 stride-1 "same" window. */
 inline bool winograd_applies(const conv2d_op& op) noexcept {
-  return op.winograd_weight != nullptr && op.groups == 1 && op.kh == 3 && op.kw == 3 && op.stride_h == 1 &&
-         op.stride_w == 1 && op.dil_h == 1 && op.dil_w == 1 && op.pad_h == 1 && op.pad_w == 1;
+  return op.winograd_weight != nullptr && (op.winograd_tile == 2 || op.winograd_tile == 4) && op.groups == 1 &&
+         op.kh == 3 && op.kw == 3 && op.stride_h == 1 && op.stride_w == 1 && op.dil_h == 1 && op.dil_w == 1 &&
+         op.pad_h == 1 && op.pad_w == 1;
 }
 
-/** @brief The 1-D input transform B^T x of F(2x2, 3x3) on four neighbouring values. */
-[[gnu::always_inline]] inline void winograd_input_1d(batch x0, batch x1, batch x2, batch x3, batch* out,
-                                                     std::int64_t step) noexcept {
-  out[0 * step] = x0 - x2;
-  out[1 * step] = x1 + x2;
-  out[2 * step] = x2 - x1;
-  out[3 * step] = x1 - x3;
+/** @brief The input transform's side: F(T x T, 3x3) reads (T + 2) x (T + 2) patches. */
+template <int Tile>
+inline constexpr int winograd_alpha = Tile + 2;
+
+/**
+ * @brief The 1-D input transform B^T x of F(Tile, 3) on Tile + 2 neighbouring values, written to
+ * out[0], out[step], ...
+ */
+template <int Tile>
+[[gnu::always_inline]] inline void winograd_input_1d(const batch* x, batch* out, std::int64_t step) noexcept {
+  if constexpr (Tile == 2) {
+    out[0 * step] = x[0] - x[2];
+    out[1 * step] = x[1] + x[2];
+    out[2 * step] = x[2] - x[1];
+    out[3 * step] = x[1] - x[3];
+  } else {
+    // B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+    // (points 0, ±1, ±2 and infinity), its middle rows sharing two sums each.
+    const batch four(4.f), five(5.f), two(2.f);
+    const batch a = xsimd::fnma(four, x[2], x[4]), b = xsimd::fnma(four, x[1], x[3]);  // x4 - 4 x2, x3 - 4 x1
+    const batch c = x[4] - x[2], d = two * (x[3] - x[1]);
+    out[0 * step] = xsimd::fma(four, x[0], xsimd::fnma(five, x[2], x[4]));
+    out[1 * step] = a + b;
+    out[2 * step] = a - b;
+    out[3 * step] = c + d;
+    out[4 * step] = c - d;
+    out[5 * step] = xsimd::fma(four, x[1], xsimd::fnma(five, x[3], x[5]));
+  }
+}
+
+/** @brief The 1-D output transform A^T m of F(Tile, 3): Tile values from Tile + 2, m[0], m[step], ... */
+template <int Tile>
+[[gnu::always_inline]] inline void winograd_output_1d(const batch* m, std::int64_t step, batch* y) noexcept {
+  if constexpr (Tile == 2) {
+    y[0] = m[0] + m[step] + m[2 * step];
+    y[1] = m[step] - m[2 * step] - m[3 * step];
+  } else {
+    // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+    const batch a = m[step] + m[2 * step], b = m[step] - m[2 * step];
+    const batch c = m[3 * step] + m[4 * step], d = m[3 * step] - m[4 * step];
+    y[0] = m[0] + a + c;
+    y[1] = xsimd::fma(batch(2.f), d, b);
+    y[2] = xsimd::fma(batch(4.f), c, a);
+    y[3] = xsimd::fma(batch(8.f), d, b) + m[5 * step];
+  }
 }
 
 /**
@@ -85,6 +128,8 @@ template <bool Low>
 
 /** @brief How a call is cut into chunks of tile rows and shared between threads. */
 struct winograd_plan {
+  int tile = 2;                           ///< T of F(T x T, 3x3)
+  std::int64_t xis = 16;                  ///< (T + 2)^2: the transformed tile's elements, one GEMM each
   std::int64_t tiles_h = 0, tiles_w = 0;  ///< tiles per image along h and w
   std::int64_t tile_rows = 0;             ///< n · tiles_h: the rows of tiles of every image
   std::int64_t rows_per_chunk = 0;        ///< tile rows transformed and multiplied at once
@@ -95,8 +140,8 @@ struct winograd_plan {
 
   // Every piece of a thread's scratch a whole number of cache lines, so that each starts aligned
   // (gemm_block's packed B is stored with aligned stores).
-  std::int64_t v_floats(std::int64_t c_in) const noexcept { return lines(16 * c_in * ld); }
-  std::int64_t m_floats() const noexcept { return lines(16 * c_out_rows * ld); }
+  std::int64_t v_floats(std::int64_t c_in) const noexcept { return lines(xis * c_in * ld); }
+  std::int64_t m_floats() const noexcept { return lines(xis * c_out_rows * ld); }
   static constexpr std::int64_t lines(std::int64_t floats) noexcept { return (floats + 15) / 16 * 16; }
 };
 
@@ -104,12 +149,14 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
   using blk = gemm_blocking;
   using detail::ceil_div;
   winograd_plan plan;
-  plan.tiles_h = ceil_div(op.out_h, 2);
-  plan.tiles_w = ceil_div(op.out_w, 2);
+  plan.tile = static_cast<int>(op.winograd_tile);
+  plan.xis = (plan.tile + 2) * (plan.tile + 2);
+  plan.tiles_h = ceil_div(op.out_h, plan.tile);
+  plan.tiles_w = ceil_div(op.out_w, plan.tile);
   plan.tile_rows = op.n * plan.tiles_h;
   plan.c_out_rows = ceil_div(op.c_out, blk::kRows) * blk::kRows;
   const std::int64_t tiles = plan.tile_rows * plan.tiles_w;
-  const std::int64_t flops = 2 * 16 * op.c_out * op.c_in * tiles;
+  const std::int64_t flops = 2 * plan.xis * op.c_out * op.c_in * tiles;
   plan.threads = flops < 400000 ? 1 : ctx.threads();
   // The busiest thread's multiply-add lanes either way: its whole panels of tiles times all the
   // channels, or all the panels times its row tiles of channels.
@@ -120,11 +167,11 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
   const double by_channels =
       static_cast<double>(ceil_div(tiles, blk::kPanel)) * static_cast<double>(ceil_div(row_tiles, t) * blk::kRows);
   plan.split_channels = t > 1 && by_channels < by_rows;
-  // A chunk's V and M (16 floats per tile for each input and each output channel) in about 2 MB,
+  // A chunk's V and M (xis floats per tile for each input and each output channel) in about 2 MB,
   // but at least 96 tiles, so that a chunk's GEMMs reuse each weight element over 3 panels. On
-  // ResNet-50's 3x3 layers at 16 images (Zen 5), 2 MB beat 0.5, 1, 4 and 8 MB by 2-20%.
+  // ResNet-50's 3x3 layers at 16 images (Zen 5, F(2x2, 3x3)), 2 MB beat 0.5, 1, 4 and 8 MB by 2-20%.
   constexpr std::int64_t kChunkBytes = std::int64_t{2} << 20, kMinChunkTiles = 96;
-  const std::int64_t per_tile = 16 * (op.c_in + plan.c_out_rows) * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t per_tile = plan.xis * (op.c_in + plan.c_out_rows) * static_cast<std::int64_t>(sizeof(float));
   const std::int64_t chunk_tiles = std::max(kMinChunkTiles, kChunkBytes / per_tile);
   const std::int64_t my_rows = plan.split_channels ? plan.tile_rows : ceil_div(plan.tile_rows, t);
   plan.rows_per_chunk = std::clamp<std::int64_t>(chunk_tiles / plan.tiles_w, 1, my_rows);
@@ -146,50 +193,74 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
 }
 
 /**
- * @brief Row @p y of the 4 x 4 input patches of kLanes neighbouring tiles, first tile x0: d[b]
- * lane l = input(y, 2 (x0 + l) - 1 + b), 0 off the plane. With AVX-512, three loads of the row and
- * four permutes split it into its even and odd columns; otherwise lane by lane.
+ * @brief Row @p y of the (Tile + 2)-wide input patches of kLanes neighbouring tiles, first tile
+ * x0: d[b] lane l = input(y, Tile (x0 + l) - 1 + b), 0 off the plane. With AVX-512, loads of the
+ * row and permutes deal it out to the columns; otherwise lane by lane.
  */
+template <int Tile>
 [[gnu::always_inline]] inline void winograd_patch_row(const conv2d_op& op, const float* plane, std::int64_t y,
-                                                      std::int64_t x0, batch (&d)[4]) noexcept {
+                                                      std::int64_t x0, batch (&d)[winograd_alpha<Tile>]) noexcept {
   if (y < 0 || y >= op.h) {
     for (batch& v : d) v = batch(0.f);
     return;
   }
   const float* row = plane + y * op.w;
-  const std::int64_t base = 2 * x0 - 1;  // column of lane 0's first tap
+  const std::int64_t base = Tile * x0 - 1;  // column of lane 0's first tap
 #if defined(__AVX512F__)
   static_assert(kLanes == 16);
-  const __m512 l0 = load_row_part(row, op.w, base, 16), l1 = load_row_part(row, op.w, base + 16, 16);
-  const __m512 l2 = load_row_part(row, op.w, base + 32, 2);  // the last tile's columns 3 and 4
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 e = _mm512_permutex2var_ps(l0, even, l1), o = _mm512_permutex2var_ps(l0, odd, l1);
-  // Columns 2 and 3 are columns 0 and 1 one tile on: the vectors shifted down a lane, the next
-  // row part's first two floats shifted in.
-  const __m512i tail_e = _mm512_castps_si512(l2);
-  const __m512i tail_o = _mm512_alignr_epi32(_mm512_setzero_si512(), tail_e, 1);
-  d[0] = e;
-  d[1] = o;
-  d[2] = _mm512_castsi512_ps(_mm512_alignr_epi32(tail_e, _mm512_castps_si512(e), 1));
-  d[3] = _mm512_castsi512_ps(_mm512_alignr_epi32(tail_o, _mm512_castps_si512(o), 1));
+  // The last two columns are the first two one tile on: those vectors shifted down a lane, the
+  // first two floats past the tiles' Tile · 16 shifted in.
+  const auto last_two = [](__m512 first, __m512 second, __m512 next, batch& d_first, batch& d_second) {
+    const __m512i tail_0 = _mm512_castps_si512(next);
+    const __m512i tail_1 = _mm512_alignr_epi32(_mm512_setzero_si512(), tail_0, 1);
+    d_first = _mm512_castsi512_ps(_mm512_alignr_epi32(tail_0, _mm512_castps_si512(first), 1));
+    d_second = _mm512_castsi512_ps(_mm512_alignr_epi32(tail_1, _mm512_castps_si512(second), 1));
+  };
+  if constexpr (Tile == 2) {
+    // Three loads, two permutes: the even and the odd columns.
+    const __m512 l0 = load_row_part(row, op.w, base, 16), l1 = load_row_part(row, op.w, base + 16, 16);
+    const __m512 l2 = load_row_part(row, op.w, base + 32, 2);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    d[0] = _mm512_permutex2var_ps(l0, even, l1);
+    d[1] = _mm512_permutex2var_ps(l0, odd, l1);
+    last_two(d[0], d[1], l2, d[2], d[3]);
+  } else {
+    // Five loads. Each permute gathers two columns of 8 tiles (one in each half) from two loads;
+    // each 128-bit shuffle then joins one column's halves from the first 8 tiles and the last 8.
+    const __m512 l0 = load_row_part(row, op.w, base, 16), l1 = load_row_part(row, op.w, base + 16, 16);
+    const __m512 l2 = load_row_part(row, op.w, base + 32, 16), l3 = load_row_part(row, op.w, base + 48, 16);
+    const __m512 l4 = load_row_part(row, op.w, base + 64, 2);
+    const __m512i c01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i c23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const __m512 p01 = _mm512_permutex2var_ps(l0, c01, l1), q01 = _mm512_permutex2var_ps(l2, c01, l3);
+    const __m512 p23 = _mm512_permutex2var_ps(l0, c23, l1), q23 = _mm512_permutex2var_ps(l2, c23, l3);
+    d[0] = _mm512_shuffle_f32x4(p01, q01, _MM_SHUFFLE(1, 0, 1, 0));
+    d[1] = _mm512_shuffle_f32x4(p01, q01, _MM_SHUFFLE(3, 2, 3, 2));
+    d[2] = _mm512_shuffle_f32x4(p23, q23, _MM_SHUFFLE(1, 0, 1, 0));
+    d[3] = _mm512_shuffle_f32x4(p23, q23, _MM_SHUFFLE(3, 2, 3, 2));
+    last_two(d[0], d[1], l4, d[4], d[5]);
+  }
 #else
-  alignas(64) float lanes[4][kLanes];
+  constexpr int alpha = winograd_alpha<Tile>;
+  alignas(64) float lanes[alpha][kLanes];
   for (std::int64_t l = 0; l < kLanes; ++l)
-    for (int b = 0; b < 4; ++b) {
-      const std::int64_t x = base + 2 * l + b;
+    for (int b = 0; b < alpha; ++b) {
+      const std::int64_t x = base + Tile * l + b;
       lanes[b][l] = x >= 0 && x < op.w ? row[x] : 0.f;
     }
-  for (int b = 0; b < 4; ++b) d[b] = batch::load_aligned(lanes[b]);
+  for (int b = 0; b < alpha; ++b) d[b] = batch::load_aligned(lanes[b]);
 #endif
 }
 
 /**
- * @brief V for tile rows [r0, r1) of input channel @p c: V_ξ[c, tile] for the 16 ξ, tile counted
+ * @brief V for tile rows [r0, r1) of input channel @p c: V_ξ[c, tile] for every ξ, tile counted
  * from r0's first, kLanes tiles of a row at a time.
  */
+template <int Tile>
 inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& plan, std::int64_t c, std::int64_t r0,
                                    std::int64_t r1, float* v) noexcept {
+  constexpr int alpha = winograd_alpha<Tile>;
   const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld;
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
@@ -199,37 +270,44 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
     // channel's rows of a chunk are a short run each, too short for the hardware prefetcher to
     // follow from one channel to the next.
     if (c + 1 < op.c_in) {
-      const std::int64_t y0 = std::max<std::int64_t>(0, 2 * ty - 1), y1 = std::min(op.h, 2 * ty + 3);
+      const std::int64_t y0 = std::max<std::int64_t>(0, Tile * ty - 1), y1 = std::min(op.h, Tile * ty + Tile + 1);
       const char* first = reinterpret_cast<const char*>(plane + op.h * op.w + y0 * op.w);
       const char* last = reinterpret_cast<const char*>(plane + op.h * op.w + y1 * op.w);
       for (const char* line = first; line < last; line += 64) __builtin_prefetch(line, 0, 3);
     }
     for (std::int64_t x0 = 0; x0 < tw; x0 += kLanes) {
-      batch h[4][4];  // h[a][j]: row a of the patch through B, column j
-#pragma GCC unroll 4
-      for (int a = 0; a < 4; ++a) {
-        batch d[4];
-        winograd_patch_row(op, plane, 2 * ty - 1 + a, x0, d);
-        winograd_input_1d(d[0], d[1], d[2], d[3], h[a], 1);
+      batch h[alpha][alpha];  // h[a][j]: row a of the patch through B, column j
+#pragma GCC unroll 6
+      for (int a = 0; a < alpha; ++a) {
+        batch d[alpha];
+        winograd_patch_row<Tile>(op, plane, Tile * ty - 1 + a, x0, d);
+        winograd_input_1d<Tile>(d, h[a], 1);
       }
-      batch out[16];
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) winograd_input_1d(h[0][j], h[1][j], h[2][j], h[3][j], out + j, 4);
-        // Whole vectors: lanes past the row's tiles (zeros) land on the next row's, stored after, or
-        // on the slack at the end of the chunk.
-#pragma GCC unroll 16
-      for (int xi = 0; xi < 16; ++xi) out[xi].store_unaligned(dst + xi * xi_stride + x0);
+      batch out[alpha * alpha];
+#pragma GCC unroll 6
+      for (int j = 0; j < alpha; ++j) {
+        batch column[alpha];
+#pragma GCC unroll 6
+        for (int a = 0; a < alpha; ++a) column[a] = h[a][j];
+        winograd_input_1d<Tile>(column, out + j, alpha);
+      }
+      // Whole vectors: lanes past the row's tiles (zeros) land on the next row's, stored after, or
+      // on the slack at the end of the chunk.
+#pragma GCC unroll 36
+      for (int xi = 0; xi < alpha * alpha; ++xi) out[xi].store_unaligned(dst + xi * xi_stride + x0);
     }
   }
 }
 
 /**
  * @brief Output channel @p k of tile rows [r0, r1) from M: Y = A^T M A per tile, with the bias,
- * residual and activation, each tile row's two output rows written a row at a time (the tiles'
- * left and right columns interleaved).
+ * residual and activation, each tile row's Tile output rows written a row at a time (the tiles'
+ * columns interleaved).
  */
+template <int Tile>
 inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& plan, std::int64_t k, std::int64_t r0,
                                     std::int64_t r1, const float* m) noexcept {
+  constexpr int alpha = winograd_alpha<Tile>;
   const std::int64_t tw = plan.tiles_w, xi_stride = plan.c_out_rows * plan.ld;
   const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
   for (std::int64_t r = r0; r < r1; ++r) {
@@ -237,42 +315,59 @@ inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& pl
     const std::int64_t plane = (image * op.c_out + k) * op.out_h * op.out_w;
     const float* src = m + k * plan.ld + (r - r0) * tw;
     for (std::int64_t x0 = 0; x0 < tw; x0 += kLanes) {
-      batch s[4][2];  // s[i][b]: row i of the tile through A, column b
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {
-        const batch m0 = batch::load_unaligned(src + (4 * i + 0) * xi_stride + x0);
-        const batch m1 = batch::load_unaligned(src + (4 * i + 1) * xi_stride + x0);
-        const batch m2 = batch::load_unaligned(src + (4 * i + 2) * xi_stride + x0);
-        const batch m3 = batch::load_unaligned(src + (4 * i + 3) * xi_stride + x0);
-        s[i][0] = m0 + m1 + m2;
-        s[i][1] = m1 - m2 - m3;
+      batch s[alpha][Tile];  // s[i][b]: row i of the tile through A, column b
+#pragma GCC unroll 6
+      for (int i = 0; i < alpha; ++i) {
+        batch row[alpha];
+#pragma GCC unroll 6
+        for (int j = 0; j < alpha; ++j) row[j] = batch::load_unaligned(src + (alpha * i + j) * xi_stride + x0);
+        winograd_output_1d<Tile>(row, 1, s[i]);
       }
-      const std::int64_t x = 2 * x0, columns = std::min(2 * kLanes, op.out_w - x);
-      for (int a = 0; a < 2; ++a) {
-        const std::int64_t y = 2 * ty + a;
-        if (y >= op.out_h) break;
-        const batch left = a == 0 ? s[0][0] + s[1][0] + s[2][0] : s[1][0] - s[2][0] - s[3][0];
-        const batch right = a == 0 ? s[0][1] + s[1][1] + s[2][1] : s[1][1] - s[2][1] - s[3][1];
-        const std::int64_t at = plane + y * op.out_w + x;
-        const float* residual = op.ep.residual ? op.ep.residual + at : nullptr;
-        store_conv_lanes(interleave<true>(left, right), bias, residual, op.ep.act, op.output + at,
-                         std::min(kLanes, columns));
-        if (columns > kLanes)
-          store_conv_lanes(interleave<false>(left, right), bias, residual ? residual + kLanes : nullptr, op.ep.act,
-                           op.output + at + kLanes, columns - kLanes);
+      batch y[Tile][Tile];  // y[b][a]: output row a, column b of each tile
+#pragma GCC unroll 4
+      for (int b = 0; b < Tile; ++b) {
+        batch column[alpha];
+#pragma GCC unroll 6
+        for (int i = 0; i < alpha; ++i) column[i] = s[i][b];
+        winograd_output_1d<Tile>(column, 1, y[b]);
+      }
+      const std::int64_t x = Tile * x0, columns = std::min(Tile * kLanes, op.out_w - x);
+      for (int a = 0; a < Tile; ++a) {
+        const std::int64_t out_y = Tile * ty + a;
+        if (out_y >= op.out_h) break;
+        // The tiles' columns side by side: Tile vectors of consecutive output pixels.
+        batch line[Tile];
+        if constexpr (Tile == 2) {
+          line[0] = interleave<true>(y[0][a], y[1][a]);
+          line[1] = interleave<false>(y[0][a], y[1][a]);
+        } else {
+          const batch even_lo = interleave<true>(y[0][a], y[2][a]), even_hi = interleave<false>(y[0][a], y[2][a]);
+          const batch odd_lo = interleave<true>(y[1][a], y[3][a]), odd_hi = interleave<false>(y[1][a], y[3][a]);
+          line[0] = interleave<true>(even_lo, odd_lo);
+          line[1] = interleave<false>(even_lo, odd_lo);
+          line[2] = interleave<true>(even_hi, odd_hi);
+          line[3] = interleave<false>(even_hi, odd_hi);
+        }
+        const std::int64_t at = plane + out_y * op.out_w + x;
+        for (int q = 0; q < Tile && q * kLanes < columns; ++q) {
+          const std::int64_t offset = q * kLanes;
+          store_conv_lanes(line[q], bias, op.ep.residual ? op.ep.residual + at + offset : nullptr, op.ep.act,
+                           op.output + at + offset, std::min(kLanes, columns - offset));
+        }
       }
     }
   }
 }
 
 /** @brief Tile rows [r0, r1), output channels [k0, k1) (k0 on a row tile), on one thread. */
+template <int Tile>
 inline void winograd_rows(const conv2d_op& op, const winograd_plan& plan, std::int64_t r0, std::int64_t r1,
                           std::int64_t k0, std::int64_t k1, float* v, float* m, float* packed) {
   const std::int64_t u_stride = plan.c_out_rows * op.c_in;  // floats per ξ of the packed U
   for (std::int64_t c0 = r0; c0 < r1; c0 += plan.rows_per_chunk) {
     const std::int64_t c1 = std::min(r1, c0 + plan.rows_per_chunk);
-    for (std::int64_t c = 0; c < op.c_in; ++c) winograd_input_channel(op, plan, c, c0, c1, v);
-    for (int xi = 0; xi < 16; ++xi) {
+    for (std::int64_t c = 0; c < op.c_in; ++c) winograd_input_channel<Tile>(op, plan, c, c0, c1, v);
+    for (std::int64_t xi = 0; xi < plan.xis; ++xi) {
       gemm_op g;
       g.m = op.c_out;
       g.n = (c1 - c0) * plan.tiles_w;
@@ -285,17 +380,18 @@ inline void winograd_rows(const conv2d_op& op, const winograd_plan& plan, std::i
       g.ldc = plan.ld;
       gemm_block(g, k0, k1, 0, g.n, packed);
     }
-    for (std::int64_t k = k0; k < k1; ++k) winograd_output_channel(op, plan, k, c0, c1, m);
+    for (std::int64_t k = k0; k < k1; ++k) winograd_output_channel<Tile>(op, plan, k, c0, c1, m);
   }
 }
 
-/** @brief The convolution by F(2x2, 3x3) (winograd_applies). */
+/** @brief The convolution by F(2x2, 3x3) or F(4x4, 3x3) (winograd_applies). */
 inline void winograd_conv2d(cpu_context& ctx, const conv2d_op& op) {
   using blk = gemm_blocking;
   const winograd_plan plan = plan_winograd(ctx, op);
   const std::int64_t per_thread = plan.v_floats(op.c_in) + plan.m_floats() + blk::kKc * blk::kNc;
   scratch_frame frame(ctx);
   float* scratch = frame.take<float>(plan.threads * per_thread);
+  const auto rows = plan.tile == 4 ? &winograd_rows<4> : &winograd_rows<2>;
   auto body = [&](int t) {
     float* v = scratch + t * per_thread;
     float* m = v + plan.v_floats(op.c_in);
@@ -304,10 +400,10 @@ inline void winograd_conv2d(cpu_context& ctx, const conv2d_op& op) {
     if (plan.split_channels) {
       const std::int64_t k0 = row_tiles * t / plan.threads * blk::kRows;
       const std::int64_t k1 = std::min(op.c_out, row_tiles * (t + 1) / plan.threads * blk::kRows);
-      if (k0 < k1) winograd_rows(op, plan, 0, plan.tile_rows, k0, k1, v, m, packed);
+      if (k0 < k1) rows(op, plan, 0, plan.tile_rows, k0, k1, v, m, packed);
     } else {
       const std::int64_t r0 = plan.tile_rows * t / plan.threads, r1 = plan.tile_rows * (t + 1) / plan.threads;
-      if (r0 < r1) winograd_rows(op, plan, r0, r1, 0, op.c_out, v, m, packed);
+      if (r0 < r1) rows(op, plan, r0, r1, 0, op.c_out, v, m, packed);
     }
   };
   if (plan.threads == 1)
