@@ -176,6 +176,42 @@ TYPED_TEST(conv2d_conformance, mobilenet_v2_layers) {
   for (const auto& c : mobilenet_v2_conv_cases()) this->check(ctx, c, rng);
 }
 
+TYPED_TEST(conv2d_conformance, depthwise_3x3_wide_rows_read_in_place) {
+  // Depthwise 3x3 with a column of padding either side, at stride 1 on rows two vectors wide or
+  // more and at stride 2 on any: the simd policy reads the rows in place (depthwise_inplace.hpp),
+  // masking the vectors at a row's two ends. Widths at, just under and over one and several vectors
+  // of AVX2 and AVX-512 (the last tile one vector, two, or a partial one; odd and even widths at
+  // stride 2), heights that leave 1 to 3 rows after the 4-row bands, padding 1 and 0 along h
+  // (MobileNetV2's bands hold their own rows), bias, residual and activations, two images, 1 and 2
+  // threads.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t w : {1, 2, 7, 16, 24, 31, 32, 33, 47, 48, 49, 56, 64, 65, 112})
+      for (std::int64_t h : {3, 4, 5, 6, 7, 9}) {
+        const std::int64_t pad_h = (w + h) % 2;
+        this->check(ctx,
+                    {"depthwise 3x3 rows",
+                     shape{2, 3, h, w},
+                     shape{3, 1, 3, 3},
+                     {.pad_h = pad_h, .pad_w = 1, .groups = 3},
+                     true,
+                     pad_h == 1,
+                     activation::relu6},
+                    rng);
+        this->check(ctx,
+                    {"depthwise 3x3/2 rows",
+                     shape{2, 3, h, w + 1},
+                     shape{3, 1, 3, 3},
+                     {.stride_h = 2, .stride_w = 2, .pad_h = 1 - pad_h, .pad_w = 1, .groups = 3},
+                     pad_h == 1,
+                     false,
+                     activation::relu},
+                    rng);
+      }
+  }
+}
+
 TYPED_TEST(conv2d_conformance, same_width_planes_read_flat) {
   // Stride-1 convolutions whose output is as wide as the input: the simd policy reads each plane
   // in place as one flat row of pixels, a masked load per tap, in its depthwise kernel and in the
@@ -656,8 +692,10 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
   };
   if constexpr (joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::winograd_3x3>) {
     constexpr std::int64_t rows = joule::ops::gemm_a_tile_rows<TypeParam>;
+    // The 8 output channels fill one row tile of 12 (AVX-512) or two of 6 (AVX2).
+    constexpr std::int64_t tiles = (8 + rows - 1) / rows;
     const auto packed = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_3x3>(w.cview());
-    EXPECT_EQ(packed.shape(), (shape{16, 4, rows}));
+    EXPECT_EQ(packed.shape(), (shape{16 * tiles, 4, rows}));
     run_winograd(packed.cview(), same, y_same.view());  // accepted
     const std::string needs = "needs a 3x3 window, stride 1, dilation 1 and padding 1";
     expect_error([&] { run_winograd(packed.cview(), {}, y.view()); }, needs);
@@ -669,7 +707,7 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
         [&] { run_winograd(packed.cview(), {.pad_h = 1, .pad_w = 1, .dil_h = 2, .dil_w = 2}, y_dilated.view()); },
         needs);
     expect_error([&] { run_winograd(packed_bad.cview(), same, y_same.view()); },
-                 "packed weight must have shape [16, 4, " + std::to_string(rows) + "]");
+                 "packed weight must have shape [" + std::to_string(16 * tiles) + ", 4, " + std::to_string(rows) + "]");
     const auto for_rows = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::channels_as_rows>(w.cview());
     expect_error([&] { run_winograd(for_rows.cview(), same, y_same.view()); }, "packed weight must have shape");
     tensor<float> w1x1(shape{8, 4, 1, 1});
@@ -677,7 +715,7 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
                  "needs a 3x3 weight, got [8, 4, 1, 1]");
     // F(4x4, 3x3): 36 transformed matrices; a weight transformed for the other tile is refused.
     const auto packed_4x4 = joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_4x4_3x3>(w.cview());
-    EXPECT_EQ(packed_4x4.shape(), (shape{36, 4, rows}));
+    EXPECT_EQ(packed_4x4.shape(), (shape{36 * tiles, 4, rows}));
     const auto run_4x4 = [&](joule::tensor_view<const float> p, const conv2d_params& params,
                              joule::tensor_view<float> out) {
       joule::ops::conv2d(ctx, x.cview(), w.cview(), out, params, {}, {p, conv2d_packing::winograd_4x4_3x3});
@@ -685,9 +723,9 @@ TYPED_TEST(conv2d_conformance, bad_input_is_a_clear_error) {
     run_4x4(packed_4x4.cview(), same, y_same.view());  // accepted
     expect_error([&] { run_4x4(packed_4x4.cview(), {}, y.view()); }, "for Winograd F(4x4, 3x3) " + needs);
     expect_error([&] { run_4x4(packed.cview(), same, y_same.view()); },
-                 "packed weight must have shape [36, 4, " + std::to_string(rows) + "]");
+                 "packed weight must have shape [" + std::to_string(36 * tiles) + ", 4, " + std::to_string(rows) + "]");
     expect_error([&] { run_winograd(packed_4x4.cview(), same, y_same.view()); },
-                 "packed weight must have shape [16, 4, " + std::to_string(rows) + "]");
+                 "packed weight must have shape [" + std::to_string(16 * tiles) + ", 4, " + std::to_string(rows) + "]");
     expect_error([&] { joule::ops::pack_conv2d_weight<TypeParam, conv2d_packing::winograd_4x4_3x3>(w1x1.cview()); },
                  "Winograd F(4x4, 3x3) needs a 3x3 weight, got [8, 4, 1, 1]");
     expect_error([&] { (void)joule::ops::winograd_3x3_weight(w.cview(), 3); }, "the output tile must be 2 or 4, got 3");

@@ -8,7 +8,8 @@
  *
  * Depthwise (groups == c_in == c_out) does a few multiply-adds per output and would waste a GEMM.
  * At stride 1 with "same" width, a plane is read in place as one flat row of pixels, each tap a
- * masked load (flat_depthwise_conv2d). Otherwise
+ * masked load (flat_depthwise_conv2d); a 3x3 one on wider rows is read in place too, row by row
+ * (depthwise_inplace.hpp). Otherwise
  * each plane is copied once into a padded, phase-split layout (detail::padded_plane), then a tile of
  * up to 4 output rows x 2 vectors of output columns accumulates every tap as one contiguous load and
  * one FMA per vector, for any stride, dilation and kernel size. Eight independent accumulators hide
@@ -24,6 +25,7 @@
 #include <joule/policy/simd.hpp>
 #include <joule/policy/simd/conv2d_pixel_rows.hpp>
 #include <joule/policy/simd/conv2d_winograd.hpp>
+#include <joule/policy/simd/depthwise_inplace.hpp>
 #include <joule/policy/simd/gemm.hpp>
 #include <joule/policy/simd/vector_math.hpp>
 
@@ -222,6 +224,8 @@ struct kernel<conv2d_op, simd> {
   static void run(cpu_context& ctx, const conv2d_op& op) {
     if (op.groups == op.c_in && op.groups == op.c_out && simd_detail::flat_depthwise_applies(op))
       simd_detail::flat_depthwise_conv2d(ctx, op);
+    else if (simd_detail::depthwise_inplace_applies(op))
+      simd_detail::depthwise_inplace_conv2d(ctx, op);
     else if (op.groups == op.c_in && op.groups == op.c_out)
       simd_detail::depthwise_conv2d(ctx, op);
     else if (simd_detail::winograd_applies(op))

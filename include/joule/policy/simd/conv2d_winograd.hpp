@@ -180,19 +180,6 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
 }
 
 /**
- * @brief The lanes of row[start, start + count) that fall on the row [0, width), the others 0,
- * for count <= kLanes: the tiles' windows overhang the plane by the padding on either side.
- */
-[[gnu::always_inline]] inline batch load_row_part(const float* row, std::int64_t width, std::int64_t start,
-                                                  std::int64_t count) noexcept {
-  const std::int64_t lo = std::max<std::int64_t>(0, -start), hi = std::min(count, width - start);
-  if (lo == 0 && hi == kLanes) return batch::load_unaligned(row + start);
-  if (hi <= lo) return batch(0.f);
-  const std::uint32_t below_hi = hi >= 32 ? ~0u : (1u << hi) - 1u;
-  return load_lanes(row + start, below_hi & ~((1u << lo) - 1u));
-}
-
-/**
  * @brief Row @p y of the (Tile + 2)-wide input patches of kLanes neighbouring tiles, first tile
  * x0: d[b] lane l = input(y, Tile (x0 + l) - 1 + b), 0 off the plane. With AVX-512, loads of the
  * row and permutes deal it out to the columns; otherwise lane by lane.

@@ -4,6 +4,7 @@
  * @brief What the simd policy's kernels share: the batch type, vector activations, and the
  * vectorised GEMM epilogue for one row segment.
  */
+#include <algorithm>
 #include <cstdint>
 
 #include <immintrin.h>
@@ -125,6 +126,19 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
     if (lanes >> i & 1u) out[i] = p[i];
   return batch::load_aligned(out);
 #endif
+}
+
+/**
+ * @brief The lanes of row[start, start + count) that fall on the row [0, width), the others 0,
+ * for count <= kLanes: a convolution's windows overhang its plane by the padding on either side.
+ */
+[[gnu::always_inline]] inline batch load_row_part(const float* row, std::int64_t width, std::int64_t start,
+                                                  std::int64_t count) noexcept {
+  const std::int64_t lo = std::max<std::int64_t>(0, -start), hi = std::min(count, width - start);
+  if (lo == 0 && hi == kLanes) return batch::load_unaligned(row + start);
+  if (hi <= lo) return batch(0.f);
+  const std::uint32_t below_hi = hi >= 32 ? ~0u : (1u << hi) - 1u;
+  return load_lanes(row + start, below_hi & ~((1u << lo) - 1u));
 }
 
 /** @brief Stores the first @p count lanes of @p v to p[0, count), count in [0, kLanes]; writes nothing else. */
