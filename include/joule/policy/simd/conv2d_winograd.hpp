@@ -39,6 +39,7 @@
 #include <joule/policy/detail/im2col.hpp>
 #include <joule/policy/simd.hpp>
 #include <joule/policy/simd/gemm.hpp>
+#include <joule/policy/simd/row_taps.hpp>
 #include <joule/policy/simd/vector_math.hpp>
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -180,67 +181,6 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
 }
 
 /**
- * @brief Row @p y of the (Tile + 2)-wide input patches of kLanes neighbouring tiles, first tile
- * x0: d[b] lane l = input(y, Tile (x0 + l) - 1 + b), 0 off the plane. With AVX-512, loads of the
- * row and permutes deal it out to the columns; otherwise lane by lane.
- */
-template <int Tile>
-[[gnu::always_inline]] inline void winograd_patch_row(const conv2d_op& op, const float* plane, std::int64_t y,
-                                                      std::int64_t x0, batch (&d)[winograd_alpha<Tile>]) noexcept {
-  if (y < 0 || y >= op.h) {
-    for (batch& v : d) v = batch(0.f);
-    return;
-  }
-  const float* row = plane + y * op.w;
-  const std::int64_t base = Tile * x0 - 1;  // column of lane 0's first tap
-#if defined(__AVX512F__)
-  static_assert(kLanes == 16);
-  // The last two columns are the first two one tile on: those vectors shifted down a lane, the
-  // first two floats past the tiles' Tile · 16 shifted in.
-  const auto last_two = [](__m512 first, __m512 second, __m512 next, batch& d_first, batch& d_second) {
-    const __m512i tail_0 = _mm512_castps_si512(next);
-    const __m512i tail_1 = _mm512_alignr_epi32(_mm512_setzero_si512(), tail_0, 1);
-    d_first = _mm512_castsi512_ps(_mm512_alignr_epi32(tail_0, _mm512_castps_si512(first), 1));
-    d_second = _mm512_castsi512_ps(_mm512_alignr_epi32(tail_1, _mm512_castps_si512(second), 1));
-  };
-  if constexpr (Tile == 2) {
-    // Three loads, two permutes: the even and the odd columns.
-    const __m512 l0 = load_row_part(row, op.w, base, 16), l1 = load_row_part(row, op.w, base + 16, 16);
-    const __m512 l2 = load_row_part(row, op.w, base + 32, 2);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    d[0] = _mm512_permutex2var_ps(l0, even, l1);
-    d[1] = _mm512_permutex2var_ps(l0, odd, l1);
-    last_two(d[0], d[1], l2, d[2], d[3]);
-  } else {
-    // Five loads. Each permute gathers two columns of 8 tiles (one in each half) from two loads;
-    // each 128-bit shuffle then joins one column's halves from the first 8 tiles and the last 8.
-    const __m512 l0 = load_row_part(row, op.w, base, 16), l1 = load_row_part(row, op.w, base + 16, 16);
-    const __m512 l2 = load_row_part(row, op.w, base + 32, 16), l3 = load_row_part(row, op.w, base + 48, 16);
-    const __m512 l4 = load_row_part(row, op.w, base + 64, 2);
-    const __m512i c01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
-    const __m512i c23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
-    const __m512 p01 = _mm512_permutex2var_ps(l0, c01, l1), q01 = _mm512_permutex2var_ps(l2, c01, l3);
-    const __m512 p23 = _mm512_permutex2var_ps(l0, c23, l1), q23 = _mm512_permutex2var_ps(l2, c23, l3);
-    d[0] = _mm512_shuffle_f32x4(p01, q01, _MM_SHUFFLE(1, 0, 1, 0));
-    d[1] = _mm512_shuffle_f32x4(p01, q01, _MM_SHUFFLE(3, 2, 3, 2));
-    d[2] = _mm512_shuffle_f32x4(p23, q23, _MM_SHUFFLE(1, 0, 1, 0));
-    d[3] = _mm512_shuffle_f32x4(p23, q23, _MM_SHUFFLE(3, 2, 3, 2));
-    last_two(d[0], d[1], l4, d[4], d[5]);
-  }
-#else
-  constexpr int alpha = winograd_alpha<Tile>;
-  alignas(64) float lanes[alpha][kLanes];
-  for (std::int64_t l = 0; l < kLanes; ++l)
-    for (int b = 0; b < alpha; ++b) {
-      const std::int64_t x = base + Tile * l + b;
-      lanes[b][l] = x >= 0 && x < op.w ? row[x] : 0.f;
-    }
-  for (int b = 0; b < alpha; ++b) d[b] = batch::load_aligned(lanes[b]);
-#endif
-}
-
-/**
  * @brief V for tile rows [r0, r1) of input channel @p c: V_ξ[c, tile] for every ξ, tile counted
  * from r0's first, kLanes tiles of a row at a time.
  */
@@ -267,7 +207,7 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
 #pragma GCC unroll 6
       for (int a = 0; a < alpha; ++a) {
         batch d[alpha];
-        winograd_patch_row<Tile>(op, plane, Tile * ty - 1 + a, x0, d);
+        row_taps<Tile>(op, plane, Tile * ty - 1 + a, x0, d);
         winograd_input_1d<Tile>(d, h[a], 1);
       }
       batch out[alpha * alpha];

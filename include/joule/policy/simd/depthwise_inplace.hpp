@@ -20,7 +20,7 @@
 #include <joule/ops/desc/conv2d.hpp>
 #include <joule/policy/detail/im2col.hpp>
 #include <joule/policy/simd.hpp>
-#include <joule/policy/simd/conv2d_winograd.hpp>
+#include <joule/policy/simd/row_taps.hpp>
 #include <joule/policy/simd/vector_math.hpp>
 
 namespace joule::simd_detail {
@@ -51,7 +51,7 @@ struct depthwise_inplace_plane {
  * @brief Output rows [oy0, oy0 + Rows) x columns [x0, x0 + Vectors · kLanes) (fewer at the row's
  * end). Edge (stride 1): the tile touches a row end, so its loads are masked to the row. At stride
  * 2, each input row is dealt into the three column phases the taps read, as Winograd's patch rows
- * are (winograd_patch_row<2>: lane l of tap dx is column 2 (x0 + l) - 1 + dx, 0 off the row).
+ * are (row_taps<2>: lane l of tap dx is column 2 (x0 + l) - 1 + dx, 0 off the row).
  */
 template <int Stride, int Rows, int Vectors, bool Edge>
 [[gnu::always_inline]] inline void depthwise_inplace_tile(const depthwise_inplace_plane& p, const float* const* rows,
@@ -78,7 +78,7 @@ template <int Stride, int Rows, int Vectors, bool Edge>
           x[dx] = Edge ? load_row_part(rows[i], op.w, start, kLanes) : batch::load_unaligned(rows[i] + start);
         }
       } else {
-        winograd_patch_row<2>(op, rows[i], 0, x0 + v * kLanes, x);
+        row_taps<2>(op, rows[i], 0, x0 + v * kLanes, x);
       }
 #pragma GCC unroll 3
       for (int dy = 0; dy < 3; ++dy) {
