@@ -6,7 +6,7 @@
 //
 //   c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -Iinclude \
 //       bench/ab/resnet50_layers.cpp -o build/ab/resnet50_layers
-//   build/ab/resnet50_layers IMAGES COLD      # e.g. 1 0, 1 1
+//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1; NAME: only layers whose name holds it
 #include <joule/joule.hpp>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   const int images = argc > 1 ? std::atoi(argv[1]) : 1;
   context<simd> ctx(2);
   const bool cold = argc > 2 && std::atoi(argv[2]) == 1;
+  const std::string only = argc > 3 ? argv[3] : "";
   float sink = 0;
   std::vector<float> junk(cold ? 32 << 20 : 0);  // 128 MB touched between calls: evicts L2 and L3
   std::mt19937 rng(1);
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   };
   double total = 0, total_flops = 0;
   for (auto& l : ls) {
+    if (l.name.find(only) == std::string::npos) continue;
     // The model packs the pixels as rows only for one image a call (nn::conv_bn_act::prepare).
     if (images > 1 && l.how == conv2d_packing::pixels_as_rows) l.how = conv2d_packing::channels_as_rows;
     const int pad = (l.k - 1) / 2, out = (l.size + 2 * pad - l.k) / l.stride + 1;

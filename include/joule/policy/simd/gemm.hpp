@@ -141,12 +141,14 @@ struct tile_target {
   std::int64_t ldc = 0, row = 0, col = 0, rows = 0, cols = 0;
   bool first_k_block = false, last_k_block = false;
   /**
-   * @brief The next panel of B, to prefetch into L2 while this one is multiplied, or null. Set for
-   * the first row tile over a B packed ahead of time: that tile is the first to read the panels
-   * from memory, and waiting on each line would stall its FMAs (packing per call read them with
-   * many loads in flight instead).
+   * @brief Where in the next panel of B to prefetch into L2 while this one is multiplied, or null.
+   * Set over a B packed ahead of time, whose panels come from memory, and waiting on each line
+   * would stall the FMAs (packing per call read them with many loads in flight instead): row tile
+   * by row tile, the first tile fetches the whole next panel; panel by panel (kPanelOuterRows),
+   * each tile of the panel a share of it.
    */
   const float* prefetch_b = nullptr;
+  std::int64_t prefetch_b_lines = 0;  ///< cache lines from prefetch_b, spread over the tile's k steps
   /**
    * @brief The next row tile's A at this k block (prefetch_a_rows rows of stride lda; packed, kRows
    * cache lines per kLine steps), to prefetch while the first panel is multiplied, or null. A read
@@ -311,10 +313,10 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
       __builtin_prefetch(Layout == a_layout::packed ? t.prefetch_a + p0 * lda + r * kLine : t.prefetch_a + r * lda + p0,
                          0, 3);
     const std::int64_t p1 = std::min(kc, p0 + kLine);
+    if constexpr (PrefetchB)
+      for (std::int64_t l = t.prefetch_b_lines * p0 / kc, end = t.prefetch_b_lines * p1 / kc; l < end; ++l)
+        __builtin_prefetch(t.prefetch_b + l * kLine, 0, 2);
     for (std::int64_t p = p0; p < p1; ++p) {
-      if constexpr (PrefetchB)
-        for (std::int64_t line = 0; line < kPanel; line += kLine)
-          __builtin_prefetch(t.prefetch_b + p * kPanel + line, 0, 2);
       batch b[kV];
 #pragma GCC unroll 4
       for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
@@ -396,7 +398,7 @@ inline void straddling_panel(const gemm_op& op, micro_kernel_fn kernel, const fl
       for (std::int64_t r = 0; r < rows; ++r) detail::copy_floats(c + r * op.ldc, count, tile + r * kPanel + offset);
     });
   // Not the last k block for the kernel: it stores the raw sums, the epilogue comes per image below.
-  const tile_target t{tile, kPanel, row, 0, rows, kPanel, first_k_block, false, nullptr, nullptr, 0};
+  const tile_target t{tile, kPanel, row, 0, rows, kPanel, first_k_block, false, nullptr, 0, nullptr, 0};
   kernel(op, a, kc, panel, t);
   for_each_image([&](std::int64_t image, std::int64_t j, std::int64_t offset, std::int64_t count) {
     float* c = op.c + image * op.c_image_stride + row * op.ldc + j;
@@ -410,72 +412,111 @@ inline void straddling_panel(const gemm_op& op, micro_kernel_fn kernel, const fl
 }
 
 /**
+ * @brief Rows of C up to which gemm_block runs a B packed ahead panel by panel (every row tile of a
+ * panel, then the next panel) rather than row tile by row tile. A B packed ahead is a layer's
+ * weights, read from memory once per call: row tile by row tile, the first tile streams each block
+ * from memory while the others read it from L2, so a call's memory traffic comes in bursts at a
+ * fifth (ResNet-50's 7 x 7 layers at batch 1: 5 row tiles) to an eleventh of the time and outruns
+ * the bandwidth there. Panel by panel, each panel is fetched while the previous one is multiplied by
+ * all the row tiles, a share of it per tile: a steady stream. A is then read once per panel: a k
+ * block of up to kPanelOuterRows rows (256 KB) stays in L2.
+ */
+inline constexpr std::int64_t kPanelOuterRows = 256;
+
+/**
  * @brief Computes C[i0:i1, j0:j1] (j0 on a panel boundary), packing B blocks into @p packed
  * (kKc * kNc floats), or reading them in place when B came packed (op.b_panel_width).
  */
 inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1,
                        float* packed) {
   using blk = gemm_blocking;
+  constexpr std::int64_t kLine = 64 / sizeof(float);
   // The op with C and the residual moved to the image whose columns are being computed
   // (gemm_op::images), updated only when the image changes.
   gemm_op target = op;
   std::int64_t target_image = 0;
+  const bool packed_ahead = op.b_panel_width != 0;
+  const bool panel_outer = packed_ahead && i1 - i0 <= kPanelOuterRows;
+  const std::int64_t all_panels = (op.n + blk::kPanel - 1) / blk::kPanel;
+  const std::int64_t row_tiles = (i1 - i0 + blk::kRows - 1) / blk::kRows;
+  const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
+  // Rows [pc, pc + kc) of B's panel of columns [column, column + kPanel), B packed ahead.
+  auto packed_panel = [&](std::int64_t column, std::int64_t pc, std::int64_t kc) {
+    return op.b + packed_panel_offset(op.k, all_panels, column / blk::kPanel, pc, kc);
+  };
   for (std::int64_t jc = j0; jc < j1; jc += blk::kNc) {
     const std::int64_t nc = std::min(blk::kNc, j1 - jc);
     for (std::int64_t pc = 0; pc < op.k; pc += blk::kKc) {
       const std::int64_t kc = std::min(blk::kKc, op.k - pc);
-      const bool packed_ahead = op.b_panel_width != 0;
       if (!packed_ahead) pack_b(op, pc, kc, jc, nc, packed);
       // Rows [pc, pc + kc) of the panel of columns [jc + q, jc + q + kPanel).
-      const std::int64_t all_panels = (op.n + blk::kPanel - 1) / blk::kPanel;
-      auto panel_at = [&](std::int64_t q) {
-        return packed_ahead ? op.b + packed_panel_offset(op.k, all_panels, (jc + q) / blk::kPanel, pc, kc)
-                            : packed + q * kc;
-      };
-      for (std::int64_t ir = i0; ir < i1; ir += blk::kRows) {
+      auto panel_at = [&](std::int64_t q) { return packed_ahead ? packed_panel(jc + q, pc, kc) : packed + q * kc; };
+      // Row tile [ir, ir + kRows) x panel q, prefetching prefetch_b_lines lines from prefetch_b (B
+      // packed ahead), and the next row tile's A when prefetch_a_next says so.
+      auto tile = [&](std::int64_t ir, std::int64_t q, const float* prefetch_b, std::int64_t prefetch_b_lines,
+                      bool prefetch_a_next) {
         const std::int64_t rows = std::min(blk::kRows, i1 - ir);
         const std::int64_t next_rows = std::clamp<std::int64_t>(i1 - ir - blk::kRows, 0, blk::kRows);
-        // A convolution's A is its weights, read once per layer from memory: the next row tile's
-        // are prefetched while the first panel is multiplied. A Linear's A as stored is its input,
-        // in cache already (B came packed ahead), and prefetching it measured 0-2% slower on BERT;
-        // packed, it is prefetched (scripts/ab-models.sh, Zen 5: BERT at 8 sequences 0.932,
-        // ResNet-50 at batch 1 0.950, MobileNetV2 at batch 64 0.905).
-        const bool prefetch_a = ((!packed_ahead && !op.trans_a) || op.a_packed) && next_rows > 0;
-        const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
+        const bool prefetch_a = prefetch_a_next && next_rows > 0;
         const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
                          : op.trans_a ? op.a + pc * op.lda + ir
                                       : op.a + ir * op.lda + pc;
-        for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
-          const float* panel = panel_at(q);
-          const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
-          // Column j of image `image` (gemm_op::images; image 0 and j = jc + q without images).
-          const std::int64_t image = op.images > 1 ? (jc + q) / op.image_columns : 0;
-          const std::int64_t j = jc + q - image * op.image_columns;
-          const std::int64_t width = std::min(blk::kPanel, nc - q);
-          if (op.images > 1 && j + width > op.image_columns) {
-            straddling_panel(op, micro_kernel_for(rows, false, layout), a, kc, panel, ir, rows, jc + q, width, pc == 0,
-                             pc + kc >= op.k);
-            continue;
-          }
-          if (image != target_image) {
-            target.c = op.c + image * op.c_image_stride;
-            target.ep.residual = op.ep.residual ? op.ep.residual + image * op.c_image_stride : nullptr;
-            target_image = image;
-          }
-          const tile_target t{target.c + ir * op.ldc + j,
-                              op.ldc,
-                              ir,
-                              j,
-                              rows,
-                              std::min(width, op.n - j),
-                              pc == 0,
-                              pc + kc >= op.k,
-                              prefetch ? panel_at(q + blk::kPanel) : nullptr,
-                              prefetch_a && q == 0 ? a + blk::kRows * (op.a_packed ? op.k : op.lda) : nullptr,
-                              prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0};
-          micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
+        const float* panel = panel_at(q);
+        const bool prefetch = prefetch_b != nullptr && prefetch_b_lines > 0;
+        // Column j of image `image` (gemm_op::images; image 0 and j = jc + q without images).
+        const std::int64_t image = op.images > 1 ? (jc + q) / op.image_columns : 0;
+        const std::int64_t j = jc + q - image * op.image_columns;
+        const std::int64_t width = std::min(blk::kPanel, nc - q);
+        if (op.images > 1 && j + width > op.image_columns)
+          return straddling_panel(op, micro_kernel_for(rows, false, layout), a, kc, panel, ir, rows, jc + q, width,
+                                  pc == 0, pc + kc >= op.k);
+        if (image != target_image) {
+          target.c = op.c + image * op.c_image_stride;
+          target.ep.residual = op.ep.residual ? op.ep.residual + image * op.c_image_stride : nullptr;
+          target_image = image;
         }
+        const tile_target t{target.c + ir * op.ldc + j,
+                            op.ldc,
+                            ir,
+                            j,
+                            rows,
+                            std::min(width, op.n - j),
+                            pc == 0,
+                            pc + kc >= op.k,
+                            prefetch ? prefetch_b : nullptr,
+                            prefetch ? prefetch_b_lines : 0,
+                            prefetch_a && q == 0 ? a + blk::kRows * (op.a_packed ? op.k : op.lda) : nullptr,
+                            prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0};
+        micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
+      };
+      if (panel_outer) {
+        // The panel after this one, which may start the next k block or the next block of columns.
+        const bool next_in_k = pc + kc < op.k;
+        const std::int64_t next_pc = next_in_k ? pc + kc : 0, next_kc = std::min(blk::kKc, op.k - next_pc);
+        for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
+          const std::int64_t lines = (q + blk::kPanel < nc ? kc : next_kc) * blk::kPanel / kLine;
+          const float* next = q + blk::kPanel < nc ? panel_at(q + blk::kPanel)
+                              : next_in_k          ? packed_panel(jc, next_pc, next_kc)
+                              : jc + blk::kNc < j1 ? packed_panel(jc + blk::kNc, 0, next_kc)
+                                                   : nullptr;
+          for (std::int64_t r = 0; r < row_tiles; ++r) {
+            const std::int64_t first = lines * r / row_tiles, last = lines * (r + 1) / row_tiles;
+            tile(i0 + r * blk::kRows, q, next ? next + first * kLine : nullptr, last - first, false);
+          }
+        }
+        continue;
       }
+      // A convolution's A is its weights, read once per layer from memory: the next row tile's are
+      // prefetched while the first panel is multiplied. A Linear's A as stored is its input, in
+      // cache already (B came packed ahead), and prefetching it measured 0-2% slower on BERT;
+      // packed, it is prefetched (scripts/ab-models.sh, Zen 5: BERT at 8 sequences 0.932,
+      // ResNet-50 at batch 1 0.950, MobileNetV2 at batch 64 0.905).
+      const bool prefetch_a = (!packed_ahead && !op.trans_a) || op.a_packed;
+      for (std::int64_t ir = i0; ir < i1; ir += blk::kRows)
+        for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
+          const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
+          tile(ir, q, prefetch ? panel_at(q + blk::kPanel) : nullptr, kc * blk::kPanel / kLine, prefetch_a);
+        }
     }
   }
 }
