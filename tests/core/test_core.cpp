@@ -37,6 +37,21 @@ TEST(shape, rejects_bad_dimensions) {
   EXPECT_THROW((shape{2, 3}[2]), joule::error);
 }
 
+TEST(tensor, large_ones_start_on_a_huge_page) {
+  // At least kHugePage bytes: aligned to it (and advised onto huge pages on Linux), still zeroed.
+  const std::int64_t floats = static_cast<std::int64_t>(joule::kHugePage / sizeof(float)) + 3;
+  tensor<float> big(shape{floats});
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(big.data()) % joule::kHugePage, 0u);
+  EXPECT_EQ(big[0], 0.f);
+  EXPECT_EQ(big[floats - 1], 0.f);
+  big[floats - 1] = 5.f;
+  tensor<float> copy = big;
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(copy.data()) % joule::kHugePage, 0u);
+  EXPECT_EQ(copy[floats - 1], 5.f);
+  tensor<float> moved = std::move(copy);
+  EXPECT_EQ(moved[floats - 1], 5.f);
+}
+
 TEST(tensor, aligned_zeroed_and_viewable) {
   tensor<float> t(shape{3, 5});
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % joule::kAlignment, 0u);
