@@ -265,7 +265,7 @@ inline void image_row_segment(const im2col_source& s, const float* input, std::i
         // Stride 2 (every strided convolution of ResNet-50 and MobileNetV2): the even lanes of two
         // contiguous loads, while both stay inside this input row.
         using simd_detail::kLanes;
-        if (g.stride_w == 2)
+        if (g.stride_w == 2) {
           for (; ox < finish && 2 * (ox + kLanes) + x0 <= g.w; ox += kLanes) {
             const float* p = src + 2 * ox + x0;
             const simd_detail::batch v =
@@ -275,6 +275,18 @@ inline void image_row_segment(const im2col_source& s, const float* input, std::i
             else
               simd_detail::store_first(v, out + ox, finish - ox);
           }
+          // The rest of the row, all of it on rows narrower than two vectors (ResNet-50's 14- and
+          // 7-wide stride-2 outputs), which went one float at a time: the same even lanes, from
+          // loads masked at the last float the row's taps read (ix = 2 · ox + x0 < w).
+          for (; ox < finish; ox += kLanes) {
+            const float* p = src + 2 * ox + x0;
+            const std::int64_t count = std::min(kLanes, finish - ox), span = 2 * count - 1;
+            const simd_detail::batch low = simd_detail::load_first(p, std::min(kLanes, span));
+            const simd_detail::batch high =
+                span > kLanes ? simd_detail::load_first(p + kLanes, span - kLanes) : simd_detail::batch(0.f);
+            simd_detail::store_first(even_lanes(low, high), out + ox, count);
+          }
+        }
 #endif
         for (; ox < finish; ++ox) out[ox] = src[ox * g.stride_w + x0];
       }
