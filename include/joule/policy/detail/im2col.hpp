@@ -325,8 +325,10 @@ inline void image_row_segment(const im2col_source& s, const float* input, std::i
 #endif
   const std::int64_t x0 = kx * g.dil_w - g.pad_w;
   const column_span cs = valid_columns(x0, g.stride_w, g.w, g.out_w);
-  for (std::int64_t j = j0, end = j0 + count; j < end;) {
-    const std::int64_t oy = j / g.out_w, ox0 = j % g.out_w, ox1 = std::min(g.out_w, ox0 + (end - j));
+  // One division per segment: the rows after its first start at column 0 (a segment spans a few
+  // output rows of 7 to 112 pixels, and a division per row cost as much as copying it).
+  for (std::int64_t j = j0, end = j0 + count, oy = j0 / g.out_w, ox0 = j0 % g.out_w; j < end; ++oy, ox0 = 0) {
+    const std::int64_t ox1 = std::min(g.out_w, ox0 + (end - j));
     float* out = dst + (j - j0) - ox0;  // out[ox] is output column ox of this row
     const std::int64_t iy = oy * g.stride_h - g.pad_h + ky * g.dil_h;
     if (iy < 0 || iy >= g.h) {
