@@ -92,7 +92,8 @@ TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
 
 TYPED_TEST(models, vision_models_give_the_same_outputs_whatever_the_images_per_pass) {
   // A host policy takes a few images at a time through the layers by default (nn::images_per_pass:
-  // ResNet up to eight, MobileNetV2 one); one image, the whole batch at once, or a pass larger than
+  // ResNet up to eight, after its stem and first stage one at a time (resnet_matches_pytorch, batch
+  // 2, runs that split); MobileNetV2 one); one image, the whole batch at once, or a pass larger than
   // the batch must give PyTorch's outputs too, and the same flop count. Several images per pass go
   // through the simd convolutions as one GEMM.
   const auto [rw, r_input, r_expected] = joule_test::load_vision_golden("resnet_small");

@@ -117,12 +117,22 @@ class resnet {
     // and simd multiplies the pass's images as one GEMM. joule-run, batch 16, alternated four
     // times: 836 ms (median) against 995 ms one image at a time.
     pass_ = nn::images_per_pass<P>(options, 8);
+    // The stem and the first stage, though, one image at a time: their weights are small and their
+    // planes large, and 8 images' activations (25.7 MB into layer 1's 1x1 layers) stream through
+    // memory where one image's stay in cache (bench/ab/resnet50_layers, Zen 5: stem and stage 1
+    // 4.5 ms an image at 8 images a call, 3.8 ms at one). scripts/ab-models.sh, batch 16, against
+    // every layer at 8: 0.973 and 0.986 (8 rounds), batch 64 0.980; with stage 2 as well 0.974 and
+    // 1.022, stages 1-3 0.992, two images at a time 0.993. Not when the caller set images_at_once.
+    early_pass_ = options.images_at_once == 0 && !device_policy<P> ? std::min<std::int64_t>(pass_, 1) : pass_;
+    early_blocks_ = early_pass_ < pass_ ? static_cast<std::size_t>(config_.layers[0]) : 0;
     stem_.prepare(w);
-    for (auto& b : blocks_) {
-      b.conv1.prepare(w, pass_);
-      b.conv2.prepare(w, pass_);
-      b.conv3.prepare(w, pass_);
-      if (b.has_downsample) b.downsample.prepare(w, pass_);
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      auto& b = blocks_[i];
+      const std::int64_t images = i < early_blocks_ ? early_pass_ : pass_;
+      b.conv1.prepare(w, images);
+      b.conv2.prepare(w, images);
+      b.conv3.prepare(w, images);
+      if (b.has_downsample) b.downsample.prepare(w, images);
     }
     fc_.prepare(w);
 
@@ -149,6 +159,8 @@ class resnet {
     flops_ = (pass_ > 0 ? flops_ / static_cast<double>(pass_) * static_cast<double>(options.batch) : 0.0) +
              fc_.flops(options.batch);
     for (auto& buffer : buffers_) buffer = space_tensor(shape{largest});
+    // The early blocks' output for a whole pass, where the later blocks take it up.
+    if (early_blocks_ > 0) boundary_ = space_tensor(shape{blocks_[early_blocks_ - 1].out.numel()});
     pooled_ = space_tensor(features_shape_);
     logits_ = space_tensor(shape{options.batch, config_.num_classes});
     example_ = tensor<float>(input_shape_);
@@ -172,16 +184,50 @@ class resnet {
   }
 
  private:
-  /** Stem, blocks and global average pool for the @p image.dim(0) images of one pass. */
+  /**
+   * Stem, blocks and global average pool for the @p image.dim(0) images of one pass: the stem and
+   * the first early_blocks_ blocks early_pass_ images at a time into boundary_, then the rest.
+   */
   void features(context<P>& ctx, tensor_view<const float> image, tensor_view<float> pooled) {
     const std::int64_t n = image.shape()[0];
+    tensor_view<const float> current;
+    if (early_blocks_ == 0 || early_pass_ >= n) {
+      current = run_blocks(ctx, stem(ctx, image), 0, blocks_.size(), nullptr);
+    } else {
+      const auto boundary = nn::view_as(boundary_, nn::with_batch(blocks_[early_blocks_ - 1].out, n));
+      for (std::int64_t first = 0; first < n; first += early_pass_) {
+        const std::int64_t count = std::min(early_pass_, n - first);
+        const auto out = nn::items(boundary, first, count);
+        run_blocks(ctx, stem(ctx, nn::items(image, first, count)), 0, early_blocks_, &out);
+      }
+      current = run_blocks(ctx, boundary, early_blocks_, blocks_.size(), nullptr);
+    }
+    ops::global_avg_pool(ctx, current, pooled);
+  }
+
+  /** The stem and max pool of the @p image.dim(0) images: their output, in buffers_[0]. */
+  tensor_view<float> stem(context<P>& ctx, tensor_view<const float> image) {
+    const std::int64_t n = image.shape()[0];
+    const auto stem_out = nn::view_as(buffers_[2], nn::with_batch(stem_shape_, n));
+    stem_.forward(ctx, image, stem_out);
+    const auto pooled = nn::view_as(buffers_[0], nn::with_batch(pool_shape_, n));
+    ops::pool2d(ctx, stem_out, pooled, max_pool());
+    return pooled;
+  }
+
+  /**
+   * Blocks [first, last) on @p input's images (in buffers_[0] or [1], or boundary_); the last
+   * block writes to @p last_out when given, else to buffers_[0] or [1]. Returns the last output.
+   */
+  tensor_view<const float> run_blocks(context<P>& ctx, tensor_view<const float> input, std::size_t first,
+                                      std::size_t last, const tensor_view<float>* last_out) {
+    const std::int64_t n = input.shape()[0];
     auto at = [n](space_tensor& buffer, const shape& s) { return nn::view_as(buffer, nn::with_batch(s, n)); };
     auto [x, y, t1, t2, t3] = std::tie(buffers_[0], buffers_[1], buffers_[2], buffers_[3], buffers_[4]);
-    stem_.forward(ctx, image, at(t1, stem_shape_));
-    tensor_view<float> current = at(x, pool_shape_);
-    ops::pool2d(ctx, at(t1, stem_shape_), current, max_pool());
-    space_tensor* spare = &y;
-    for (const auto& b : blocks_) {
+    tensor_view<const float> current = input;
+    space_tensor* spare = current.data() == x.data() ? &y : &x;
+    for (std::size_t i = first; i < last; ++i) {
+      const auto& b = blocks_[i];
       const auto mid1 = at(t1, b.mid1), mid2 = at(t2, b.mid2);
       b.conv1.forward(ctx, current, mid1);
       b.conv2.forward(ctx, mid1, mid2);
@@ -191,12 +237,12 @@ class resnet {
         b.downsample.forward(ctx, current, projected);
         identity = projected;
       }
-      const auto out = at(*spare, b.out);
+      const auto out = i + 1 == last && last_out ? *last_out : at(*spare, b.out);
       b.conv3.forward(ctx, mid2, out, identity);
       spare = current.data() == x.data() ? &x : &y;
       current = out;
     }
-    ops::global_avg_pool(ctx, tensor_view<const float>(current), pooled);
+    return current;
   }
 
   /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
@@ -216,6 +262,9 @@ class resnet {
   nn::linear<P> fc_;
   shape input_shape_, stem_shape_, pool_shape_, features_shape_;  // stem, pool, blocks: for pass_ images
   std::int64_t pass_ = 1;                                         // images per pass (nn::images_per_pass)
+  std::int64_t early_pass_ = 1;   // images at a time through the stem and the first early_blocks_ blocks
+  std::size_t early_blocks_ = 0;  // 0: every layer takes pass_ images at a time
+  space_tensor boundary_;         // the early blocks' output for a pass
   double flops_ = 0;
   std::array<space_tensor, 5> buffers_;  // block input/output ping-pong, two temporaries, downsample
   space_tensor pooled_, logits_;
