@@ -306,7 +306,20 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   const float* a_rows[4];
   for (std::int64_t i = 0; i < 4; ++i) a_rows[i] = kRowsOfA && 3 * i < Rows ? a + 3 * i * lda : a;
   constexpr std::int64_t kLine = 64 / sizeof(float);
-  for (std::int64_t p0 = 0; p0 < kc; p0 += kLine) {
+  // The lines the epilogue will touch that the loop does not: C's (written; a single k block's C
+  // has not been read) and the residual's, both often from memory (a pass of 8 images' activations
+  // outgrow the caches). Fetched a row of the tile at a time over the k steps, so that the stores
+  // and the residual's loads at the end do not wait on them all at once.
+  const float* residual = t.last_k_block && op.ep.residual ? op.ep.residual + t.row * op.ep.ldr + t.col : nullptr;
+  const bool fetch_c = t.first_k_block && t.last_k_block;
+  const std::int64_t epilogue_steps = (kc + kLine - 1) / kLine;
+  std::int64_t step = 0;
+  for (std::int64_t p0 = 0; p0 < kc; p0 += kLine, ++step) {
+    for (std::int64_t r = Rows * step / epilogue_steps, end = Rows * (step + 1) / epilogue_steps; r < end; ++r)
+      for (std::int64_t line = 0; line < kPanel; line += kLine) {
+        if (fetch_c) __builtin_prefetch(t.c + r * t.ldc + line, 1, 3);
+        if (residual) __builtin_prefetch(residual + r * op.ep.ldr + line, 0, 3);
+      }
     // One cache line of each row of the next tile's A per line of this one (packed: the next tile's
     // kRows lines for these kLine steps, as many as this tile reads).
     for (std::int64_t r = 0; r < t.prefetch_a_rows; ++r)
