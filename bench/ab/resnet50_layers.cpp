@@ -3,12 +3,15 @@
 // COLD 1 evicts the caches (128 MB touched) before every call, then reads the layer's input back
 // in, as the previous layer leaves it: the weights and the output come from memory, as they do
 // in a whole-model run at batch 1, where the weights (about 100 MB) are read once per image.
+// COLD 2 flushes only the layer's packed weight from every cache level (clflush) before each call:
+// the cost of streaming the weight, with everything else (input, output, scratch, TLB) warm.
 //
 //   c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -Iinclude \
 //       bench/ab/resnet50_layers.cpp -o build/ab/resnet50_layers
-//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1; NAME: only layers whose name holds it
+//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1, 1 2; NAME: only layers whose name holds it
 #include <joule/joule.hpp>
 #include <chrono>
+#include <immintrin.h>
 #include <cstdio>
 #include <random>
 #include <algorithm>
@@ -23,7 +26,9 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   const int images = argc > 1 ? std::atoi(argv[1]) : 1;
   context<simd> ctx(2);
-  const bool cold = argc > 2 && std::atoi(argv[2]) == 1;
+  const int cold_mode = argc > 2 ? std::atoi(argv[2]) : 0;
+  const bool cold = cold_mode == 1;
+  const bool weights_cold = cold_mode == 2;  // only the packed weight flushed from every cache
   const std::string only = argc > 3 ? argv[3] : "";
   float sink = 0;
   std::vector<float> junk(cold ? 32 << 20 : 0);  // 128 MB touched between calls: evicts L2 and L3
@@ -99,6 +104,10 @@ int main(int argc, char** argv) {
           float acc = 0;  // the input back in cache, as the previous layer leaves it
           for (std::int64_t j = 0; j < x.numel(); j += 16) acc += x.data()[j];
           sink = sink + acc;
+        }
+        if (weights_cold) {
+          for (std::int64_t j = 0; j < p.numel(); j += 16) _mm_clflush(p.data() + j);
+          _mm_mfence();
         }
         const auto s = std::chrono::steady_clock::now();
         run();
