@@ -33,6 +33,7 @@
  */
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 #include <joule/core/context.hpp>
 #include <joule/ops/desc/conv2d.hpp>
@@ -146,6 +147,28 @@ struct winograd_plan {
   static constexpr std::int64_t lines(std::int64_t floats) noexcept { return (floats + 15) / 16 * 16; }
 };
 
+/**
+ * @brief Tile rows per chunk near @p target (within a half of it either way, at most @p my_rows)
+ * that leave the fewest panel columns empty over a thread's @p my_rows rows: each chunk's GEMMs
+ * round its tiles up to whole panels (32 columns). ResNet-50's 56 x 56 layers have 14 tiles of 4 x 4
+ * a row: chunks of 7 rows, 98 tiles, filled 98 of 4 panels' 128 columns; chunks of 9 fill 126.
+ */
+inline std::int64_t winograd_chunk_rows(std::int64_t target, std::int64_t my_rows, std::int64_t tiles_w) noexcept {
+  using detail::ceil_div;
+  constexpr std::int64_t kPanel = gemm_blocking::kPanel;
+  auto panels = [&](std::int64_t rows) {
+    const std::int64_t whole = my_rows / rows, rest = my_rows % rows;
+    return whole * ceil_div(rows * tiles_w, kPanel) + ceil_div(rest * tiles_w, kPanel);
+  };
+  std::int64_t best = target;
+  for (std::int64_t rows = std::max<std::int64_t>(1, target / 2); rows <= std::min(my_rows, target + target / 2);
+       ++rows)
+    if (panels(rows) < panels(best) ||
+        (panels(rows) == panels(best) && std::abs(rows - target) < std::abs(best - target)))
+      best = rows;
+  return best;
+}
+
 inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) {
   using blk = gemm_blocking;
   using detail::ceil_div;
@@ -175,7 +198,8 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
   const std::int64_t per_tile = plan.xis * (op.c_in + plan.c_out_rows) * static_cast<std::int64_t>(sizeof(float));
   const std::int64_t chunk_tiles = std::max(kMinChunkTiles, kChunkBytes / per_tile);
   const std::int64_t my_rows = plan.split_channels ? plan.tile_rows : ceil_div(plan.tile_rows, t);
-  plan.rows_per_chunk = std::clamp<std::int64_t>(chunk_tiles / plan.tiles_w, 1, my_rows);
+  plan.rows_per_chunk =
+      winograd_chunk_rows(std::clamp<std::int64_t>(chunk_tiles / plan.tiles_w, 1, my_rows), my_rows, plan.tiles_w);
   plan.ld = plan.rows_per_chunk * plan.tiles_w + kLanes;
   return plan;
 }
