@@ -162,6 +162,23 @@ TYPED_TEST(pool2d_conformance, nan_stays_in_its_windows) {
   }
 }
 
+// The simd policy reads a 3x3 stride-2 max pool in place, a row buffer padded with -inf
+// (max_pool_3x3_stride2.hpp): every plane width around its vectors' edges, either padding, odd and
+// even heights, and a NaN that must stay in its windows wherever it falls.
+TYPED_TEST(pool2d_conformance, max_3x3_stride_2_every_edge) {
+  auto rng = joule_test::rng_for_test();
+  joule::context<TypeParam> ctx(2);
+  for (const std::int64_t pad : {0, 1})
+    for (const std::int64_t h : {3, 4, 7, 8})
+      for (const std::int64_t w : {3, 4, 5, 15, 16, 17, 18, 31, 32, 33, 34, 35, 47, 64, 65}) {
+        auto input = joule_test::random_tensor(rng, shape{1, 3, h, w});
+        input[joule_test::uniform_int(rng, 0, input.numel() - 1)] = kNaN;
+        this->check(
+            ctx, input,
+            {.kind = pool_kind::max, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = pad, .pad_w = pad});
+      }
+}
+
 TYPED_TEST(pool2d_conformance, bad_input_is_a_clear_error) {
   joule::context<TypeParam> ctx(1);
   tensor<float> x(shape{1, 2, 8, 8}), y(shape{1, 2, 4, 4});

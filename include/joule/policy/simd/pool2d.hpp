@@ -18,6 +18,7 @@
 #include <joule/ops/desc/pool2d.hpp>
 #include <joule/policy/detail/im2col.hpp>
 #include <joule/policy/simd.hpp>
+#include <joule/policy/simd/max_pool_3x3_stride2.hpp>
 #include <joule/policy/simd/vector_math.hpp>
 
 namespace joule {
@@ -123,6 +124,7 @@ template <>
 struct kernel<pool2d_op, simd> {
   static void run(cpu_context& ctx, const pool2d_op& op) {
     using simd_detail::kLanes;
+    if (simd_detail::max_pool_3x3_stride2_applies(op)) return simd_detail::max_pool_3x3_stride2(ctx, op);
     const detail::window_geometry g = detail::geometry_of(op);
     const detail::padded_plane layout = detail::plan_padded_plane(g);
     const std::int64_t planes = op.n * op.c;
