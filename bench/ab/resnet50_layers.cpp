@@ -5,10 +5,12 @@
 // in a whole-model run at batch 1, where the weights (about 100 MB) are read once per image.
 // COLD 2 flushes only the layer's packed weight from every cache level (clflush) before each call:
 // the cost of streaming the weight, with everything else (input, output, scratch, TLB) warm.
+// COLD 3 also rewrites the input before each call, each thread its share of the channels (as the
+// layer before leaves it in a model: half of it in the other core's L2).
 //
 //   c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -Iinclude \
 //       bench/ab/resnet50_layers.cpp -o build/ab/resnet50_layers
-//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1, 1 2; NAME: only layers whose name holds it
+//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1, 1 2, 1 3; NAME: only layers whose name holds it
 #include <joule/joule.hpp>
 #include <chrono>
 #include <immintrin.h>
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
   context<simd> ctx(2);
   const int cold_mode = argc > 2 ? std::atoi(argv[2]) : 0;
   const bool cold = cold_mode == 1;
-  const bool weights_cold = cold_mode == 2;  // only the packed weight flushed from every cache
+  const bool weights_cold = cold_mode >= 2;  // the packed weight flushed from every cache
+  const bool input_shared = cold_mode == 3;  // and the input rewritten, channels split between the threads
   const std::string only = argc > 3 ? argv[3] : "";
   float sink = 0;
   std::vector<float> junk(cold ? 32 << 20 : 0);  // 128 MB touched between calls: evicts L2 and L3
@@ -104,6 +107,14 @@ int main(int argc, char** argv) {
           float acc = 0;  // the input back in cache, as the previous layer leaves it
           for (std::int64_t j = 0; j < x.numel(); j += 16) acc += x.data()[j];
           sink = sink + acc;
+        }
+        if (input_shared) {
+          // As the layer before leaves it: each thread wrote its share of the channels, which sit
+          // in that core's L2.
+          const std::int64_t plane = x.numel() / l.cin;
+          ctx.parallel_for(l.cin, 1, [&](std::int64_t c0, std::int64_t c1) {
+            for (std::int64_t j = c0 * plane; j < c1 * plane; ++j) x.data()[j] += sink * 0.f;
+          });
         }
         if (weights_cold) {
           for (std::int64_t j = 0; j < p.numel(); j += 16) _mm_clflush(p.data() + j);
