@@ -6,8 +6,9 @@
  * Each (image, channel) plane is copied once into a detail::padded_plane whose padding is -inf for a
  * max (so padding never wins) and 0 for an average; a tile of up to 4 output rows x 2 vectors of
  * output columns then reads every window position as one contiguous load, for any stride, with no
- * border tests. The max uses select() on (x > acc or x is NaN), so a NaN in a window is that
- * window's result, as in PyTorch; x86 max instructions would drop it.
+ * border tests. The max is nan_max(), so a NaN in a window is that window's result, as in PyTorch;
+ * x86 max instructions would drop it. 3x3 stride-2 max pools (ResNet's) are read in place instead
+ * (max_pool_3x3_stride2.hpp).
  */
 #include <algorithm>
 #include <cstdint>
@@ -56,7 +57,7 @@ inline void pool_tile(const pool_plane& p, std::int64_t oy0, std::int64_t ox0) n
       for (int v = 0; v < Vectors; ++v) {
         const batch x = batch::load_unaligned(tap + r * row_step + v * kLanes);
         if constexpr (Kind == pool_kind::max)
-          acc[r][v] = xsimd::select((x > acc[r][v]) || xsimd::isnan(x), x, acc[r][v]);
+          acc[r][v] = nan_max(acc[r][v], x);
         else
           acc[r][v] += x;
       }
