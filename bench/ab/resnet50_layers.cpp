@@ -111,9 +111,10 @@ int main(int argc, char** argv) {
         if (input_shared) {
           // As the layer before leaves it: each thread wrote its share of the channels, which sit
           // in that core's L2.
-          const std::int64_t plane = x.numel() / l.cin;
-          ctx.parallel_for(l.cin, 1, [&](std::int64_t c0, std::int64_t c1) {
-            for (std::int64_t j = c0 * plane; j < c1 * plane; ++j) x.data()[j] += sink * 0.f;
+          // Planes (image, channel), so that several images split as one would.
+          const std::int64_t plane = std::int64_t{l.size} * l.size;
+          ctx.parallel_for(x.numel() / plane, 1, [&](std::int64_t p0, std::int64_t p1) {
+            for (std::int64_t j = p0 * plane; j < p1 * plane; ++j) x.data()[j] += sink * 0.f;
           });
         }
         if (weights_cold) {
