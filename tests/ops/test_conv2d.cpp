@@ -303,7 +303,8 @@ TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
 
 TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   // With a packed weight the simd policy runs small planes with the pixels as its GEMM's rows (A
-  // read transposed, the output transposed back by 16 x 16 blocks): ResNet-50's layers (the large
+  // read transposed, each finished tile of the output turned back by 16 x 16 blocks as the GEMM hands
+  // it over, gemm_op::tile_sink): ResNet-50's layers (the large
   // planes fall back to the usual lowering), then pixel counts that leave ragged row tiles and
   // ragged 16-pixel blocks (1, 35, 49, 169, 196), output channels that are not a multiple of the
   // vector width or the 32-column panel (5, 20, 37), several k blocks (depth 576, 1152) and column

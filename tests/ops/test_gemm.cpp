@@ -16,7 +16,9 @@
 // (m = 0), a NaN in A that must stay in its row and an Inf in B that must stay in its column.
 // B packed ahead of time (ops::pack_gemm_b, the simd policy): the same problems through the packed
 // panels; panels of the wrong shape, packed B with trans_b, and packed B on a policy that does not
-// read panels are clear errors.
+// read panels are clear errors. Finished tiles handed to gemm_op::tile_sink (the simd policy) reach
+// it once each, summed over the whole depth.
+#include <algorithm>
 #include <cstring>
 
 #include <joule/ops/gemm.hpp>
@@ -142,6 +144,82 @@ TYPED_TEST(gemm_conformance, b_packed_ahead_of_time_gives_the_same_products) {
       this->check(ctx, {3, 5, 0, false, true, true, 1.f, activation::relu6}, rng, 0.f, 0.f, true);  // k = 0
       this->check(ctx, {40, 50, 60, true, false, false, 1.f, activation::relu}, rng, 0.f,
                   std::numeric_limits<float>::infinity(), true);
+    }
+  }
+}
+
+TYPED_TEST(gemm_conformance, finished_tiles_go_to_the_sink) {
+  // A kernel that takes gemm_op::tile_sink (the simd policy: a convolution with its pixels as rows
+  // writes its NCHW output from each tile) hands every element of C to the sink exactly once, summed
+  // over the whole depth, and keeps only partial sums in C: A as stored, stored transposed and B
+  // packed ahead (as the convolution gives them), one k block and several (depth > 256), ragged
+  // row tiles and panels, several column blocks (n > 512), k = 0, one and two threads.
+  if constexpr (!joule::gemm_takes_tile_sink<TypeParam>) {
+    GTEST_SKIP() << TypeParam::name() << "'s gemm writes C only";
+  } else {
+    struct sink {
+      std::int64_t n = 0;
+      std::vector<float> out;
+      std::vector<int> writes;
+      static void take(const void* target, const float* tile, std::int64_t ld, std::int64_t row, std::int64_t col,
+                       std::int64_t rows, std::int64_t cols) {
+        auto& s = *const_cast<sink*>(static_cast<const sink*>(target));
+        for (std::int64_t i = 0; i < rows; ++i)
+          for (std::int64_t j = 0; j < cols; ++j) {
+            s.out[(row + i) * s.n + col + j] = tile[i * ld + j];
+            ++s.writes[(row + i) * s.n + col + j];
+          }
+      }
+    };
+    auto rng = joule_test::rng_for_test();
+    const joule_test::gemm_problem problems[] = {{1, 1, 1, false, false, false, 1.f, activation::none},
+                                                 {5, 37, 300, false, false, false, 1.f, activation::none},
+                                                 {196, 256, 1024, false, false, false, 1.f, activation::none},
+                                                 {49, 600, 520, false, false, false, 1.f, activation::none},
+                                                 {30, 70, 0, false, false, false, 1.f, activation::none}};
+    for (int threads : {1, 2}) {
+      joule::context<TypeParam> ctx(threads);
+      for (const auto& pr : problems)
+        for (int variant = 0; variant < 3; ++variant) {  // A as stored; A transposed; B packed ahead
+          const auto [a, b, bias, residual] = joule_test::random_gemm_inputs(pr, rng);
+          std::vector<float> a_t(static_cast<std::size_t>(pr.m * pr.k));
+          for (std::int64_t i = 0; i < pr.m; ++i)
+            for (std::int64_t p = 0; p < pr.k; ++p) a_t[p * pr.m + i] = a.data()[i * pr.k + p];
+          const tensor<float> panels = joule::ops::pack_gemm_b<TypeParam>(b.cview(), false);
+          std::vector<float> partial(static_cast<std::size_t>(pr.m * pr.n), std::numeric_limits<float>::quiet_NaN());
+          sink s{pr.n, std::vector<float>(partial.size()), std::vector<int>(partial.size())};
+          joule::gemm_op op{.m = pr.m,
+                            .n = pr.n,
+                            .k = pr.k,
+                            .a = a.data(),
+                            .lda = pr.k,
+                            .b = b.data(),
+                            .ldb = pr.n,
+                            .c = partial.data(),
+                            .ldc = pr.n,
+                            .alpha = 1.f,
+                            .ep = {}};
+          if (variant == 1) {
+            op.a = a_t.data();
+            op.lda = pr.m;
+            op.trans_a = true;
+          }
+          if (variant == 2) {
+            op.b = panels.data();
+            op.b_panel_width = joule::ops::gemm_b_panel_width<TypeParam>;
+          }
+          op.tile_sink = &sink::take;
+          op.sink_target = &s;
+          joule::kernel<joule::gemm_op, TypeParam>::run(ctx, op);
+          const auto ref =
+              joule_ref::gemm(pr.m, pr.n, pr.k, a.data(), b.data(), false, 1.f, nullptr, nullptr, activation::none);
+          std::ostringstream what;
+          what << TypeParam::name() << " gemm to a sink m=" << pr.m << " n=" << pr.n << " k=" << pr.k
+               << " variant=" << variant << " threads=" << threads;
+          joule_test::expect_within(s.out, ref.value, joule_test::gemm_bound(pr.k, ref), what.str());
+          EXPECT_EQ(std::count(s.writes.begin(), s.writes.end(), 1), static_cast<std::ptrdiff_t>(s.writes.size()))
+              << what.str() << ": an element of C reached the sink other than once";
+        }
     }
   }
 }

@@ -60,6 +60,18 @@ struct gemm_op {
    * kernel whose policy specialises gemm_a_packing is ever given one.
    */
   bool a_packed = false;
+  /**
+   * @brief When set, each finished tile of C goes to tile_sink instead of C: tile_sink(sink_target,
+   * tile, ld, row, col, rows, cols) gets C[row : row + rows, col : col + cols] summed over the whole
+   * depth, alpha 1, no epilogue (ep must be empty, images 1), in @p tile with row stride @p ld. C then holds
+   * only the partial sums of the depth blocks before the last. A convolution with its pixels as the
+   * GEMM's rows turns each tile straight into its NCHW output, instead of writing C out and
+   * transposing it in a second pass. Only a kernel whose policy has gemm_takes_tile_sink<P> is ever
+   * given one.
+   */
+  void (*tile_sink)(const void* sink_target, const float* tile, std::int64_t ld, std::int64_t row, std::int64_t col,
+                    std::int64_t rows, std::int64_t cols) = nullptr;
+  const void* sink_target = nullptr;
 
   static constexpr const char* name() noexcept { return "gemm"; }
 };
@@ -95,6 +107,10 @@ struct gemm_a_packing {};
 /** @brief Whether policy @p P's gemm kernel takes B made on demand (gemm_op::b_rows). */
 template <class P>
 inline constexpr bool gemm_makes_b_on_demand = false;
+
+/** @brief Whether policy @p P's gemm kernel hands its finished tiles to gemm_op::tile_sink. */
+template <class P>
+inline constexpr bool gemm_takes_tile_sink = false;
 
 /** @brief Whether policy @p P's gemm kernel reads A stored transposed (gemm_op::trans_a). */
 template <class P>

@@ -2,8 +2,9 @@
 /**
  * @file conv2d_pixel_rows.hpp
  * @brief simd conv2d with the output pixels as the GEMM's rows, for a weight packed ahead
- * (ops::pack_conv2d_weight): output^T [pixels, c_out] = columns^T · weight^T, then one pass that
- * transposes it into the NCHW output with the bias, residual and activation.
+ * (ops::pack_conv2d_weight): output^T [pixels, c_out] = columns^T · weight^T, each finished tile of
+ * it turned around into the NCHW output, with the bias, residual and activation, as the GEMM makes it
+ * (gemm_op::tile_sink).
  *
  * The usual lowering (detail::conv2d_as_gemm) puts the output channels along the register tile's
  * rows and the pixels along its 32-column panels, packing the activations per call. On small
@@ -43,63 +44,70 @@ inline bool pixel_rows_apply(const conv2d_op& op) noexcept {
   return op.packed_weight != nullptr && op.groups == 1 && op.n == 1 && (one_by_one ? pixels <= 196 : pixels <= 49);
 }
 
-/** @brief Floats from one row of the transposed output to the next: c_out, off a multiple of 1 KiB. */
+/**
+ * @brief Floats from one row of the transposed output's partial sums (the k blocks before the last,
+ * which the GEMM keeps in C) to the next: c_out, off a multiple of 1 KiB.
+ */
 inline std::int64_t pixel_rows_stride(std::int64_t c_out) noexcept {
-  // Rows 4 KiB apart (c_out = 1024) map to one L1 set: the transposing pass, reading 16 rows at a
-  // time, would evict its own lines. A vector of padding breaks the alignment.
+  // Rows 4 KiB apart (c_out = 1024) map to one L1 set: a tile's 12 rows of partial sums would evict
+  // one another. A vector of padding breaks the alignment.
   return c_out % 256 == 0 ? c_out + kLanes : c_out;
 }
 
 /**
- * @brief Output channels [c0, c0 + kLanes) x pixels [p0, p0 + count) (count <= kLanes) of one
- * image: a kLanes x kLanes block of the transposed output turned around, then stored a channel
- * row at a time with its bias, residual and activation.
+ * @brief Output channels [c0, c0 + channels) x pixels [p0, p0 + count) of one image (both at most
+ * kLanes), from @p block: the transposed output's [count, channels] block (row stride @p ld), turned
+ * around in registers, then stored a channel row at a time with its bias, residual and activation.
  */
-inline void transpose_block(const conv2d_op& op, const float* transposed, std::int64_t ld, std::int64_t c0,
-                            std::int64_t p0, std::int64_t count, const float* residual, float* out) noexcept {
+inline void transpose_block(const conv2d_op& op, const float* block, std::int64_t ld, std::int64_t c0,
+                            std::int64_t channels, std::int64_t p0, std::int64_t count, const float* residual,
+                            float* out) noexcept {
   const std::int64_t pixels = op.out_h * op.out_w;
   alignas(64) float rows[kLanes][kLanes];
 #if XSIMD_WITH_AVX512F
   static_assert(kLanes == 16);
+  const __mmask16 live = static_cast<__mmask16>((1u << channels) - 1u);
   __m512 r[16];
-  for (int i = 0; i < 16; ++i)
-    r[i] = i < count ? _mm512_loadu_ps(transposed + (p0 + i) * ld + c0) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; ++i) r[i] = i < count ? _mm512_maskz_loadu_ps(live, block + i * ld) : _mm512_setzero_ps();
   transpose_16x16(r);
   for (int i = 0; i < 16; ++i) _mm512_store_ps(rows[i], r[i]);
 #else
   for (std::int64_t i = 0; i < kLanes; ++i)
-    for (std::int64_t j = 0; j < kLanes; ++j) rows[j][i] = i < count ? transposed[(p0 + i) * ld + c0 + j] : 0.f;
+    for (std::int64_t j = 0; j < kLanes; ++j) rows[j][i] = i < count && j < channels ? block[i * ld + j] : 0.f;
 #endif
-  for (std::int64_t j = 0; j < kLanes; ++j) {
+  for (std::int64_t j = 0; j < channels; ++j) {
     const std::int64_t c = c0 + j, at = c * pixels + p0;
     store_conv_lanes(batch::load_aligned(rows[j]), op.ep.bias ? op.ep.bias[c] : 0.f, residual ? residual + at : nullptr,
                      op.ep.act, out + at, count);
   }
 }
 
-/** @brief The NCHW output of one image from its transposed output [pixels, c_out] (row stride @p ld). */
-inline void transpose_output(cpu_context& ctx, const conv2d_op& op, const float* transposed, std::int64_t ld,
-                             const float* residual, float* out) {
-  const std::int64_t pixels = op.out_h * op.out_w, blocks = op.c_out / kLanes;
-  ctx.parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
-    for (std::int64_t b = b0; b < b1; ++b)
-      for (std::int64_t p0 = 0; p0 < pixels; p0 += kLanes)
-        transpose_block(op, transposed, ld, b * kLanes, p0, std::min(kLanes, pixels - p0), residual, out);
-  });
-  // Channels past the last whole block of kLanes, one at a time.
-  for (std::int64_t c = blocks * kLanes; c < op.c_out; ++c)
-    for (std::int64_t p = 0; p < pixels; ++p) {
-      float v = transposed[p * ld + c] + (op.ep.bias ? op.ep.bias[c] : 0.f);
-      if (residual) v += residual[c * pixels + p];
-      out[c * pixels + p] = apply_activation(op.ep.act, v);
-    }
+/** @brief Where the GEMM's finished tiles go (gemm_op::tile_sink): one image's NCHW output. */
+struct pixel_rows_output {
+  const conv2d_op* op = nullptr;
+  const float* residual = nullptr;  ///< the image's residual, or null
+  float* out = nullptr;             ///< the image's output
+};
+
+/**
+ * @brief gemm_op::tile_sink of conv2d_pixel_rows: a finished tile, pixels [row, row + rows) x
+ * channels [col, col + cols), into the NCHW output, kLanes channels at a time. The tile is still in
+ * L1; written out and transposed by a second pass, it was read back from L2 or L3 (ResNet-50's
+ * 14 x 14 1x1 layers: an 815 KB transposed output, next to a 1 MB weight and as much residual).
+ */
+inline void pixel_rows_sink(const void* target, const float* tile, std::int64_t ld, std::int64_t row, std::int64_t col,
+                            std::int64_t rows, std::int64_t cols) {
+  const auto& to = *static_cast<const pixel_rows_output*>(target);
+  for (std::int64_t j = 0; j < cols; j += kLanes)
+    transpose_block(*to.op, tile + j, ld, col + j, std::min(kLanes, cols - j), row, rows, to.residual, to.out);
 }
 
 /**
  * @brief The convolution with its pixels as the GEMM's rows (pixel_rows_apply), image by image:
  * A is the input itself for a 1x1 stride-1 unpadded convolution, else its columns matrix written
  * out (k x pixels, at most 14 x 14 pixels: about 1.8 MB for ResNet-50's widest); B is the packed
- * weight; C, the transposed output, goes to scratch and is turned into the output by one pass.
+ * weight; C, scratch, holds the transposed output's partial sums when the depth takes several k
+ * blocks, and the finished tiles go to the output (pixel_rows_sink).
  */
 inline void conv2d_pixel_rows(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t depth = op.c_in * op.kh * op.kw, pixels = op.out_h * op.out_w, in_plane = op.h * op.w;
@@ -109,7 +117,7 @@ inline void conv2d_pixel_rows(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t ld = pixel_rows_stride(op.c_out);
   scratch_frame frame(ctx);
   float* cols = direct ? nullptr : frame.take<float>(depth * pixels);
-  float* transposed = frame.take<float>(pixels * ld);
+  float* partial_sums = frame.take<float>(pixels * ld);  // untouched when the depth is one k block
   for (std::int64_t b = 0; b < op.n; ++b) {
     const float* in = op.input + b * op.c_in * in_plane;
     if (!direct) detail::im2col(ctx, g, op.c_in, in, cols);
@@ -121,15 +129,17 @@ inline void conv2d_pixel_rows(cpu_context& ctx, const conv2d_op& op) {
                  .b = op.packed_weight,
                  .ldb = 0,
                  .trans_b = false,
-                 .c = transposed,
+                 .c = partial_sums,
                  .ldc = ld,
                  .alpha = 1.f,
                  .ep = {}};
     gemm.b_panel_width = gemm_blocking::kPanel;
     gemm.trans_a = true;
-    kernel<gemm_op, simd>::run(ctx, gemm);
     const std::int64_t offset = b * op.c_out * pixels;
-    transpose_output(ctx, op, transposed, ld, op.ep.residual ? op.ep.residual + offset : nullptr, op.output + offset);
+    const pixel_rows_output target{&op, op.ep.residual ? op.ep.residual + offset : nullptr, op.output + offset};
+    gemm.tile_sink = &pixel_rows_sink;
+    gemm.sink_target = &target;
+    kernel<gemm_op, simd>::run(ctx, gemm);
   }
 }
 

@@ -268,6 +268,28 @@ template <std::int64_t Rows>
 }
 
 /**
+ * @brief Hands a finished tile to gemm_op::tile_sink: the tile plus C's partial sum of the k blocks
+ * before (unless this is the first), through an aligned buffer in L1. Out of line, as
+ * store_tile_generic is, so that the k loop keeps every accumulator in a register.
+ */
+template <std::int64_t Rows>
+[[gnu::noinline]] void sink_tile(const gemm_op& op, const batch (&acc)[Rows][gemm_blocking::kPanelVectors],
+                                 const tile_target& t) {
+  constexpr std::int64_t kV = gemm_blocking::kPanelVectors, kPanel = gemm_blocking::kPanel;
+  alignas(64) float tile[Rows * kPanel];
+#pragma GCC unroll 16
+  for (std::int64_t r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (std::int64_t v = 0; v < kV; ++v) {
+      const std::int64_t count = std::clamp<std::int64_t>(t.cols - v * kLanes, 0, kLanes);
+      batch sum = acc[r][v];
+      if (!t.first_k_block && count > 0) sum += load_first(t.c + r * t.ldc + v * kLanes, count);
+      sum.store_aligned(tile + r * kPanel + v * kLanes);
+    }
+  op.tile_sink(op.sink_target, tile, kPanel, t.row, t.col, Rows, t.cols);
+}
+
+/**
  * @brief How the micro-kernel reads A: rows of stride lda (as stored), columns of stride lda
  * (gemm_op::trans_a: a convolution's columns matrix, the Rows values broadcast at each step
  * neighbouring pixels), or packed ahead (gemm_op::a_packed: each step's Rows values are one
@@ -311,7 +333,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   // outgrow the caches). Fetched a row of the tile at a time over the k steps, so that the stores
   // and the residual's loads at the end do not wait on them all at once.
   const float* residual = t.last_k_block && op.ep.residual ? op.ep.residual + t.row * op.ep.ldr + t.col : nullptr;
-  const bool fetch_c = t.first_k_block && t.last_k_block;
+  const bool fetch_c = t.first_k_block && t.last_k_block && !op.tile_sink;  // a sink's tile never reaches C
   const std::int64_t epilogue_steps = (kc + kLine - 1) / kLine;
   std::int64_t step = 0;
   for (std::int64_t p0 = 0; p0 < kc; p0 += kLine, ++step) {
@@ -342,6 +364,14 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
         for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
       }
     }
+  }
+  if (t.last_k_block && op.tile_sink) {
+    batch out[Rows][kV];  // a copy, as for store_tile_generic below
+#pragma GCC unroll 16
+    for (std::int64_t r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+      for (std::int64_t v = 0; v < kV; ++v) out[r][v] = acc[r][v];
+    return sink_tile<Rows>(op, out, t);
   }
   if (t.cols == kPanel) {
     if (!t.last_k_block) return store_full_tile<Rows, false, activation::none, bias_axis::row>(op, acc, t);
@@ -769,6 +799,10 @@ struct gemm_a_packing<simd> {
 template <>
 inline constexpr bool gemm_makes_b_on_demand<simd> = true;
 
+/** @brief The simd gemm hands finished tiles to gemm_op::tile_sink (simd_detail::sink_tile). */
+template <>
+inline constexpr bool gemm_takes_tile_sink<simd> = true;
+
 /** @brief The simd gemm reads A stored transposed (gemm_op::trans_a): a convolution's columns. */
 template <>
 inline constexpr bool gemm_reads_a_transposed<simd> = true;
@@ -784,6 +818,14 @@ template <>
 struct kernel<gemm_op, simd> {
   static void run(cpu_context& ctx, const gemm_op& op) {
     using blk = simd_detail::gemm_blocking;
+    if (op.k == 0 && op.tile_sink) {  // nothing to accumulate: zero tiles
+      alignas(64) float zeros[blk::kRows * blk::kPanel] = {};
+      for (std::int64_t i = 0; i < op.m; i += blk::kRows)
+        for (std::int64_t j = 0; j < op.n; j += blk::kPanel)
+          op.tile_sink(op.sink_target, zeros, blk::kPanel, i, j, std::min(blk::kRows, op.m - i),
+                       std::min(blk::kPanel, op.n - j));
+      return;
+    }
     if (op.k == 0) {  // nothing to accumulate: C = act(bias + residual)
       for (std::int64_t i = 0; i < op.m; ++i) {
         std::fill(op.c + i * op.ldc, op.c + i * op.ldc + op.n, 0.f);
@@ -797,7 +839,8 @@ struct kernel<gemm_op, simd> {
     const int threads = flops_per_thread < 200000 ? 1 : ctx.threads();
     // A few rows: stream B, columns split across threads. A B packed ahead costs nothing more to
     // read than B as stored, and the micro-kernel reads it.
-    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows && !op.trans_a && !op.a_packed) {
+    if (op.m <= simd_detail::kSmallRows && !op.b_panel_width && !op.b_rows && !op.trans_a && !op.a_packed &&
+        !op.tile_sink) {
       if (threads == 1) return simd_detail::small_m_gemm(op, 0, op.n);
       // Whole vectors per thread, so that only the last thread has a ragged edge.
       const std::int64_t vectors = (op.n + simd_detail::kLanes - 1) / simd_detail::kLanes;
