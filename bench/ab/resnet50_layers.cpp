@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
       {"s2 3x3 128 F4", 128, 128, 3, 1, 28, 3, conv2d_packing::winograd_4x4_3x3},
       {"s2 1x1 128>512", 128, 512, 1, 1, 28, 4, conv2d_packing::channels_as_rows},
       {"s3 1x1 512>256", 512, 256, 1, 1, 28, 1, conv2d_packing::pixels_as_rows},
-      {"s3 3x3/2 256", 256, 256, 3, 2, 28, 1, conv2d_packing::channels_as_rows},
+      {"s3 3x3/2 256", 256, 256, 3, 2, 28, 1, conv2d_packing::pixels_as_rows},
       {"s3 ds 512>1024 /2", 512, 1024, 1, 2, 28, 1, conv2d_packing::pixels_as_rows},
       {"s3 1x1 1024>256", 1024, 256, 1, 1, 14, 5, conv2d_packing::pixels_as_rows},
       {"s3 3x3 256 F2", 256, 256, 3, 1, 14, 5, conv2d_packing::winograd_3x3},

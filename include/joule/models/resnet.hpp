@@ -62,9 +62,10 @@ class resnet {
         const std::int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
         const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
         // The last two stages' planes (14 x 14 and 7 x 7 at 224 x 224) are small: their 1x1
-        // layers, and the last stage's strided 3x3, keep a packed weight for a policy that then runs
-        // them with the pixels as its GEMM's rows (nn::conv_bn_act_spec::pack_weight).
-        const bool small_planes = stage >= 2, small_strided = stage == 3 && stride == 2;
+        // layers and strided 3x3 keep a packed weight for a policy that then runs them with the
+        // pixels as its GEMM's rows (nn::conv_bn_act_spec::pack_weight). The last stage's stride-1
+        // 3x3 keeps the usual lowering at batch 1 (with the pixels as rows: 1.021, ab-models.sh).
+        const bool small_planes = stage >= 2, small_strided = stage >= 2 && stride == 2;
         bottleneck b;
         b.conv1 =
             nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu, small_planes});

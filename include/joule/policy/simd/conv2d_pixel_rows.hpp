@@ -34,14 +34,15 @@ namespace joule::simd_detail {
  * one image, and a plane small enough that the usual lowering fills its panels badly. Measured on
  * ResNet-50's layers at batch 1 (two threads, each against the usual lowering in the same run):
  * 1x1 at 14 x 14 and 7 x 7 output pixels took 0.73-0.89 of the time and the 7 x 7 3x3 stride-2
- * one 0.79, while 3x3 layers with 14 x 14 outputs lost (1.06: their columns matrix is written out
- * here) and 28 x 28 ones gained nothing. Several images go image by image here, re-reading the
+ * one 0.79; 28 x 28 ones gained nothing. The 14 x 14 3x3 stride-2 layer (its columns matrix,
+ * 2.3 MB, is written out here) is 1.04-1.07 of the time alone, but 0.91-0.95 in the model, and the
+ * whole model 0.978 and 0.982 (scripts/ab-models.sh, 40 and 60 rounds, once the output no longer went
+ * through scratch: gemm_op::tile_sink). Several images go image by image here, re-reading the
  * weight for each, and at batch 8 lost to the usual lowering's one GEMM over every image.
  */
 inline bool pixel_rows_apply(const conv2d_op& op) noexcept {
   const std::int64_t pixels = op.out_h * op.out_w;
-  const bool one_by_one = op.kh == 1 && op.kw == 1;
-  return op.packed_weight != nullptr && op.groups == 1 && op.n == 1 && (one_by_one ? pixels <= 196 : pixels <= 49);
+  return op.packed_weight != nullptr && op.groups == 1 && op.n == 1 && pixels <= 196;
 }
 
 /**
