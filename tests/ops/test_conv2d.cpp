@@ -212,6 +212,28 @@ TYPED_TEST(conv2d_conformance, depthwise_3x3_wide_rows_read_in_place) {
   }
 }
 
+TYPED_TEST(conv2d_conformance, stride_2_rows_every_edge) {
+  // Stride-2 windows: the simd policy makes each output row of its im2col from the even lanes of
+  // two loads masked to the input row (rows up to two vectors wide) or from plain loads between a
+  // padded start and a masked tail (wider rows). Every input width from 1 to 70 (outputs of 1 to 36,
+  // less than one vector to more than two, even and odd), kernels 1, 3 and 7 wide with no padding,
+  // some, and as much as the kernel's width less one (rows that start and end on padding), every
+  // output checked, on 1 and 2 threads; the largest cases also with the pixels as rows.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t w = 1; w <= 70; ++w)
+      for (const auto& [k, pad] :
+           {std::pair<std::int64_t, std::int64_t>{1, 0}, {3, 0}, {3, 1}, {3, 2}, {7, 3}, {7, 6}}) {
+        if (w + 2 * pad < k) continue;
+        const conv_case c{"stride 2", shape{1, 2, 5, w}, shape{3, 2, k, k}, stride_pad(2, pad), true,
+                          false,      activation::none};
+        this->check(ctx, c, rng);
+        if (w >= 60) this->check(ctx, c, rng, -1, weight_as::pixels_as_rows);
+      }
+  }
+}
+
 TYPED_TEST(conv2d_conformance, same_width_planes_read_flat) {
   // Stride-1 convolutions whose output is as wide as the input: the simd policy reads each plane
   // in place as one flat row of pixels, a masked load per tap, in its depthwise kernel and in the
