@@ -101,6 +101,15 @@ inline void pixel_rows_sink(const void* target, const float* tile, std::int64_t 
   const auto& to = *static_cast<const pixel_rows_output*>(target);
   for (std::int64_t j = 0; j < cols; j += kLanes)
     transpose_block(*to.op, tile + j, ld, col + j, std::min(kLanes, cols - j), row, rows, to.residual, to.out);
+  // The next tile of these channels (the GEMM goes down a panel's row tiles) stores the next
+  // pixels of the same channel rows: their residual and output lines are fetched now.
+  const std::int64_t pixels = to.op->out_h * to.op->out_w, next = row + rows;
+  if (next < pixels)
+    for (std::int64_t c = col; c < col + cols; ++c) {
+      const std::int64_t at = c * pixels + next;
+      if (to.residual) __builtin_prefetch(to.residual + at + rows - 1, 0, 3);
+      __builtin_prefetch(to.out + at + rows - 1, 1, 3);
+    }
 }
 
 /**
