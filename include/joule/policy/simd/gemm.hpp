@@ -467,6 +467,38 @@ inline void straddling_panel(const gemm_op& op, micro_kernel_fn kernel, const fl
 inline constexpr std::int64_t kPanelOuterRows = 256;
 
 /**
+ * @brief How rows [first, end) of C are cut into register tiles: tile r starts at start(r) and has
+ * rows(r) rows (0 past the last tile).
+ */
+struct row_tiling {
+  std::int64_t first = 0, end = 0, count = 0;
+  std::int64_t base = gemm_blocking::kRows, longer = 0;  ///< tile r has base + (r < longer) rows, end permitting
+  std::int64_t start(std::int64_t r) const noexcept { return first + r * base + std::min(r, longer); }
+  std::int64_t rows(std::int64_t r) const noexcept {
+    return r < count ? std::min(base + (r < longer ? 1 : 0), end - start(r)) : 0;
+  }
+};
+
+/**
+ * @brief kRows rows a tile and a ragged last one; but where that last one would have fewer than
+ * kShortTail rows and A is not packed in kRows-row tiles, the same number of tiles evened out. A
+ * tile of 1 to 3 rows has 2 to 6 accumulators, fewer than the FMA units' latency times their count
+ * (8 on Zen 5), and waits on each step: ResNet-50's 7 x 7 layers at batch 1, with their 49 pixels
+ * as rows, were 4 tiles of 12 and one of 1 that took a third of a full tile's time; evened out,
+ * 10, 10, 10, 10 and 9.
+ */
+inline row_tiling tile_rows(const gemm_op& op, std::int64_t first, std::int64_t end) noexcept {
+  constexpr std::int64_t kRows = gemm_blocking::kRows, kShortTail = 4;
+  row_tiling t{first, end, (end - first + kRows - 1) / kRows};
+  const std::int64_t tail = (end - first) % kRows;
+  if (!op.a_packed && tail > 0 && tail < kShortTail && t.count > 1) {
+    t.base = (end - first) / t.count;
+    t.longer = (end - first) % t.count;
+  }
+  return t;
+}
+
+/**
  * @brief Computes C[i0:i1, j0:j1] (j0 on a panel boundary), packing B blocks into @p packed
  * (kKc * kNc floats), or reading them in place when B came packed (op.b_panel_width).
  */
@@ -481,7 +513,8 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
   const bool packed_ahead = op.b_panel_width != 0;
   const bool panel_outer = packed_ahead && i1 - i0 <= kPanelOuterRows;
   const std::int64_t all_panels = (op.n + blk::kPanel - 1) / blk::kPanel;
-  const std::int64_t row_tiles = (i1 - i0 + blk::kRows - 1) / blk::kRows;
+  const row_tiling tiling = tile_rows(op, i0, i1);
+  const std::int64_t row_tiles = tiling.count;
   const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
   // Rows [pc, pc + kc) of B's panel of columns [column, column + kPanel), B packed ahead.
   auto packed_panel = [&](std::int64_t column, std::int64_t pc, std::int64_t kc) {
@@ -496,10 +529,9 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
       auto panel_at = [&](std::int64_t q) { return packed_ahead ? packed_panel(jc + q, pc, kc) : packed + q * kc; };
       // Row tile [ir, ir + kRows) x panel q, prefetching prefetch_b_lines lines from prefetch_b (B
       // packed ahead), and the next row tile's A when prefetch_a_next says so.
-      auto tile = [&](std::int64_t ir, std::int64_t q, const float* prefetch_b, std::int64_t prefetch_b_lines,
+      auto tile = [&](std::int64_t r, std::int64_t q, const float* prefetch_b, std::int64_t prefetch_b_lines,
                       bool prefetch_a_next) {
-        const std::int64_t rows = std::min(blk::kRows, i1 - ir);
-        const std::int64_t next_rows = std::clamp<std::int64_t>(i1 - ir - blk::kRows, 0, blk::kRows);
+        const std::int64_t ir = tiling.start(r), rows = tiling.rows(r), next_rows = tiling.rows(r + 1);
         const bool prefetch_a = prefetch_a_next && next_rows > 0;
         const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
                          : op.trans_a ? op.a + pc * op.lda + ir
@@ -528,7 +560,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                             pc + kc >= op.k,
                             prefetch ? prefetch_b : nullptr,
                             prefetch ? prefetch_b_lines : 0,
-                            prefetch_a && q == 0 ? a + blk::kRows * (op.a_packed ? op.k : op.lda) : nullptr,
+                            prefetch_a && q == 0 ? a + rows * (op.a_packed ? op.k : op.lda) : nullptr,
                             prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0};
         micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
       };
@@ -544,7 +576,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                                                    : nullptr;
           for (std::int64_t r = 0; r < row_tiles; ++r) {
             const std::int64_t first = lines * r / row_tiles, last = lines * (r + 1) / row_tiles;
-            tile(i0 + r * blk::kRows, q, next ? next + first * kLine : nullptr, last - first, false);
+            tile(r, q, next ? next + first * kLine : nullptr, last - first, false);
           }
         }
         continue;
@@ -555,10 +587,10 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
       // packed, it is prefetched (scripts/ab-models.sh, Zen 5: BERT at 8 sequences 0.932,
       // ResNet-50 at batch 1 0.950, MobileNetV2 at batch 64 0.905).
       const bool prefetch_a = (!packed_ahead && !op.trans_a) || op.a_packed;
-      for (std::int64_t ir = i0; ir < i1; ir += blk::kRows)
+      for (std::int64_t r = 0; r < row_tiles; ++r)
         for (std::int64_t q = 0; q < nc; q += blk::kPanel) {
-          const bool prefetch = packed_ahead && ir == i0 && q + blk::kPanel < nc;
-          tile(ir, q, prefetch ? panel_at(q + blk::kPanel) : nullptr, kc * blk::kPanel / kLine, prefetch_a);
+          const bool prefetch = packed_ahead && r == 0 && q + blk::kPanel < nc;
+          tile(r, q, prefetch ? panel_at(q + blk::kPanel) : nullptr, kc * blk::kPanel / kLine, prefetch_a);
         }
     }
   }
