@@ -102,13 +102,14 @@ inline void pixel_rows_sink(const void* target, const float* tile, std::int64_t 
   for (std::int64_t j = 0; j < cols; j += kLanes)
     transpose_block(*to.op, tile + j, ld, col + j, std::min(kLanes, cols - j), row, rows, to.residual, to.out);
   // The next tile of these channels (the GEMM goes down a panel's row tiles) stores the next
-  // pixels of the same channel rows: their residual and output lines are fetched now.
-  const std::int64_t pixels = to.op->out_h * to.op->out_w, next = row + rows;
-  if (next < pixels)
+  // pixels of the same channel rows: the line its run ends in (the one it starts in is this run's
+  // last) of the residual and the output is fetched now.
+  const std::int64_t pixels = to.op->out_h * to.op->out_w, next_end = std::min(pixels, row + 2 * rows);
+  if (row + rows < pixels)
     for (std::int64_t c = col; c < col + cols; ++c) {
-      const std::int64_t at = c * pixels + next;
-      if (to.residual) __builtin_prefetch(to.residual + at + rows - 1, 0, 3);
-      __builtin_prefetch(to.out + at + rows - 1, 1, 3);
+      const std::int64_t last = c * pixels + next_end - 1;
+      if (to.residual) __builtin_prefetch(to.residual + last, 0, 3);
+      __builtin_prefetch(to.out + last, 1, 3);
     }
 }
 
