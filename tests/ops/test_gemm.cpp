@@ -155,7 +155,7 @@ TYPED_TEST(gemm_conformance, finished_tiles_go_to_the_sink) {
   // packed ahead (as the convolution gives them), one k block and several (depth > 256), ragged
   // row tiles and panels, several column blocks (n > 512), k = 0, one and two threads.
   if constexpr (!joule::gemm_takes_tile_sink<TypeParam>) {
-    GTEST_SKIP() << TypeParam::name() << "'s gemm writes C only";
+    GTEST_SKIP() << TypeParam::name() << "'s gemm takes no tile sink (gemm_takes_tile_sink is false): it writes C only";
   } else {
     struct sink {
       std::int64_t n = 0;

@@ -360,12 +360,13 @@ inline void image_row_segment(const im2col_source& s, const float* input, std::i
     } else {
       const float* src = plane + iy * g.w;
 #if JOULE_HAS_SIMD
-      // Stride 2 on rows of at most two vectors (the 28-, 14- and 7-wide rows of ResNet-50's strided
-      // layers): two loads masked to the input row make the padding's zeros too, one loop with no
-      // clamps or fills. Alone (one thread, rows of 512 columns as the GEMM packs them), the 14-wide
-      // layer's columns took 0.63-0.67 of the time of the fill, vector loop and masked tail below,
-      // the 28-wide one's 0.82-0.84; the stem's 112-wide rows are faster below, with plain loads
-      // between their ends (masked throughout: 1.08-1.14).
+      // Stride 2 on rows of at most two vectors (the 28- and 14-wide rows of ResNet-50's strided
+      // layers; its 7-wide ones are gathered, above): two loads masked to the input row make the
+      // padding's zeros too, one loop with no clamps or fills. Alone (one thread, rows of 512
+      // columns as the GEMM packs them), the 14-wide layer's columns took 0.63-0.67 of the time of
+      // the fill, vector loop and masked tail below, the 28-wide one's 0.82-0.84; the stem's
+      // 112-wide rows are faster below, with plain loads between their ends (masked throughout:
+      // 1.08-1.14).
       if (g.stride_w == 2 && g.dil_w == 1 && ox1 - ox0 <= 2 * simd_detail::kLanes) {
         stride_2_row(src, x0, g.w, ox0, ox1, out);
         j += ox1 - ox0;
