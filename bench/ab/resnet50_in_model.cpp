@@ -15,7 +15,8 @@ using namespace joule;
 
 int main(int argc, char** argv) {
   const int batch = argc > 1 ? std::atoi(argv[1]) : 1, runs = argc > 2 ? std::atoi(argv[2]) : 40;
-  const compile_options options{.batch = batch, .threads = 2};
+  const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
+  const compile_options options{.batch = batch, .threads = threads};
   const models::resnet_family family{models::resnet50_config()};
   const auto weights = random_weights(family.instantiate<scalar>().manifest(), 0);
   executor<models::resnet<simd>> net(family.instantiate<simd>(), weights, options);

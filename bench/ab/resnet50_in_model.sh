@@ -57,4 +57,4 @@ open(path, "w").write(s)
 PY
 c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -I"$copy" bench/ab/resnet50_in_model.cpp \
   -o "$out/resnet50_in_model"
-"$out/resnet50_in_model" "${1:-1}" "${2:-40}"
+"$out/resnet50_in_model" "${1:-1}" "${2:-40}" "${3:-2}"

@@ -27,7 +27,7 @@ double median(std::vector<double> v) {
 }
 int main(int argc, char** argv) {
   const int images = argc > 1 ? std::atoi(argv[1]) : 1;
-  context<simd> ctx(2);
+  context<simd> ctx(std::getenv("THREADS") ? std::atoi(std::getenv("THREADS")) : 2);
   const int cold_mode = argc > 2 ? std::atoi(argv[2]) : 0;
   const bool cold = cold_mode == 1;
   const bool weights_cold = cold_mode >= 2;  // the packed weight flushed from every cache

@@ -90,8 +90,8 @@ TEST(thread_pool, runs_every_index_once_and_propagates_errors) {
 }
 
 TEST(thread_pool, uneven_bodies_back_to_back_run_each_index_exactly_once) {
-  // Indices are claimed, not assigned: whichever thread is free runs the next one, so a slow
-  // body (or a descheduled worker) shifts work to the others. Each index must still run once per
+  // A thread that has run its own index takes any index not yet claimed, so a slow body (or a
+  // descheduled worker) shifts work to the others. Each index must still run once per
   // job, and a worker late from one job must only ever run indices of the job that is current.
   joule::thread_pool pool(3);
   for (int round = 0; round < 300; ++round) {
@@ -102,6 +102,28 @@ TEST(thread_pool, uneven_bodies_back_to_back_run_each_index_exactly_once) {
     });
     for (int t = 0; t < 3; ++t) ASSERT_EQ(runs[t].load(), 1) << "round " << round << " index " << t;
   }
+}
+
+TEST(thread_pool, each_index_stays_on_its_thread_from_job_to_job) {
+  // The CPU policies cut consecutive layers the same way, so that index t reads what index t
+  // wrote a layer before from its own core's caches: index t must run on the same thread job
+  // after job. Each body lasts long enough for every worker to be awake and claim its own index;
+  // a worker the machine keeps from running may still lose its index now and then, hence 90%.
+  joule::thread_pool pool(3);
+  constexpr int kJobs = 60;
+  std::array<std::array<std::thread::id, 3>, kJobs> ran_on{};
+  for (int job = 0; job < kJobs; ++job)
+    pool.run([&](int t) {
+      ran_on[job][t] = std::this_thread::get_id();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    });
+  int same = 0, on_caller = 0;
+  for (int job = 0; job < kJobs; ++job) {
+    if (job > 0 && ran_on[job] == ran_on[job - 1]) ++same;
+    if (ran_on[job][0] == std::this_thread::get_id()) ++on_caller;  // the caller is thread 0
+  }
+  EXPECT_GE(same, (kJobs - 1) * 9 / 10);
+  EXPECT_GE(on_caller, kJobs * 9 / 10);
 }
 
 TEST(context, parallel_for_covers_the_range_in_disjoint_pieces) {

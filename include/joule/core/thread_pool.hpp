@@ -16,6 +16,14 @@
  * and the forking thread sleeps on its pending count (std::atomic::wait, a futex), so an idle
  * worker never holds a core that another thread (OpenBLAS's own, another process's) could use,
  * and a fork whose helpers were descheduled costs a wake-up, not a time slice of yields.
+ *
+ * Index t of a job runs on thread t (the caller is thread 0) whenever that thread is awake in
+ * time: the CPU policies split a layer's work the same way from one layer to the next (the same
+ * pixels, the same channels to the same index), so what a thread wrote is what it reads next,
+ * from its own core's caches. On the 2-vCPU Zen 5 test machine a cache line written by the other
+ * core takes about 200 ns to arrive and a 512 KB activation is read at 24 GB/s from the other
+ * core against 120 GB/s from its own L2; with indices claimed first come, first served, 3-5% of
+ * ResNet-50's forks swapped the two threads' shares.
  */
 #include <algorithm>
 #include <atomic>
@@ -23,6 +31,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -71,7 +80,9 @@ class thread_pool {
   explicit thread_pool(int threads) : size_(threads) {
     require(threads >= 1, "thread_pool: thread count must be at least 1, got ", threads);
     workers_.reserve(threads - 1);
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    claimed_ = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(threads));
+    for (int t = 0; t < threads; ++t) claimed_[t].store(true, std::memory_order_relaxed);  // no job yet
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
@@ -89,10 +100,11 @@ class thread_pool {
   /**
    * @brief Calls body(t) for every index t in [0, size()) and returns when all are done.
    *
-   * Each call runs on one thread, but not necessarily thread t: the calling thread and the workers
-   * claim indices one by one, so when a worker is descheduled (a busy machine) or still waking,
-   * the caller runs its share instead of waiting for it, and a fork never waits on a thread that
-   * has not started. Bodies may keep per-index state (scratch slices): an index runs only once.
+   * Each call runs on one thread: index t on thread t (the caller is 0) if it claims it first,
+   * which it does unless it is late. A thread that has run its own index takes any index not yet
+   * claimed, so when a worker is descheduled (a busy machine) or still waking, the others run its
+   * share instead of waiting for it, and a fork never waits on a thread that has not started.
+   * Bodies may keep per-index state (scratch slices): an index runs only once.
    * The first exception thrown by any call is rethrown here. Called from inside a job, or on a
    * one-thread pool, the calls run inline one after another.
    */
@@ -107,15 +119,15 @@ class thread_pool {
     invoke_ = [](void* b, int t) { (*static_cast<std::remove_reference_t<Body>*>(b))(t); };
     error_ = nullptr;
     remaining_.store(size_, std::memory_order_relaxed);
-    // Publishes the job: a claim that reads this 0 (or a later count) sees body_, invoke_ and
-    // remaining_ above. A worker late from the last job that claims an index here runs this job's.
-    next_index_.store(0, std::memory_order_release);
+    // Publishes the job: a claim that finds an index unclaimed sees body_, invoke_ and remaining_
+    // above. A worker late from the last job that claims an index here runs this job's.
+    for (int t = 0; t < size_; ++t) claimed_[t].store(false, std::memory_order_release);
     {
       std::lock_guard lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    run_claimed_indices();
+    run_claimed_indices(0);
     // Left: indices that workers claimed and are running. Usually they end within the spin; if a
     // worker was descheduled, sleep until the last one to finish wakes us.
     if (!detail::spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; }, kSpinTime))
@@ -130,23 +142,32 @@ class thread_pool {
    *  enough to span the gap between consecutive layers, short against a scheduler time slice. */
   static constexpr std::chrono::microseconds kSpinTime{50};
 
-  /** @brief Claims and runs indices of the current job until none is left. */
-  void run_claimed_indices() noexcept {
-    for (int t = next_index_.fetch_add(1, std::memory_order_acq_rel); t < size_;
-         t = next_index_.fetch_add(1, std::memory_order_acq_rel)) {
-      detail::tl_inside_pool_job = true;
-      try {
-        invoke_(body_, t);
-      } catch (...) {
-        std::lock_guard lock(error_mutex_);
-        if (!error_) error_ = std::current_exception();
-      }
-      detail::tl_inside_pool_job = false;
-      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
-    }
+  /** @brief Runs index @p own of the current job if no one has claimed it, then any index left unclaimed. */
+  void run_claimed_indices(int own) noexcept {
+    if (claim(own)) run_index(own);
+    for (int t = 0; t < size_; ++t)
+      if (t != own && claim(t)) run_index(t);
   }
 
-  void worker_loop() {
+  /** @brief Whether this thread claimed index @p t of the current job (unclaimed until now). */
+  bool claim(int t) noexcept {
+    return !claimed_[t].load(std::memory_order_relaxed) && !claimed_[t].exchange(true, std::memory_order_acq_rel);
+  }
+
+  void run_index(int t) noexcept {
+    detail::tl_inside_pool_job = true;
+    try {
+      invoke_(body_, t);
+    } catch (...) {
+      std::lock_guard lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    detail::tl_inside_pool_job = false;
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
+  }
+
+  /** @brief Worker @p own's loop: index @p own of each job is its own. */
+  void worker_loop(int own) {
     std::uint64_t seen = 0;
     for (;;) {
       std::uint64_t current = seen;
@@ -158,7 +179,7 @@ class thread_pool {
         current = generation_.load(std::memory_order_acquire);
       }
       seen = current;
-      run_claimed_indices();
+      run_claimed_indices(own);
     }
   }
 
@@ -169,8 +190,8 @@ class thread_pool {
   std::condition_variable wake_;
   bool stop_ = false;
   std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> next_index_{1 << 30};  // the next index of the current job to claim
-  std::atomic<int> remaining_{0};         // indices of the current job not yet finished
+  std::unique_ptr<std::atomic<bool>[]> claimed_;  // per index of the current job: claimed yet
+  std::atomic<int> remaining_{0};                 // indices of the current job not yet finished
   void* body_ = nullptr;
   void (*invoke_)(void*, int) = nullptr;
   std::mutex error_mutex_;
