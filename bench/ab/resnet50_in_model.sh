@@ -3,12 +3,13 @@
 # timers go into a copy of include/ (build/ab/in-model-include), around every convolution of
 # models/resnet.hpp's run_blocks(), the stem, the max pool and the fc; joule itself has none.
 #
-#   bash bench/ab/resnet50_in_model.sh [BATCH] [RUNS]    # default 1 40
+#   bash bench/ab/resnet50_in_model.sh [BATCH] [RUNS] [THREADS]    # default 1 40 2
+#   JOULE_INCLUDE=/tmp/variant/include bash bench/ab/resnet50_in_model.sh    # another copy of the headers
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/ab
 copy=$out/in-model-include
-rm -rf "$copy" && mkdir -p "$copy" && cp -r include/. "$copy"/
+rm -rf "$copy" && mkdir -p "$copy" && cp -r "${JOULE_INCLUDE:-include}"/. "$copy"/
 python3 - "$copy/joule/models/resnet.hpp" <<'PY'
 import sys
 path = sys.argv[1]
