@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 #include <joule/core/context.hpp>
 #include <joule/ops/desc/conv2d.hpp>
@@ -204,16 +205,102 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
   return plan;
 }
 
+#if defined(__AVX512F__)
+/**
+ * @brief F(2x2, 3x3)'s taps for two rows of tiles in one vector, on planes of at most
+ * kPairedTilesW tiles a row: d[b] lanes [0, tw) are row @p ya of @p plane_a's taps b (as
+ * row_taps<2>), lanes [tw, 2 tw) row @p yb's of @p plane_b; @p index from paired_tap_index().
+ * ResNet-50's 14 x 14 planes have 7 tiles a row: one row of tiles a vector filled 7 of 16 lanes,
+ * and the transform ran once per 7 tiles; two rows fill 14.
+ */
+[[gnu::always_inline]] inline void paired_row_taps(const conv2d_op& op, const float* plane_a, std::int64_t ya,
+                                                   const float* plane_b, std::int64_t yb, const __m512i (&index)[4],
+                                                   batch (&d)[4]) noexcept {
+  // Columns -1 .. 14 of each row, zeros off the plane (the padding).
+  const __m512 a =
+      ya >= 0 && ya < op.h ? __m512(load_row_part(plane_a + ya * op.w, op.w, -1, kLanes)) : _mm512_setzero_ps();
+  const __m512 b =
+      yb >= 0 && yb < op.h ? __m512(load_row_part(plane_b + yb * op.w, op.w, -1, kLanes)) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int t = 0; t < 4; ++t) d[t] = _mm512_permutex2var_ps(a, index[t], b);
+}
+
+/** @brief Tiles a row up to which paired_row_taps() takes two rows of tiles: 2 · 7 + 2 columns fill a vector. */
+inline constexpr std::int64_t kPairedTilesW = (kLanes - 2) / 2;
+
+/** @brief paired_row_taps()'s permutes for @p tw tiles a row: lane l of tap b reads column 2 l - 1 + b of its row. */
+inline void paired_tap_index(std::int64_t tw, __m512i (&index)[4]) noexcept {
+  alignas(64) std::int32_t lanes[kLanes];
+  for (int b = 0; b < 4; ++b) {
+    for (std::int64_t l = 0; l < kLanes; ++l)
+      lanes[l] = static_cast<std::int32_t>(l < tw ? 2 * l + b : l < 2 * tw ? kLanes + 2 * (l - tw) + b : 0);
+    index[b] = _mm512_load_si512(lanes);
+  }
+}
+
+/**
+ * @brief winograd_input_channel's F(2x2, 3x3) rows two at a time (tiles_w <= kPairedTilesW): tile
+ * rows r0, r0 + 1, ... up to the last pair before @p r1; returns the first row left (r1, or r1 - 1).
+ */
+inline std::int64_t winograd_input_paired_rows(const conv2d_op& op, const winograd_plan& plan, std::int64_t c,
+                                               std::int64_t r0, std::int64_t r1, float* v) noexcept {
+  const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld, plane_floats = op.h * op.w;
+  __m512i index[4];
+  paired_tap_index(tw, index);
+  std::int64_t r = r0;
+  for (; r + 1 < r1; r += 2) {
+    const float* plane_a = op.input + (r / plan.tiles_h * op.c_in + c) * plane_floats;
+    const float* plane_b = op.input + ((r + 1) / plan.tiles_h * op.c_in + c) * plane_floats;
+    const std::int64_t ya = 2 * (r % plan.tiles_h) - 1, yb = 2 * ((r + 1) % plan.tiles_h) - 1;
+    // The next channel's rows for these two tile rows (as winograd_input_channel does for one).
+    if (c + 1 < op.c_in)
+      for (const auto& [plane, y] : {std::pair{plane_a, ya}, std::pair{plane_b, yb}}) {
+        const std::int64_t y0 = std::max<std::int64_t>(0, y), y1 = std::min(op.h, y + 4);
+        const char* first = reinterpret_cast<const char*>(plane + plane_floats + y0 * op.w);
+        const char* last = reinterpret_cast<const char*>(plane + plane_floats + y1 * op.w);
+        for (const char* line = first; line < last; line += 64) __builtin_prefetch(line, 0, 3);
+      }
+    batch h[4][4];  // h[a][j]: row a of both rows' patches through B, column j
+#pragma GCC unroll 4
+    for (int a = 0; a < 4; ++a) {
+      batch d[4];
+      paired_row_taps(op, plane_a, ya + a, plane_b, yb + a, index, d);
+      winograd_input_1d<2>(d, h[a], 1);
+    }
+    batch out[16];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      batch column[4];
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) column[a] = h[a][j];
+      winograd_input_1d<2>(column, out + j, 4);
+    }
+    // Whole vectors: lanes past the two rows' tiles land on the next rows', stored after, or on
+    // the slack at the end of the chunk.
+    float* dst = v + c * plan.ld + (r - r0) * tw;
+#pragma GCC unroll 16
+    for (int xi = 0; xi < 16; ++xi) out[xi].store_unaligned(dst + xi * xi_stride);
+  }
+  return r;
+}
+#endif
+
 /**
  * @brief V for tile rows [r0, r1) of input channel @p c: V_ξ[c, tile] for every ξ, tile counted
- * from r0's first, kLanes tiles of a row at a time.
+ * from r0's first, kLanes tiles of a row at a time (F(2x2, 3x3) on narrow planes: two rows of
+ * tiles a vector, winograd_input_paired_rows).
  */
 template <int Tile>
 inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& plan, std::int64_t c, std::int64_t r0,
                                    std::int64_t r1, float* v) noexcept {
   constexpr int alpha = winograd_alpha<Tile>;
   const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld;
-  for (std::int64_t r = r0; r < r1; ++r) {
+  std::int64_t r = r0;
+#if defined(__AVX512F__)
+  if constexpr (Tile == 2)
+    if (tw <= kPairedTilesW) r = winograd_input_paired_rows(op, plan, c, r0, r1, v);
+#endif
+  for (; r < r1; ++r) {
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
     const float* plane = op.input + (image * op.c_in + c) * op.h * op.w;
     float* dst = v + c * plan.ld + (r - r0) * tw;
@@ -250,10 +337,65 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
   }
 }
 
+#if defined(__AVX512F__)
+/**
+ * @brief winograd_output_channel's F(2x2, 3x3) rows two at a time (tiles_w <= kPairedTilesW, as
+ * winograd_input_paired_rows stored them): tile rows r0, r0 + 1, ... up to the last pair before
+ * @p r1; returns the first row left (r1, or r1 - 1). Lanes [0, tw) of each M vector are the first
+ * row's tiles, [tw, 2 tw) the second's.
+ */
+inline std::int64_t winograd_output_paired_rows(const conv2d_op& op, const winograd_plan& plan, std::int64_t k,
+                                                std::int64_t r0, std::int64_t r1, const float* m) noexcept {
+  const std::int64_t tw = plan.tiles_w, xi_stride = plan.c_out_rows * plan.ld;
+  const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
+  // The second row's output columns start at lane 2 tw of the interleaved tiles: lanes [2 tw,
+  // 2 tw + 16) of (low half, high half).
+  alignas(64) std::int32_t lanes[kLanes];
+  for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = static_cast<std::int32_t>(2 * tw + l);
+  const __m512i second_row = _mm512_load_si512(lanes);
+  std::int64_t r = r0;
+  for (; r + 1 < r1; r += 2) {
+    const float* src = m + k * plan.ld + (r - r0) * tw;
+    batch s[4][2];  // s[i][b]: row i of both rows' tiles through A, column b
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      batch row[4];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) row[j] = batch::load_unaligned(src + (4 * i + j) * xi_stride);
+      winograd_output_1d<2>(row, 1, s[i]);
+    }
+    batch y[2][2];  // y[b][a]: output row a, column b of each tile
+#pragma GCC unroll 2
+    for (int b = 0; b < 2; ++b) {
+      batch column[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) column[i] = s[i][b];
+      winograd_output_1d<2>(column, 1, y[b]);
+    }
+    for (int half = 0; half < 2; ++half) {  // tile row r, then r + 1
+      const std::int64_t image = (r + half) / plan.tiles_h, ty = (r + half) % plan.tiles_h;
+      const std::int64_t plane = (image * op.c_out + k) * op.out_h * op.out_w;
+      for (int a = 0; a < 2; ++a) {
+        const std::int64_t out_y = 2 * ty + a;
+        if (out_y >= op.out_h) break;
+        const batch low = interleave<true>(y[0][a], y[1][a]);
+        const batch line =
+            half == 0 ? low : batch(_mm512_permutex2var_ps(low, second_row, interleave<false>(y[0][a], y[1][a])));
+        const std::int64_t at = plane + out_y * op.out_w;
+        store_conv_lanes(line, bias, op.ep.residual ? op.ep.residual + at : nullptr, op.ep.act, op.output + at,
+                         op.out_w);
+      }
+    }
+  }
+  return r;
+}
+#endif
+
 /**
  * @brief Output channel @p k of tile rows [r0, r1) from M: Y = A^T M A per tile, with the bias,
  * residual and activation, each tile row's Tile output rows written a row at a time (the tiles'
- * columns interleaved).
+ * columns interleaved; F(2x2, 3x3) on narrow planes two rows of tiles a vector,
+ * winograd_output_paired_rows).
  */
 template <int Tile>
 inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& plan, std::int64_t k, std::int64_t r0,
@@ -261,7 +403,12 @@ inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& pl
   constexpr int alpha = winograd_alpha<Tile>;
   const std::int64_t tw = plan.tiles_w, xi_stride = plan.c_out_rows * plan.ld;
   const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
-  for (std::int64_t r = r0; r < r1; ++r) {
+  std::int64_t r = r0;
+#if defined(__AVX512F__)
+  if constexpr (Tile == 2)
+    if (tw <= kPairedTilesW) r = winograd_output_paired_rows(op, plan, k, r0, r1, m);
+#endif
+  for (; r < r1; ++r) {
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
     const std::int64_t plane = (image * op.c_out + k) * op.out_h * op.out_w;
     const float* src = m + k * plan.ld + (r - r0) * tw;
