@@ -107,23 +107,37 @@ TEST(thread_pool, uneven_bodies_back_to_back_run_each_index_exactly_once) {
 TEST(thread_pool, each_index_stays_on_its_thread_from_job_to_job) {
   // The CPU policies cut consecutive layers the same way, so that index t reads what index t
   // wrote a layer before from its own core's caches: index t must run on the same thread job
-  // after job. Each body lasts long enough for every worker to be awake and claim its own index;
-  // a worker the machine keeps from running may still lose its index now and then, hence 90%.
+  // after job. Each body waits until all three indices have started, so that no thread is ever
+  // late and free to take another's index: what thread ran an index then depends only on how the
+  // pool hands them out, not on how the machine schedules threads (a 2 ms sleep instead let a
+  // worker descheduled under ASan on 2 cores lose its index in 12 of 59 jobs). A pool that hands
+  // indices out first come, first served runs them on arbitrary threads and fails this, and so
+  // did this pool while a worker scanning after its own index could claim the next job's.
   joule::thread_pool pool(3);
   constexpr int kJobs = 60;
   std::array<std::array<std::thread::id, 3>, kJobs> ran_on{};
+  std::array<std::atomic<int>, kJobs> started{};
+  std::atomic<bool> timed_out{false};
   for (int job = 0; job < kJobs; ++job)
     pool.run([&](int t) {
       ran_on[job][t] = std::this_thread::get_id();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      ++started[job];
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (started[job].load() < 3) {  // bounded, so that a pool running two indices on one thread fails, not hangs
+        if (std::chrono::steady_clock::now() > deadline) {
+          timed_out = true;
+          return;
+        }
+        std::this_thread::yield();
+      }
     });
-  int same = 0, on_caller = 0;
+  ASSERT_FALSE(timed_out) << "an index waited 10 s for the others: one thread ran two indices of a job";
   for (int job = 0; job < kJobs; ++job) {
-    if (job > 0 && ran_on[job] == ran_on[job - 1]) ++same;
-    if (ran_on[job][0] == std::this_thread::get_id()) ++on_caller;  // the caller is thread 0
+    EXPECT_EQ(ran_on[job][0], std::this_thread::get_id()) << "job " << job << ": the caller is thread 0";
+    if (job > 0) {
+      EXPECT_EQ(ran_on[job], ran_on[job - 1]) << "job " << job;
+    }
   }
-  EXPECT_GE(same, (kJobs - 1) * 9 / 10);
-  EXPECT_GE(on_caller, kJobs * 9 / 10);
 }
 
 TEST(context, parallel_for_covers_the_range_in_disjoint_pieces) {

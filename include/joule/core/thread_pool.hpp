@@ -80,8 +80,8 @@ class thread_pool {
   explicit thread_pool(int threads) : size_(threads) {
     require(threads >= 1, "thread_pool: thread count must be at least 1, got ", threads);
     workers_.reserve(threads - 1);
-    claimed_ = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(threads));
-    for (int t = 0; t < threads; ++t) claimed_[t].store(true, std::memory_order_relaxed);  // no job yet
+    index_state_ = std::make_unique<std::atomic<std::uint64_t>[]>(static_cast<std::size_t>(threads));
+    for (int t = 0; t < threads; ++t) index_state_[t].store(claimed_in(0), std::memory_order_relaxed);  // no job yet
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
   thread_pool(const thread_pool&) = delete;
@@ -119,15 +119,17 @@ class thread_pool {
     invoke_ = [](void* b, int t) { (*static_cast<std::remove_reference_t<Body>*>(b))(t); };
     error_ = nullptr;
     remaining_.store(size_, std::memory_order_relaxed);
-    // Publishes the job: a claim that finds an index unclaimed sees body_, invoke_ and remaining_
-    // above. A worker late from the last job that claims an index here runs this job's.
-    for (int t = 0; t < size_; ++t) claimed_[t].store(false, std::memory_order_release);
+    // Publishes the job: a claim that finds an index open sees body_, invoke_ and remaining_
+    // above. Indices open for this job only, so a worker still scanning the last one cannot take
+    // a fresh index from the thread it belongs to.
+    const std::uint64_t job = generation_.load(std::memory_order_relaxed) + 1;  // only run() writes it
+    for (int t = 0; t < size_; ++t) index_state_[t].store(open_in(job), std::memory_order_release);
     {
       std::lock_guard lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(job, std::memory_order_release);
     }
     wake_.notify_all();
-    run_claimed_indices(0);
+    run_claimed_indices(0, job);
     // Left: indices that workers claimed and are running. Usually they end within the spin; if a
     // worker was descheduled, sleep until the last one to finish wakes us.
     if (!detail::spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; }, kSpinTime))
@@ -142,16 +144,22 @@ class thread_pool {
    *  enough to span the gap between consecutive layers, short against a scheduler time slice. */
   static constexpr std::chrono::microseconds kSpinTime{50};
 
-  /** @brief Runs index @p own of the current job if no one has claimed it, then any index left unclaimed. */
-  void run_claimed_indices(int own) noexcept {
-    if (claim(own)) run_index(own);
+  /** An index's state: open in job g (no thread has claimed it yet) or claimed in job g. */
+  static constexpr std::uint64_t open_in(std::uint64_t job) noexcept { return 2 * job; }
+  static constexpr std::uint64_t claimed_in(std::uint64_t job) noexcept { return 2 * job + 1; }
+
+  /** @brief Runs index @p own of job @p job if no one has claimed it, then any index of that job left open. */
+  void run_claimed_indices(int own, std::uint64_t job) noexcept {
+    if (claim(own, job)) run_index(own);
     for (int t = 0; t < size_; ++t)
-      if (t != own && claim(t)) run_index(t);
+      if (t != own && claim(t, job)) run_index(t);
   }
 
-  /** @brief Whether this thread claimed index @p t of the current job (unclaimed until now). */
-  bool claim(int t) noexcept {
-    return !claimed_[t].load(std::memory_order_relaxed) && !claimed_[t].exchange(true, std::memory_order_acq_rel);
+  /** @brief Whether this thread claimed index @p t of job @p job (open until now). */
+  bool claim(int t, std::uint64_t job) noexcept {
+    std::uint64_t open = open_in(job);
+    return index_state_[t].load(std::memory_order_relaxed) == open &&
+           index_state_[t].compare_exchange_strong(open, claimed_in(job), std::memory_order_acq_rel);
   }
 
   void run_index(int t) noexcept {
@@ -179,7 +187,7 @@ class thread_pool {
         current = generation_.load(std::memory_order_acquire);
       }
       seen = current;
-      run_claimed_indices(own);
+      run_claimed_indices(own, current);
     }
   }
 
@@ -190,8 +198,8 @@ class thread_pool {
   std::condition_variable wake_;
   bool stop_ = false;
   std::atomic<std::uint64_t> generation_{0};
-  std::unique_ptr<std::atomic<bool>[]> claimed_;  // per index of the current job: claimed yet
-  std::atomic<int> remaining_{0};                 // indices of the current job not yet finished
+  std::unique_ptr<std::atomic<std::uint64_t>[]> index_state_;  // per index: open_in or claimed_in a job
+  std::atomic<int> remaining_{0};                              // indices of the current job not yet finished
   void* body_ = nullptr;
   void (*invoke_)(void*, int) = nullptr;
   std::mutex error_mutex_;
