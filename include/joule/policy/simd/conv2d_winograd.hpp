@@ -34,7 +34,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <utility>
 
 #include <joule/core/context.hpp>
 #include <joule/ops/desc/conv2d.hpp>
@@ -205,6 +204,20 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
   return plan;
 }
 
+/**
+ * @brief Fetches rows [y, y + rows) of the plane after @p plane (the next input channel's), clipped
+ * to the plane, while this channel's patches are transformed: a channel's rows of a chunk are a
+ * short run each, too short for the hardware prefetcher to follow from one channel to the next.
+ */
+inline void prefetch_next_channel_rows(const conv2d_op& op, const float* plane, std::int64_t y,
+                                       std::int64_t rows) noexcept {
+  const std::int64_t y0 = std::max<std::int64_t>(0, y), y1 = std::min(op.h, y + rows);
+  const float* next = plane + op.h * op.w;
+  const char* first = reinterpret_cast<const char*>(next + y0 * op.w);
+  const char* last = reinterpret_cast<const char*>(next + y1 * op.w);
+  for (const char* line = first; line < last; line += 64) __builtin_prefetch(line, 0, 3);
+}
+
 #if defined(__AVX512F__)
 /**
  * @brief F(2x2, 3x3)'s taps for two rows of tiles in one vector, on planes of at most
@@ -252,14 +265,10 @@ inline std::int64_t winograd_input_paired_rows(const conv2d_op& op, const winogr
     const float* plane_a = op.input + (r / plan.tiles_h * op.c_in + c) * plane_floats;
     const float* plane_b = op.input + ((r + 1) / plan.tiles_h * op.c_in + c) * plane_floats;
     const std::int64_t ya = 2 * (r % plan.tiles_h) - 1, yb = 2 * ((r + 1) % plan.tiles_h) - 1;
-    // The next channel's rows for these two tile rows (as winograd_input_channel does for one).
-    if (c + 1 < op.c_in)
-      for (const auto& [plane, y] : {std::pair{plane_a, ya}, std::pair{plane_b, yb}}) {
-        const std::int64_t y0 = std::max<std::int64_t>(0, y), y1 = std::min(op.h, y + 4);
-        const char* first = reinterpret_cast<const char*>(plane + plane_floats + y0 * op.w);
-        const char* last = reinterpret_cast<const char*>(plane + plane_floats + y1 * op.w);
-        for (const char* line = first; line < last; line += 64) __builtin_prefetch(line, 0, 3);
-      }
+    if (c + 1 < op.c_in) {  // the next channel's rows for these two tile rows
+      prefetch_next_channel_rows(op, plane_a, ya, 4);
+      prefetch_next_channel_rows(op, plane_b, yb, 4);
+    }
     batch h[4][4];  // h[a][j]: row a of both rows' patches through B, column j
 #pragma GCC unroll 4
     for (int a = 0; a < 4; ++a) {
@@ -304,15 +313,7 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
     const float* plane = op.input + (image * op.c_in + c) * op.h * op.w;
     float* dst = v + c * plan.ld + (r - r0) * tw;
-    // The next channel's rows for this tile row, fetched while this one's are transformed: a
-    // channel's rows of a chunk are a short run each, too short for the hardware prefetcher to
-    // follow from one channel to the next.
-    if (c + 1 < op.c_in) {
-      const std::int64_t y0 = std::max<std::int64_t>(0, Tile * ty - 1), y1 = std::min(op.h, Tile * ty + Tile + 1);
-      const char* first = reinterpret_cast<const char*>(plane + op.h * op.w + y0 * op.w);
-      const char* last = reinterpret_cast<const char*>(plane + op.h * op.w + y1 * op.w);
-      for (const char* line = first; line < last; line += 64) __builtin_prefetch(line, 0, 3);
-    }
+    if (c + 1 < op.c_in) prefetch_next_channel_rows(op, plane, Tile * ty - 1, alpha);  // the next channel's rows
     for (std::int64_t x0 = 0; x0 < tw; x0 += kLanes) {
       batch h[alpha][alpha];  // h[a][j]: row a of the patch through B, column j
 #pragma GCC unroll 6
