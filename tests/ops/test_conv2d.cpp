@@ -363,8 +363,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
   // GEMM's A, in tiles of 12 rows: ResNet-50's layers at 1 and 3 images (one GEMM over every image),
   // MobileNetV2's (its depthwise layers take no packed weight and run as given), then output
   // channels that leave a ragged last tile (1, 5, 13, 37) or fill tiles exactly (24), several k
-  // blocks (depth 576, 1152, 2304), the direct 1x1 lowering (no im2col) and strided ones, every
-  // activation, on 1 and 2 threads.
+  // blocks (depth 576, 1152, 2304), the direct 1x1 lowering (no im2col) and strided ones, panels
+  // that run from one image into the next two or three, every activation, on 1 and 2 threads.
   if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam, conv2d_packing::channels_as_rows>) {
     GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
   } else {
@@ -390,6 +390,12 @@ TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
           {"3x3 deep, 2 images", shape{2, 256, 9, 9}, shape{40, 256, 3, 3}, stride_pad(1, 1), true, false,
            activation::gelu_tanh},
           {"7x7 stride 2", shape{1, 3, 45, 45}, shape{16, 3, 7, 7}, stride_pad(2, 3), true, false, activation::relu},
+          // Panels across two images, stored under masks to both, over two k blocks, with the
+          // residual; and panels across three (15 columns an image), through a buffer.
+          {"1x1 3 images of 7x7, deep", shape{3, 300, 7, 7}, shape{20, 300, 1, 1}, stride_pad(1, 0), true, true,
+           activation::relu},
+          {"1x1 3 images of 3x5", shape{3, 40, 3, 5}, shape{14, 40, 1, 1}, stride_pad(1, 0), true, true,
+           activation::relu6},
       };
       for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::channels_as_rows);
     }

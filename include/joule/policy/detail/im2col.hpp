@@ -437,6 +437,30 @@ inline void im2col_row_segment(const void* source, std::int64_t r, std::int64_t 
 }
 
 /**
+ * @brief im2col_row_segment for a 1x1, stride-1, unpadded convolution over several images
+ * (im2col_source::images > 1): row r is input channel r's plane of each image in turn, so each
+ * image's run is a plain copy. The flat window's path (image_row_segment) made each vector from a
+ * mask looked up per tap and vector, a seventh of the time of ResNet-50's 1x1 layers at 8 images.
+ * The next channel's runs are fetched while this one's are copied, as the flat path does.
+ */
+inline void plane_row_segment(const void* source, std::int64_t r, std::int64_t j0, std::int64_t count,
+                              float* dst) noexcept {
+  const auto& s = *static_cast<const im2col_source*>(source);
+  const std::int64_t pixels = s.g->h * s.g->w;
+  constexpr std::int64_t kLine = 64 / sizeof(float);
+  for (std::int64_t j = j0, end = j0 + count; j < end;) {
+    const std::int64_t image = j / s.image_columns, column = j - image * s.image_columns;
+    const std::int64_t run = std::min(s.image_columns - column, end - j);
+    const std::int64_t real = std::clamp<std::int64_t>(pixels - column, 0, run);
+    const float* src = s.input + image * s.image_floats + r * pixels + column;
+    for (std::int64_t i = 0; i < real; i += kLine) __builtin_prefetch(src + pixels + i, 0, 3);
+    copy_floats(src, real, dst + (j - j0));
+    fill_floats(dst + (j - j0) + real, run - real, 0.f);
+    j += run;
+  }
+}
+
+/**
  * @brief The columns matrix of @p channels planes of @p input ([channels, h, w]), row by row
  * (im2col_row_segment): channels · kh · kw rows of out_h · out_w columns. Rows are split across
  * the context's threads.
@@ -509,7 +533,7 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
                    .alpha = 1.f,
                    .ep = {}};
       if (on_demand && (as_one || !direct)) {
-        gemm.b_rows = &im2col_row_segment;
+        gemm.b_rows = direct ? &plane_row_segment : &im2col_row_segment;
         gemm.b_source = &source;
       }
       if (as_one) {

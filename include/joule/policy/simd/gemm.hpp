@@ -160,6 +160,14 @@ struct tile_target {
    */
   const float* prefetch_a = nullptr;
   std::int64_t prefetch_a_rows = 0;
+  /**
+   * @brief Columns of the tile in C's image at c, when its columns run on into the next image's
+   * (gemm_op::images), or 0: columns [split, cols) are that next image's [0, cols - split), its C
+   * at c_next and its residual at residual_next (both at the tile's first row, column 0).
+   */
+  std::int64_t split = 0;
+  float* c_next = nullptr;
+  const float* residual_next = nullptr;
 };
 
 /**
@@ -268,6 +276,50 @@ template <std::int64_t Rows>
 }
 
 /**
+ * @brief Stores a tile whose columns run from one image's C into the next's (tile_target::split):
+ * each vector under two lane masks, one per image, the partial sum of the k blocks before loaded
+ * the same way, and the epilogue on the last k block. Out of line, as store_tile_generic is.
+ * These panels went through a buffer (straddling_panel): a copy of the partial sum in and of the
+ * tile out, per image and k block, and a second pass for the epilogue; ResNet-50's 7 x 7 layers at
+ * 8 images a call straddle in 7 of their 13 panels.
+ */
+template <std::int64_t Rows>
+[[gnu::noinline]] void store_split_tile(const gemm_op& op, const batch (&acc)[Rows][gemm_blocking::kPanelVectors],
+                                        const tile_target& t) {
+  constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
+  const bool finish = t.last_k_block;
+#pragma GCC unroll 4
+  for (std::int64_t v = 0; v < kV; ++v) {
+    const std::int64_t lo = v * kLanes, count = std::clamp<std::int64_t>(t.cols - lo, 0, kLanes);
+    if (count == 0) continue;
+    const std::int64_t in_first = std::clamp<std::int64_t>(t.split - lo, 0, count);
+    const std::uint32_t first = (1u << in_first) - 1u, second = ((1u << count) - 1u) & ~first;
+    const std::int64_t next_col =
+        lo - t.split;  // the next image's column at lane 0 (negative: the first image's lanes)
+    batch column_bias(0.f);
+    if (finish && op.ep.bias && op.ep.axis == bias_axis::column)
+      column_bias = load_lanes(op.ep.bias + t.col + lo, first) + load_lanes(op.ep.bias + next_col, second);
+#pragma GCC unroll 16
+    for (std::int64_t r = 0; r < Rows; ++r) {
+      float* c_first = t.c + r * t.ldc + lo;
+      float* c_second = t.c_next + r * t.ldc + next_col;
+      batch sum = acc[r][v];
+      if (!t.first_k_block) sum += load_lanes(c_first, first) + load_lanes(c_second, second);
+      if (finish) {
+        if (op.alpha != 1.f) sum *= batch(op.alpha);
+        if (op.ep.bias) sum += op.ep.axis == bias_axis::row ? batch(op.ep.bias[t.row + r]) : column_bias;
+        if (op.ep.residual)
+          sum += load_lanes(op.ep.residual + (t.row + r) * op.ep.ldr + t.col + lo, first) +
+                 load_lanes(t.residual_next + r * op.ep.ldr + next_col, second);
+        sum = activate(op.ep.act, sum);
+      }
+      store_lanes(sum, c_first, first);
+      store_lanes(sum, c_second, second);
+    }
+  }
+}
+
+/**
  * @brief Hands a finished tile to gemm_op::tile_sink: the tile plus C's partial sum of the k blocks
  * before (unless this is the first), through an aligned buffer in L1. Out of line, as
  * store_tile_generic is, so that the k loop keeps every accumulator in a register.
@@ -364,6 +416,14 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
         for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
       }
     }
+  }
+  if (t.split > 0) {
+    batch out[Rows][kV];  // a copy, as for store_tile_generic below
+#pragma GCC unroll 16
+    for (std::int64_t r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+      for (std::int64_t v = 0; v < kV; ++v) out[r][v] = acc[r][v];
+    return store_split_tile<Rows>(op, out, t);
   }
   if (t.last_k_block && op.tile_sink) {
     batch out[Rows][kV];  // a copy, as for store_tile_generic below
@@ -530,7 +590,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
       // Row tile [ir, ir + kRows) x panel q, prefetching prefetch_b_lines lines from prefetch_b (B
       // packed ahead), and the next row tile's A when prefetch_a_next says so.
       auto tile = [&](std::int64_t r, std::int64_t q, const float* prefetch_b, std::int64_t prefetch_b_lines,
-                      bool prefetch_a_next) {
+                      bool prefetch_a_next) __attribute__((always_inline)) {
         const std::int64_t ir = tiling.start(r), rows = tiling.rows(r), next_rows = tiling.rows(r + 1);
         const bool prefetch_a = prefetch_a_next && next_rows > 0;
         const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
@@ -542,7 +602,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         const std::int64_t image = op.images > 1 ? (jc + q) / op.image_columns : 0;
         const std::int64_t j = jc + q - image * op.image_columns;
         const std::int64_t width = std::min(blk::kPanel, nc - q);
-        if (op.images > 1 && j + width > op.image_columns)
+        // A panel that runs on into the next image: stored straight to both images' C when it
+        // spans two and no padding (store_split_tile), else through a buffer.
+        const bool straddles = op.images > 1 && j + width > op.image_columns;
+        const std::int64_t split = straddles ? op.image_columns - j : 0;
+        if (straddles && (op.image_columns != op.n || width - split > op.image_columns))
           return straddling_panel(op, micro_kernel_for(rows, false, layout), a, kc, panel, ir, rows, jc + q, width,
                                   pc == 0, pc + kc >= op.k);
         if (image != target_image) {
@@ -550,18 +614,22 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
           target.ep.residual = op.ep.residual ? op.ep.residual + image * op.c_image_stride : nullptr;
           target_image = image;
         }
-        const tile_target t{target.c + ir * op.ldc + j,
-                            op.ldc,
-                            ir,
-                            j,
-                            rows,
-                            std::min(width, op.n - j),
-                            pc == 0,
-                            pc + kc >= op.k,
-                            prefetch ? prefetch_b : nullptr,
-                            prefetch ? prefetch_b_lines : 0,
-                            prefetch_a && q == 0 ? a + rows * (op.a_packed ? op.k : op.lda) : nullptr,
-                            prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0};
+        const tile_target t{
+            target.c + ir * op.ldc + j,
+            op.ldc,
+            ir,
+            j,
+            rows,
+            straddles ? width : std::min(width, op.n - j),
+            pc == 0,
+            pc + kc >= op.k,
+            prefetch ? prefetch_b : nullptr,
+            prefetch ? prefetch_b_lines : 0,
+            prefetch_a && q == 0 ? a + rows * (op.a_packed ? op.k : op.lda) : nullptr,
+            prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0,
+            split,
+            straddles ? op.c + (image + 1) * op.c_image_stride + ir * op.ldc : nullptr,
+            straddles && op.ep.residual ? op.ep.residual + (image + 1) * op.c_image_stride + ir * op.ep.ldr : nullptr};
         micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
       };
       if (panel_outer) {

@@ -129,6 +129,25 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
 }
 
 /**
+ * @brief Stores the lanes of @p v that @p lanes (bit l for lane l) selects to p[0, kLanes), writing
+ * nothing else: p may point partly outside the array, as with load_lanes.
+ */
+[[gnu::always_inline]] inline void store_lanes(batch v, float* p, std::uint32_t lanes) noexcept {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>(lanes), v);
+#elif defined(__AVX2__)
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i mask = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(lanes)), bit), bit);
+  _mm256_maskstore_ps(p, mask, v);
+#else
+  alignas(64) float out[kLanes];
+  v.store_aligned(out);
+  for (std::int64_t i = 0; i < kLanes; ++i)
+    if (lanes >> i & 1u) p[i] = out[i];
+#endif
+}
+
+/**
  * @brief The lanes of row[start, start + count) that fall on the row [0, width), the others 0,
  * for count <= kLanes: a convolution's windows overhang its plane by the padding on either side.
  */
