@@ -409,11 +409,11 @@ TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
 // tiles than one chunk (2 x 64 x 60 x 60: tile rows split across threads, several chunks each),
 // few tiles and many channels (7 x 7 x 512: output channels split), output channels that leave a
 // ragged row tile (1, 5, 13, 37), one input channel, several k blocks (c_in 576), every
-// activation, with and without bias and residual, on 1 and 2 threads. F(2x2, 3x3) takes planes of
-// at most 7 tiles a row two rows of tiles a vector (14 x 14, 7 x 7, 9x13, 1x5, 5x1, 6x6 here, with
-// odd and even counts of tile rows per thread and chunk, and rows of different images side by
-// side). Each output is checked against the double reference within Winograd's own error bound
-// (winograd_magnitude).
+// activation, with and without bias and residual, on 1 and 2 threads. Planes of at most 7 tiles a
+// row take two rows of tiles a vector (F(2x2, 3x3): 14 x 14, 7 x 7, 9x13, 1x5, 5x1, 6x6 here;
+// F(4x4, 3x3): 28 x 28, 26x27, 7 x 7, 9x13, 6x6, 1x5, 5x1), with odd and even counts of tile rows
+// per thread and chunk, and rows of different images side by side. Each output is checked against the double reference
+// within Winograd's own error bound (winograd_magnitude).
 template <class P>
 void check_winograd(conv2d_conformance<P>& test, weight_as how) {
   auto rng = joule_test::rng_for_test();
@@ -440,6 +440,9 @@ void check_winograd(conv2d_conformance<P>& test, weight_as how) {
           {"7x7 wide channels", shape{1, 512, 7, 7}, shape{512, 512, 3, 3}, stride_pad(1, 1), true, true,
            activation::relu},
           {"deep", shape{1, 576, 6, 6}, shape{40, 576, 3, 3}, stride_pad(1, 1), true, false, activation::none},
+          {"28x28, 3 images", shape{3, 16, 28, 28}, shape{20, 16, 3, 3}, stride_pad(1, 1), true, true,
+           activation::relu},
+          {"26x27", shape{1, 8, 26, 27}, shape{12, 8, 3, 3}, stride_pad(1, 1), true, false, activation::relu6},
       };
       for (const auto& c : cases) test.check(t_ctx, c, rng, -1, how);
     }

@@ -238,7 +238,11 @@ inline void prefetch_next_channel_rows(const conv2d_op& op, const float* plane, 
   for (int t = 0; t < 4; ++t) d[t] = _mm512_permutex2var_ps(a, index[t], b);
 }
 
-/** @brief Tiles a row up to which paired_row_taps() takes two rows of tiles: 2 · 7 + 2 columns fill a vector. */
+/**
+ * @brief Tiles a row up to which the transforms take two rows of tiles a vector: F(2x2, 3x3)'s
+ * 2 · 7 + 2 columns fill one vector (paired_row_taps), F(4x4, 3x3)'s 4 · 7 + 2 two
+ * (paired_row_taps_4), and 2 · 7 tiles fill 14 of 16 lanes.
+ */
 inline constexpr std::int64_t kPairedTilesW = (kLanes - 2) / 2;
 
 /** @brief paired_row_taps()'s permutes for @p tw tiles a row: lane l of tap b reads column 2 l - 1 + b of its row. */
@@ -292,6 +296,78 @@ inline std::int64_t winograd_input_paired_rows(const conv2d_op& op, const winogr
   }
   return r;
 }
+
+/**
+ * @brief F(4x4, 3x3)'s taps for two rows of tiles in one vector, on planes of at most
+ * kPairedTilesW tiles a row (4 · 7 + 2 columns fit two vectors): d[b] lanes [0, tw) are row @p ya
+ * of @p plane_a's taps b (as row_taps<4>), lanes [tw, 2 tw) row @p yb's of @p plane_b; @p index[b]
+ * lane l reads column 4 (l mod tw) - 1 + b of its row's two vectors. ResNet-50's 28 x 28 planes
+ * have 7 tiles a row: one row of tiles a vector filled 7 of 16 lanes.
+ */
+[[gnu::always_inline]] inline void paired_row_taps_4(const conv2d_op& op, const float* plane_a, std::int64_t ya,
+                                                     const float* plane_b, std::int64_t yb, const __m512i (&index)[6],
+                                                     __mmask16 second_row, batch (&d)[6]) noexcept {
+  // Columns -1 .. 30 of a row, zeros off the plane (the padding).
+  const auto load = [&](const float* plane, std::int64_t y, __m512& low, __m512& high) {
+    low = high = _mm512_setzero_ps();
+    if (y < 0 || y >= op.h) return;
+    low = load_row_part(plane + y * op.w, op.w, -1, kLanes);
+    high = load_row_part(plane + y * op.w, op.w, kLanes - 1, kLanes);
+  };
+  __m512 a_low, a_high, b_low, b_high;
+  load(plane_a, ya, a_low, a_high);
+  load(plane_b, yb, b_low, b_high);
+#pragma GCC unroll 6
+  for (int t = 0; t < 6; ++t)
+    d[t] = _mm512_mask_blend_ps(second_row, _mm512_permutex2var_ps(a_low, index[t], a_high),
+                                _mm512_permutex2var_ps(b_low, index[t], b_high));
+}
+
+/**
+ * @brief winograd_input_channel's F(4x4, 3x3) rows two at a time (tiles_w <= kPairedTilesW), as
+ * winograd_input_paired_rows does F(2x2, 3x3)'s; returns the first row left (r1, or r1 - 1).
+ */
+inline std::int64_t winograd_input_paired_rows_4(const conv2d_op& op, const winograd_plan& plan, std::int64_t c,
+                                                 std::int64_t r0, std::int64_t r1, float* v) noexcept {
+  const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld, plane_floats = op.h * op.w;
+  __m512i index[6];
+  alignas(64) std::int32_t lanes[kLanes];
+  for (int b = 0; b < 6; ++b) {
+    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = static_cast<std::int32_t>(l < 2 * tw ? 4 * (l % tw) + b : 0);
+    index[b] = _mm512_load_si512(lanes);
+  }
+  const auto second_row = static_cast<__mmask16>(((1u << (2 * tw)) - 1u) & ~((1u << tw) - 1u));
+  std::int64_t r = r0;
+  for (; r + 1 < r1; r += 2) {
+    const float* plane_a = op.input + (r / plan.tiles_h * op.c_in + c) * plane_floats;
+    const float* plane_b = op.input + ((r + 1) / plan.tiles_h * op.c_in + c) * plane_floats;
+    const std::int64_t ya = 4 * (r % plan.tiles_h) - 1, yb = 4 * ((r + 1) % plan.tiles_h) - 1;
+    if (c + 1 < op.c_in) {  // the next channel's rows for these two tile rows
+      prefetch_next_channel_rows(op, plane_a, ya, 6);
+      prefetch_next_channel_rows(op, plane_b, yb, 6);
+    }
+    batch h[6][6];  // h[a][j]: row a of both rows' patches through B, column j
+#pragma GCC unroll 6
+    for (int a = 0; a < 6; ++a) {
+      batch d[6];
+      paired_row_taps_4(op, plane_a, ya + a, plane_b, yb + a, index, second_row, d);
+      winograd_input_1d<4>(d, h[a], 1);
+    }
+    batch out[36];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; ++j) {
+      batch column[6];
+#pragma GCC unroll 6
+      for (int a = 0; a < 6; ++a) column[a] = h[a][j];
+      winograd_input_1d<4>(column, out + j, 6);
+    }
+    // Whole vectors, as winograd_input_paired_rows stores them.
+    float* dst = v + c * plan.ld + (r - r0) * tw;
+#pragma GCC unroll 36
+    for (int xi = 0; xi < 36; ++xi) out[xi].store_unaligned(dst + xi * xi_stride);
+  }
+  return r;
+}
 #endif
 
 /**
@@ -306,8 +382,9 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
   const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld;
   std::int64_t r = r0;
 #if defined(__AVX512F__)
-  if constexpr (Tile == 2)
-    if (tw <= kPairedTilesW) r = winograd_input_paired_rows(op, plan, c, r0, r1, v);
+  if (tw <= kPairedTilesW)
+    r = Tile == 2 ? winograd_input_paired_rows(op, plan, c, r0, r1, v)
+                  : winograd_input_paired_rows_4(op, plan, c, r0, r1, v);
 #endif
   for (; r < r1; ++r) {
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
@@ -390,6 +467,63 @@ inline std::int64_t winograd_output_paired_rows(const conv2d_op& op, const winog
   }
   return r;
 }
+
+/**
+ * @brief winograd_output_channel's F(4x4, 3x3) rows two at a time (tiles_w <= kPairedTilesW, as
+ * winograd_input_paired_rows_4 stored them); returns the first row left (r1, or r1 - 1). The
+ * tiles' columns interleaved as for one row of tiles put the first row's output columns at
+ * [0, 4 tw) of the four vectors, the second's at [4 tw, 8 tw).
+ */
+inline std::int64_t winograd_output_paired_rows_4(const conv2d_op& op, const winograd_plan& plan, std::int64_t k,
+                                                  std::int64_t r0, std::int64_t r1, const float* m) noexcept {
+  const std::int64_t tw = plan.tiles_w, xi_stride = plan.c_out_rows * plan.ld;
+  const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
+  // The second row's columns: lanes [s, s + 16) of (line[q], line[q + 1]) from q = 4 tw / 16.
+  const std::int64_t q0 = 4 * tw / kLanes, shift = 4 * tw % kLanes;
+  alignas(64) std::int32_t lanes[kLanes];
+  for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = static_cast<std::int32_t>(shift + l);
+  const __m512i from_shift = _mm512_load_si512(lanes);
+  std::int64_t r = r0;
+  for (; r + 1 < r1; r += 2) {
+    const float* src = m + k * plan.ld + (r - r0) * tw;
+    batch s[6][4];  // s[i][b]: row i of both rows' tiles through A, column b
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+      batch row[6];
+#pragma GCC unroll 6
+      for (int j = 0; j < 6; ++j) row[j] = batch::load_unaligned(src + (6 * i + j) * xi_stride);
+      winograd_output_1d<4>(row, 1, s[i]);
+    }
+    batch y[4][4];  // y[b][a]: output row a, column b of each tile
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; ++b) {
+      batch column[6];
+#pragma GCC unroll 6
+      for (int i = 0; i < 6; ++i) column[i] = s[i][b];
+      winograd_output_1d<4>(column, 1, y[b]);
+    }
+    for (int a = 0; a < 4; ++a) {
+      // Virtual columns 4 · tile + b of the 16 tiles, as winograd_output_channel interleaves them.
+      const batch even_lo = interleave<true>(y[0][a], y[2][a]), even_hi = interleave<false>(y[0][a], y[2][a]);
+      const batch odd_lo = interleave<true>(y[1][a], y[3][a]), odd_hi = interleave<false>(y[1][a], y[3][a]);
+      const batch line[5] = {interleave<true>(even_lo, odd_lo), interleave<false>(even_lo, odd_lo),
+                             interleave<true>(even_hi, odd_hi), interleave<false>(even_hi, odd_hi), batch(0.f)};
+      for (int half = 0; half < 2; ++half) {  // tile row r, then r + 1
+        const std::int64_t image = (r + half) / plan.tiles_h, out_y = 4 * ((r + half) % plan.tiles_h) + a;
+        if (out_y >= op.out_h) continue;
+        const std::int64_t at = (image * op.c_out + k) * op.out_h * op.out_w + out_y * op.out_w;
+        for (std::int64_t x = 0; x < op.out_w; x += kLanes) {
+          const std::int64_t q = x / kLanes;
+          const batch v =
+              half == 0 ? line[q] : batch(_mm512_permutex2var_ps(line[q0 + q], from_shift, line[q0 + q + 1]));
+          store_conv_lanes(v, bias, op.ep.residual ? op.ep.residual + at + x : nullptr, op.ep.act, op.output + at + x,
+                           std::min(kLanes, op.out_w - x));
+        }
+      }
+    }
+  }
+  return r;
+}
 #endif
 
 /**
@@ -406,8 +540,9 @@ inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& pl
   const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
   std::int64_t r = r0;
 #if defined(__AVX512F__)
-  if constexpr (Tile == 2)
-    if (tw <= kPairedTilesW) r = winograd_output_paired_rows(op, plan, k, r0, r1, m);
+  if (tw <= kPairedTilesW)
+    r = Tile == 2 ? winograd_output_paired_rows(op, plan, k, r0, r1, m)
+                  : winograd_output_paired_rows_4(op, plan, k, r0, r1, m);
 #endif
   for (; r < r1; ++r) {
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
