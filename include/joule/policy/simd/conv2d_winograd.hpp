@@ -109,6 +109,45 @@ template <int Tile>
   }
 }
 
+/** @brief B^T d B's second pass: the columns of h (h[a][j]: row a of the patches through B, column j) through B. */
+template <int Tile>
+[[gnu::always_inline]] inline void winograd_input_columns(const batch (&h)[Tile + 2][Tile + 2],
+                                                          batch (&out)[(Tile + 2) * (Tile + 2)]) noexcept {
+  constexpr int alpha = Tile + 2;
+#pragma GCC unroll 6
+  for (int j = 0; j < alpha; ++j) {
+    batch column[alpha];
+#pragma GCC unroll 6
+    for (int a = 0; a < alpha; ++a) column[a] = h[a][j];
+    winograd_input_1d<Tile>(column, out + j, alpha);
+  }
+}
+
+/**
+ * @brief Y = A^T M A for the tiles of a vector: M_ξ's vector at src + ξ · xi_stride; y[b][a] is
+ * output row a, column b of each tile.
+ */
+template <int Tile>
+[[gnu::always_inline]] inline void winograd_output_tiles(const float* src, std::int64_t xi_stride,
+                                                         batch (&y)[Tile][Tile]) noexcept {
+  constexpr int alpha = Tile + 2;
+  batch s[alpha][Tile];  // s[i][b]: row i of the tiles through A, column b
+#pragma GCC unroll 6
+  for (int i = 0; i < alpha; ++i) {
+    batch row[alpha];
+#pragma GCC unroll 6
+    for (int j = 0; j < alpha; ++j) row[j] = batch::load_unaligned(src + (alpha * i + j) * xi_stride);
+    winograd_output_1d<Tile>(row, 1, s[i]);
+  }
+#pragma GCC unroll 4
+  for (int b = 0; b < Tile; ++b) {
+    batch column[alpha];
+#pragma GCC unroll 6
+    for (int i = 0; i < alpha; ++i) column[i] = s[i][b];
+    winograd_output_1d<Tile>(column, 1, y[b]);
+  }
+}
+
 /**
  * @brief Lanes a0 b0 a1 b1 ... of the first halves of @p a and @p b (Low) or of their second halves:
  * a true zip across the whole vector. xsimd 8's zip_lo/zip_hi interleave within each 128-bit lane
@@ -281,13 +320,7 @@ inline std::int64_t winograd_input_paired_rows(const conv2d_op& op, const winogr
       winograd_input_1d<2>(d, h[a], 1);
     }
     batch out[16];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      batch column[4];
-#pragma GCC unroll 4
-      for (int a = 0; a < 4; ++a) column[a] = h[a][j];
-      winograd_input_1d<2>(column, out + j, 4);
-    }
+    winograd_input_columns<2>(h, out);
     // Whole vectors: lanes past the two rows' tiles land on the next rows', stored after, or on
     // the slack at the end of the chunk.
     float* dst = v + c * plan.ld + (r - r0) * tw;
@@ -354,13 +387,7 @@ inline std::int64_t winograd_input_paired_rows_4(const conv2d_op& op, const wino
       winograd_input_1d<4>(d, h[a], 1);
     }
     batch out[36];
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; ++j) {
-      batch column[6];
-#pragma GCC unroll 6
-      for (int a = 0; a < 6; ++a) column[a] = h[a][j];
-      winograd_input_1d<4>(column, out + j, 6);
-    }
+    winograd_input_columns<4>(h, out);
     // Whole vectors, as winograd_input_paired_rows stores them.
     float* dst = v + c * plan.ld + (r - r0) * tw;
 #pragma GCC unroll 36
@@ -400,13 +427,7 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
         winograd_input_1d<Tile>(d, h[a], 1);
       }
       batch out[alpha * alpha];
-#pragma GCC unroll 6
-      for (int j = 0; j < alpha; ++j) {
-        batch column[alpha];
-#pragma GCC unroll 6
-        for (int a = 0; a < alpha; ++a) column[a] = h[a][j];
-        winograd_input_1d<Tile>(column, out + j, alpha);
-      }
+      winograd_input_columns<Tile>(h, out);
       // Whole vectors: lanes past the row's tiles (zeros) land on the next row's, stored after, or
       // on the slack at the end of the chunk.
 #pragma GCC unroll 36
@@ -434,22 +455,8 @@ inline std::int64_t winograd_output_paired_rows(const conv2d_op& op, const winog
   std::int64_t r = r0;
   for (; r + 1 < r1; r += 2) {
     const float* src = m + k * plan.ld + (r - r0) * tw;
-    batch s[4][2];  // s[i][b]: row i of both rows' tiles through A, column b
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      batch row[4];
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) row[j] = batch::load_unaligned(src + (4 * i + j) * xi_stride);
-      winograd_output_1d<2>(row, 1, s[i]);
-    }
-    batch y[2][2];  // y[b][a]: output row a, column b of each tile
-#pragma GCC unroll 2
-    for (int b = 0; b < 2; ++b) {
-      batch column[4];
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) column[i] = s[i][b];
-      winograd_output_1d<2>(column, 1, y[b]);
-    }
+    batch y[2][2];  // y[b][a]: output row a, column b of each tile of both rows
+    winograd_output_tiles<2>(src, xi_stride, y);
     for (int half = 0; half < 2; ++half) {  // tile row r, then r + 1
       const std::int64_t image = (r + half) / plan.tiles_h, ty = (r + half) % plan.tiles_h;
       const std::int64_t plane = (image * op.c_out + k) * op.out_h * op.out_w;
@@ -486,22 +493,8 @@ inline std::int64_t winograd_output_paired_rows_4(const conv2d_op& op, const win
   std::int64_t r = r0;
   for (; r + 1 < r1; r += 2) {
     const float* src = m + k * plan.ld + (r - r0) * tw;
-    batch s[6][4];  // s[i][b]: row i of both rows' tiles through A, column b
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; ++i) {
-      batch row[6];
-#pragma GCC unroll 6
-      for (int j = 0; j < 6; ++j) row[j] = batch::load_unaligned(src + (6 * i + j) * xi_stride);
-      winograd_output_1d<4>(row, 1, s[i]);
-    }
-    batch y[4][4];  // y[b][a]: output row a, column b of each tile
-#pragma GCC unroll 4
-    for (int b = 0; b < 4; ++b) {
-      batch column[6];
-#pragma GCC unroll 6
-      for (int i = 0; i < 6; ++i) column[i] = s[i][b];
-      winograd_output_1d<4>(column, 1, y[b]);
-    }
+    batch y[4][4];  // y[b][a]: output row a, column b of each tile of both rows
+    winograd_output_tiles<4>(src, xi_stride, y);
     for (int a = 0; a < 4; ++a) {
       // Virtual columns 4 · tile + b of the 16 tiles, as winograd_output_channel interleaves them.
       const batch even_lo = interleave<true>(y[0][a], y[2][a]), even_hi = interleave<false>(y[0][a], y[2][a]);
@@ -535,7 +528,6 @@ inline std::int64_t winograd_output_paired_rows_4(const conv2d_op& op, const win
 template <int Tile>
 inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& plan, std::int64_t k, std::int64_t r0,
                                     std::int64_t r1, const float* m) noexcept {
-  constexpr int alpha = winograd_alpha<Tile>;
   const std::int64_t tw = plan.tiles_w, xi_stride = plan.c_out_rows * plan.ld;
   const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
   std::int64_t r = r0;
@@ -549,22 +541,8 @@ inline void winograd_output_channel(const conv2d_op& op, const winograd_plan& pl
     const std::int64_t plane = (image * op.c_out + k) * op.out_h * op.out_w;
     const float* src = m + k * plan.ld + (r - r0) * tw;
     for (std::int64_t x0 = 0; x0 < tw; x0 += kLanes) {
-      batch s[alpha][Tile];  // s[i][b]: row i of the tile through A, column b
-#pragma GCC unroll 6
-      for (int i = 0; i < alpha; ++i) {
-        batch row[alpha];
-#pragma GCC unroll 6
-        for (int j = 0; j < alpha; ++j) row[j] = batch::load_unaligned(src + (alpha * i + j) * xi_stride + x0);
-        winograd_output_1d<Tile>(row, 1, s[i]);
-      }
       batch y[Tile][Tile];  // y[b][a]: output row a, column b of each tile
-#pragma GCC unroll 4
-      for (int b = 0; b < Tile; ++b) {
-        batch column[alpha];
-#pragma GCC unroll 6
-        for (int i = 0; i < alpha; ++i) column[i] = s[i][b];
-        winograd_output_1d<Tile>(column, 1, y[b]);
-      }
+      winograd_output_tiles<Tile>(src + x0, xi_stride, y);
       const std::int64_t x = Tile * x0, columns = std::min(Tile * kLanes, op.out_w - x);
       for (int a = 0; a < Tile; ++a) {
         const std::int64_t out_y = Tile * ty + a;
