@@ -259,139 +259,100 @@ inline void prefetch_next_channel_rows(const conv2d_op& op, const float* plane, 
 
 #if defined(__AVX512F__)
 /**
- * @brief F(2x2, 3x3)'s taps for two rows of tiles in one vector, on planes of at most
- * kPairedTilesW tiles a row: d[b] lanes [0, tw) are row @p ya of @p plane_a's taps b (as
- * row_taps<2>), lanes [tw, 2 tw) row @p yb's of @p plane_b; @p index from paired_tap_index().
- * ResNet-50's 14 x 14 planes have 7 tiles a row: one row of tiles a vector filled 7 of 16 lanes,
- * and the transform ran once per 7 tiles; two rows fill 14.
- */
-[[gnu::always_inline]] inline void paired_row_taps(const conv2d_op& op, const float* plane_a, std::int64_t ya,
-                                                   const float* plane_b, std::int64_t yb, const __m512i (&index)[4],
-                                                   batch (&d)[4]) noexcept {
-  // Columns -1 .. 14 of each row, zeros off the plane (the padding).
-  const __m512 a =
-      ya >= 0 && ya < op.h ? __m512(load_row_part(plane_a + ya * op.w, op.w, -1, kLanes)) : _mm512_setzero_ps();
-  const __m512 b =
-      yb >= 0 && yb < op.h ? __m512(load_row_part(plane_b + yb * op.w, op.w, -1, kLanes)) : _mm512_setzero_ps();
-#pragma GCC unroll 4
-  for (int t = 0; t < 4; ++t) d[t] = _mm512_permutex2var_ps(a, index[t], b);
-}
-
-/**
  * @brief Tiles a row up to which the transforms take two rows of tiles a vector: F(2x2, 3x3)'s
- * 2 · 7 + 2 columns fill one vector (paired_row_taps), F(4x4, 3x3)'s 4 · 7 + 2 two
- * (paired_row_taps_4), and 2 · 7 tiles fill 14 of 16 lanes.
+ * 2 · 7 + 2 columns fill one vector, F(4x4, 3x3)'s 4 · 7 + 2 two, and 2 · 7 tiles fill 14 of 16
+ * lanes. ResNet-50's 14 x 14 planes (F(2x2, 3x3)) and 28 x 28 ones (F(4x4, 3x3)) have 7 tiles a
+ * row: one row of tiles a vector filled 7 of 16 lanes, and the transforms, which took as long as
+ * the GEMMs between them, ran once per 7 tiles.
  */
 inline constexpr std::int64_t kPairedTilesW = (kLanes - 2) / 2;
 
-/** @brief paired_row_taps()'s permutes for @p tw tiles a row: lane l of tap b reads column 2 l - 1 + b of its row. */
-inline void paired_tap_index(std::int64_t tw, __m512i (&index)[4]) noexcept {
-  alignas(64) std::int32_t lanes[kLanes];
-  for (int b = 0; b < 4; ++b) {
-    for (std::int64_t l = 0; l < kLanes; ++l)
-      lanes[l] = static_cast<std::int32_t>(l < tw ? 2 * l + b : l < 2 * tw ? kLanes + 2 * (l - tw) + b : 0);
-    index[b] = _mm512_load_si512(lanes);
-  }
+/** @brief The permute index first, first + 1, ..., first + 15: 16 lanes of two vectors from lane @p first. */
+inline __m512i lanes_from(std::int64_t first) noexcept {
+  return _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first)),
+                          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 }
 
 /**
- * @brief winograd_input_channel's F(2x2, 3x3) rows two at a time (tiles_w <= kPairedTilesW): tile
- * rows r0, r0 + 1, ... up to the last pair before @p r1; returns the first row left (r1, or r1 - 1).
+ * @brief F(Tile x Tile, 3x3)'s taps for two rows of tiles in one vector, on planes of at most
+ * kPairedTilesW tiles a row: d[b] lanes [0, tw) are row ya of plane_a's taps b (as row_taps<Tile>),
+ * lanes [tw, 2 tw) row yb's of plane_b. F(2x2, 3x3) loads columns -1 .. 14 of each row and deals
+ * both out with one permute a tap; F(4x4, 3x3) loads columns -1 .. 30 of each (two vectors), a
+ * permute of each row and a blend a tap.
  */
+template <int Tile>
+struct paired_taps {
+  __m512i index[Tile + 2];   ///< per tap: lane l's column in its row's loads (F(2x2, 3x3): the second row's from 16)
+  __mmask16 second_row = 0;  ///< lanes [tw, 2 tw)
+
+  explicit paired_taps(std::int64_t tw) noexcept {
+    alignas(64) std::int32_t lanes[kLanes];
+    for (int b = 0; b < Tile + 2; ++b) {
+      for (std::int64_t l = 0; l < kLanes; ++l) {
+        const std::int64_t tile = l < tw ? l : l - tw, column = Tile * tile + b;
+        lanes[l] = static_cast<std::int32_t>(l >= 2 * tw ? 0 : Tile == 2 && l >= tw ? kLanes + column : column);
+      }
+      index[b] = _mm512_load_si512(lanes);
+    }
+    second_row = static_cast<__mmask16>(((1u << (2 * tw)) - 1u) & ~((1u << tw) - 1u));
+  }
+
+  [[gnu::always_inline]] void operator()(const conv2d_op& op, const float* plane_a, std::int64_t ya,
+                                         const float* plane_b, std::int64_t yb, batch (&d)[Tile + 2]) const noexcept {
+    // Columns -1 .. 16 · vectors - 2 of a row, zeros off the plane (the padding).
+    const auto load = [&](const float* plane, std::int64_t y, int vector) {
+      return y >= 0 && y < op.h ? __m512(load_row_part(plane + y * op.w, op.w, vector * kLanes - 1, kLanes))
+                                : _mm512_setzero_ps();
+    };
+    if constexpr (Tile == 2) {
+      const __m512 a = load(plane_a, ya, 0), b = load(plane_b, yb, 0);
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) d[t] = _mm512_permutex2var_ps(a, index[t], b);
+    } else {
+      const __m512 a_low = load(plane_a, ya, 0), a_high = load(plane_a, ya, 1);
+      const __m512 b_low = load(plane_b, yb, 0), b_high = load(plane_b, yb, 1);
+#pragma GCC unroll 6
+      for (int t = 0; t < 6; ++t)
+        d[t] = _mm512_mask_blend_ps(second_row, _mm512_permutex2var_ps(a_low, index[t], a_high),
+                                    _mm512_permutex2var_ps(b_low, index[t], b_high));
+    }
+  }
+};
+
+/**
+ * @brief winograd_input_channel's rows two at a time (tiles_w <= kPairedTilesW, paired_taps):
+ * tile rows r0, r0 + 1, ... up to the last pair before @p r1; returns the first row left (r1, or
+ * r1 - 1).
+ */
+template <int Tile>
 inline std::int64_t winograd_input_paired_rows(const conv2d_op& op, const winograd_plan& plan, std::int64_t c,
                                                std::int64_t r0, std::int64_t r1, float* v) noexcept {
+  constexpr int alpha = winograd_alpha<Tile>;
   const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld, plane_floats = op.h * op.w;
-  __m512i index[4];
-  paired_tap_index(tw, index);
+  const paired_taps<Tile> taps(tw);
   std::int64_t r = r0;
   for (; r + 1 < r1; r += 2) {
     const float* plane_a = op.input + (r / plan.tiles_h * op.c_in + c) * plane_floats;
     const float* plane_b = op.input + ((r + 1) / plan.tiles_h * op.c_in + c) * plane_floats;
-    const std::int64_t ya = 2 * (r % plan.tiles_h) - 1, yb = 2 * ((r + 1) % plan.tiles_h) - 1;
+    const std::int64_t ya = Tile * (r % plan.tiles_h) - 1, yb = Tile * ((r + 1) % plan.tiles_h) - 1;
     if (c + 1 < op.c_in) {  // the next channel's rows for these two tile rows
-      prefetch_next_channel_rows(op, plane_a, ya, 4);
-      prefetch_next_channel_rows(op, plane_b, yb, 4);
+      prefetch_next_channel_rows(op, plane_a, ya, alpha);
+      prefetch_next_channel_rows(op, plane_b, yb, alpha);
     }
-    batch h[4][4];  // h[a][j]: row a of both rows' patches through B, column j
-#pragma GCC unroll 4
-    for (int a = 0; a < 4; ++a) {
-      batch d[4];
-      paired_row_taps(op, plane_a, ya + a, plane_b, yb + a, index, d);
-      winograd_input_1d<2>(d, h[a], 1);
+    batch h[alpha][alpha];  // h[a][j]: row a of both rows' patches through B, column j
+#pragma GCC unroll 6
+    for (int a = 0; a < alpha; ++a) {
+      batch d[alpha];
+      taps(op, plane_a, ya + a, plane_b, yb + a, d);
+      winograd_input_1d<Tile>(d, h[a], 1);
     }
-    batch out[16];
-    winograd_input_columns<2>(h, out);
+    batch out[alpha * alpha];
+    winograd_input_columns<Tile>(h, out);
     // Whole vectors: lanes past the two rows' tiles land on the next rows', stored after, or on
     // the slack at the end of the chunk.
     float* dst = v + c * plan.ld + (r - r0) * tw;
-#pragma GCC unroll 16
-    for (int xi = 0; xi < 16; ++xi) out[xi].store_unaligned(dst + xi * xi_stride);
-  }
-  return r;
-}
-
-/**
- * @brief F(4x4, 3x3)'s taps for two rows of tiles in one vector, on planes of at most
- * kPairedTilesW tiles a row (4 · 7 + 2 columns fit two vectors): d[b] lanes [0, tw) are row @p ya
- * of @p plane_a's taps b (as row_taps<4>), lanes [tw, 2 tw) row @p yb's of @p plane_b; @p index[b]
- * lane l reads column 4 (l mod tw) - 1 + b of its row's two vectors. ResNet-50's 28 x 28 planes
- * have 7 tiles a row: one row of tiles a vector filled 7 of 16 lanes.
- */
-[[gnu::always_inline]] inline void paired_row_taps_4(const conv2d_op& op, const float* plane_a, std::int64_t ya,
-                                                     const float* plane_b, std::int64_t yb, const __m512i (&index)[6],
-                                                     __mmask16 second_row, batch (&d)[6]) noexcept {
-  // Columns -1 .. 30 of a row, zeros off the plane (the padding).
-  const auto load = [&](const float* plane, std::int64_t y, __m512& low, __m512& high) {
-    low = high = _mm512_setzero_ps();
-    if (y < 0 || y >= op.h) return;
-    low = load_row_part(plane + y * op.w, op.w, -1, kLanes);
-    high = load_row_part(plane + y * op.w, op.w, kLanes - 1, kLanes);
-  };
-  __m512 a_low, a_high, b_low, b_high;
-  load(plane_a, ya, a_low, a_high);
-  load(plane_b, yb, b_low, b_high);
-#pragma GCC unroll 6
-  for (int t = 0; t < 6; ++t)
-    d[t] = _mm512_mask_blend_ps(second_row, _mm512_permutex2var_ps(a_low, index[t], a_high),
-                                _mm512_permutex2var_ps(b_low, index[t], b_high));
-}
-
-/**
- * @brief winograd_input_channel's F(4x4, 3x3) rows two at a time (tiles_w <= kPairedTilesW), as
- * winograd_input_paired_rows does F(2x2, 3x3)'s; returns the first row left (r1, or r1 - 1).
- */
-inline std::int64_t winograd_input_paired_rows_4(const conv2d_op& op, const winograd_plan& plan, std::int64_t c,
-                                                 std::int64_t r0, std::int64_t r1, float* v) noexcept {
-  const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld, plane_floats = op.h * op.w;
-  __m512i index[6];
-  alignas(64) std::int32_t lanes[kLanes];
-  for (int b = 0; b < 6; ++b) {
-    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = static_cast<std::int32_t>(l < 2 * tw ? 4 * (l % tw) + b : 0);
-    index[b] = _mm512_load_si512(lanes);
-  }
-  const auto second_row = static_cast<__mmask16>(((1u << (2 * tw)) - 1u) & ~((1u << tw) - 1u));
-  std::int64_t r = r0;
-  for (; r + 1 < r1; r += 2) {
-    const float* plane_a = op.input + (r / plan.tiles_h * op.c_in + c) * plane_floats;
-    const float* plane_b = op.input + ((r + 1) / plan.tiles_h * op.c_in + c) * plane_floats;
-    const std::int64_t ya = 4 * (r % plan.tiles_h) - 1, yb = 4 * ((r + 1) % plan.tiles_h) - 1;
-    if (c + 1 < op.c_in) {  // the next channel's rows for these two tile rows
-      prefetch_next_channel_rows(op, plane_a, ya, 6);
-      prefetch_next_channel_rows(op, plane_b, yb, 6);
-    }
-    batch h[6][6];  // h[a][j]: row a of both rows' patches through B, column j
-#pragma GCC unroll 6
-    for (int a = 0; a < 6; ++a) {
-      batch d[6];
-      paired_row_taps_4(op, plane_a, ya + a, plane_b, yb + a, index, second_row, d);
-      winograd_input_1d<4>(d, h[a], 1);
-    }
-    batch out[36];
-    winograd_input_columns<4>(h, out);
-    // Whole vectors, as winograd_input_paired_rows stores them.
-    float* dst = v + c * plan.ld + (r - r0) * tw;
 #pragma GCC unroll 36
-    for (int xi = 0; xi < 36; ++xi) out[xi].store_unaligned(dst + xi * xi_stride);
+    for (int xi = 0; xi < alpha * alpha; ++xi) out[xi].store_unaligned(dst + xi * xi_stride);
   }
   return r;
 }
@@ -409,9 +370,7 @@ inline void winograd_input_channel(const conv2d_op& op, const winograd_plan& pla
   const std::int64_t tw = plan.tiles_w, xi_stride = op.c_in * plan.ld;
   std::int64_t r = r0;
 #if defined(__AVX512F__)
-  if (tw <= kPairedTilesW)
-    r = Tile == 2 ? winograd_input_paired_rows(op, plan, c, r0, r1, v)
-                  : winograd_input_paired_rows_4(op, plan, c, r0, r1, v);
+  if (tw <= kPairedTilesW) r = winograd_input_paired_rows<Tile>(op, plan, c, r0, r1, v);
 #endif
   for (; r < r1; ++r) {
     const std::int64_t image = r / plan.tiles_h, ty = r % plan.tiles_h;
@@ -449,9 +408,7 @@ inline std::int64_t winograd_output_paired_rows(const conv2d_op& op, const winog
   const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
   // The second row's output columns start at lane 2 tw of the interleaved tiles: lanes [2 tw,
   // 2 tw + 16) of (low half, high half).
-  alignas(64) std::int32_t lanes[kLanes];
-  for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = static_cast<std::int32_t>(2 * tw + l);
-  const __m512i second_row = _mm512_load_si512(lanes);
+  const __m512i second_row = lanes_from(2 * tw);
   std::int64_t r = r0;
   for (; r + 1 < r1; r += 2) {
     const float* src = m + k * plan.ld + (r - r0) * tw;
@@ -477,7 +434,7 @@ inline std::int64_t winograd_output_paired_rows(const conv2d_op& op, const winog
 
 /**
  * @brief winograd_output_channel's F(4x4, 3x3) rows two at a time (tiles_w <= kPairedTilesW, as
- * winograd_input_paired_rows_4 stored them); returns the first row left (r1, or r1 - 1). The
+ * winograd_input_paired_rows<4> stored them); returns the first row left (r1, or r1 - 1). The
  * tiles' columns interleaved as for one row of tiles put the first row's output columns at
  * [0, 4 tw) of the four vectors, the second's at [4 tw, 8 tw).
  */
@@ -486,10 +443,8 @@ inline std::int64_t winograd_output_paired_rows_4(const conv2d_op& op, const win
   const std::int64_t tw = plan.tiles_w, xi_stride = plan.c_out_rows * plan.ld;
   const float bias = op.ep.bias ? op.ep.bias[k] : 0.f;
   // The second row's columns: lanes [s, s + 16) of (line[q], line[q + 1]) from q = 4 tw / 16.
-  const std::int64_t q0 = 4 * tw / kLanes, shift = 4 * tw % kLanes;
-  alignas(64) std::int32_t lanes[kLanes];
-  for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = static_cast<std::int32_t>(shift + l);
-  const __m512i from_shift = _mm512_load_si512(lanes);
+  const std::int64_t q0 = 4 * tw / kLanes;
+  const __m512i from_shift = lanes_from(4 * tw % kLanes);
   std::int64_t r = r0;
   for (; r + 1 < r1; r += 2) {
     const float* src = m + k * plan.ld + (r - r0) * tw;

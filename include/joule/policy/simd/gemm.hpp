@@ -417,22 +417,18 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
       }
     }
   }
-  if (t.split > 0) {
-    batch out[Rows][kV];  // a copy, as for store_tile_generic below
+  // The stores out of line take a copy, not acc itself: acc's address never escapes, so it stays
+  // in registers.
+  const auto out_of_line = [&](auto store) {
+    batch out[Rows][kV];
 #pragma GCC unroll 16
     for (std::int64_t r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
       for (std::int64_t v = 0; v < kV; ++v) out[r][v] = acc[r][v];
-    return store_split_tile<Rows>(op, out, t);
-  }
-  if (t.last_k_block && op.tile_sink) {
-    batch out[Rows][kV];  // a copy, as for store_tile_generic below
-#pragma GCC unroll 16
-    for (std::int64_t r = 0; r < Rows; ++r)
-#pragma GCC unroll 4
-      for (std::int64_t v = 0; v < kV; ++v) out[r][v] = acc[r][v];
-    return sink_tile<Rows>(op, out, t);
-  }
+    store(op, out, t);
+  };
+  if (t.split > 0) return out_of_line(store_split_tile<Rows>);
+  if (t.last_k_block && op.tile_sink) return out_of_line(sink_tile<Rows>);
   if (t.cols == kPanel) {
     if (!t.last_k_block) return store_full_tile<Rows, false, activation::none, bias_axis::row>(op, acc, t);
     if (op.alpha == 1.f &&
@@ -440,13 +436,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
                                                        : store_finished_tile<Rows, bias_axis::row>(op, acc, t)))
       return;
   }
-  // A copy goes out of line, not acc itself: acc's address never escapes, so it stays in registers.
-  batch out[Rows][kV];
-#pragma GCC unroll 16
-  for (std::int64_t r = 0; r < Rows; ++r)
-#pragma GCC unroll 4
-    for (std::int64_t v = 0; v < kV; ++v) out[r][v] = acc[r][v];
-  store_tile_generic<Rows>(op, out, t);
+  out_of_line(store_tile_generic<Rows>);
 }
 
 using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, const float*, const tile_target&);
