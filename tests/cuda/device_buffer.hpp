@@ -25,8 +25,10 @@ class device_buffer {
   }
   /** @brief A device copy of @p host. */
   explicit device_buffer(std::span<const T> host) : device_buffer(static_cast<std::int64_t>(host.size())) {
-    if (count_ > 0)
+    if (count_ > 0) {
       JOULE_CUDA_CHECK(cudaMemcpy(data_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "test upload");
+      landed("test upload");
+    }
   }
   device_buffer(const device_buffer&) = delete;
   device_buffer& operator=(const device_buffer&) = delete;
@@ -52,11 +54,21 @@ class device_buffer {
   /** @brief Overwrites every element with @p value (the kernels under test must not read their output). */
   void fill(T value) {
     std::vector<T> host(static_cast<std::size_t>(count_), value);
-    if (count_ > 0)
+    if (count_ > 0) {
       JOULE_CUDA_CHECK(cudaMemcpy(data_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "test fill");
+      landed("test fill");
+    }
   }
 
  private:
+  /**
+   * @brief Waits until a copy from the host has landed. cudaMemcpy from pageable memory returns once
+   * the data is staged, and the kernels under test run on non-blocking streams that do not wait
+   * for the legacy stream's DMA: on an H200 the NaN fill of an output landed after the softmax
+   * kernel had written a row of it (cuda_softmax, 1536 x 128, in one of two runs).
+   */
+  static void landed(const char* what) { JOULE_CUDA_CHECK(cudaDeviceSynchronize(), what); }
+
   T* data_ = nullptr;
   std::int64_t count_ = 0;
 };

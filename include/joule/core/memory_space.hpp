@@ -73,6 +73,17 @@ inline void cuda_runtime_require(cudaError_t status, const char* call) {
 }
 
 /**
+ * @brief Waits for the device to finish everything queued on it. The plain cudaMemcpy and
+ * cudaMemset run on the legacy default stream, and joule's kernels on non-blocking streams
+ * (context<cuda>) that do not wait for it: a memset or a device-to-device copy returns at once,
+ * one from pageable host memory once its data is staged, before the DMA lands; a copy to the host
+ * waits for the legacy stream only, not for the kernels that wrote its source. So the copies and
+ * fills below wait here, after a copy to the device and before a copy from it. Seen on an H200:
+ * the cuda softmax test's NaN fill of the output landed after the kernel had written a row.
+ */
+inline void wait_for_device(const char* what) { cuda_runtime_require(cudaDeviceSynchronize(), what); }
+
+/**
  * Device storage: cudaMalloc'd and zero-filled, like the host buffer, so a tensor never holds
  * garbage in either space. Copies are device-to-device; the destructor never throws (a failed
  * cudaFree at exit, after the driver unloaded, is not the user's problem).
@@ -94,11 +105,15 @@ class space_storage<T, device_space> {
            cudaGetErrorString(status), ")");
     data_ = static_cast<T*>(p);
     cuda_runtime_require(cudaMemset(data_, 0, count * sizeof(T)), "device tensor: cudaMemset");
+    wait_for_device("device tensor: cudaMemset");
   }
   space_storage(const space_storage& other) : space_storage(other.size_) {
-    if (size_)
+    if (size_) {
+      wait_for_device("device tensor copy: the source's writers");
       cuda_runtime_require(cudaMemcpy(data_, other.data_, size_ * sizeof(T), cudaMemcpyDeviceToDevice),
                            "device tensor copy: cudaMemcpy");
+      wait_for_device("device tensor copy: cudaMemcpy");
+    }
   }
   space_storage& operator=(const space_storage& other) {
     if (this != &other) *this = space_storage(other);

@@ -134,10 +134,15 @@ tensor<T, To> to_space(tensor<T, From>&& t) {
   } else {
 #if JOULE_HAS_CUDA
     tensor<T, To> out(t.shape());
-    if (t.numel())
+    if (t.numel()) {
+      // The copy runs on the legacy stream: it waits for the kernels that wrote t, and they for it
+      // (detail::wait_for_device).
+      detail::wait_for_device("to_space: the source's writers");
       detail::cuda_runtime_require(cudaMemcpy(out.data(), t.data(), static_cast<std::size_t>(t.numel()) * sizeof(T),
                                               detail::copy_kind<From, To>()),
                                    "to_space: cudaMemcpy");
+      detail::wait_for_device("to_space: cudaMemcpy");
+    }
     return out;
 #else
     static_assert(std::is_same_v<To, From>, "joule::to_space: device memory needs JOULE_WITH_CUDA");
@@ -161,10 +166,12 @@ tensor<T> copy_to_host(const tensor<T, Space>& t) {
 template <class T>
 tensor<std::remove_const_t<T>> copy_to_host(tensor_view<T> v, device_space) {
   tensor<std::remove_const_t<T>> out(v.shape());
-  if (v.numel())
+  if (v.numel()) {
+    detail::wait_for_device("copy_to_host: the kernels that wrote it");  // they run on other streams
     detail::cuda_runtime_require(
         cudaMemcpy(out.data(), v.data(), static_cast<std::size_t>(v.numel()) * sizeof(T), cudaMemcpyDeviceToHost),
         "copy_to_host: cudaMemcpy");
+  }
   return out;
 }
 #endif
