@@ -282,7 +282,8 @@ inline __m512i lanes_from(std::int64_t first) noexcept {
  */
 template <int Tile>
 struct paired_taps {
-  __m512i index[Tile + 2];   ///< per tap: lane l's column in its row's loads (F(2x2, 3x3): the second row's from 16)
+  /// Per tap: lane l's column in its row's loads (F(2x2, 3x3): the second row's from 16).
+  __m512i index[Tile + 2] = {};
   __mmask16 second_row = 0;  ///< lanes [tw, 2 tw)
 
   explicit paired_taps(std::int64_t tw) noexcept {
