@@ -294,8 +294,8 @@ template <std::int64_t Rows>
     if (count == 0) continue;
     const std::int64_t in_first = std::clamp<std::int64_t>(t.split - lo, 0, count);
     const std::uint32_t first = (1u << in_first) - 1u, second = ((1u << count) - 1u) & ~first;
-    const std::int64_t next_col =
-        lo - t.split;  // the next image's column at lane 0 (negative: the first image's lanes)
+    // The next image's column at lane 0 (negative where the first lanes are the first image's).
+    const std::int64_t next_col = lo - t.split;
     batch column_bias(0.f);
     if (finish && op.ep.bias && op.ep.axis == bias_axis::column)
       column_bias = load_lanes(op.ep.bias + t.col + lo, first) + load_lanes(op.ep.bias + next_col, second);
@@ -579,6 +579,8 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
       auto panel_at = [&](std::int64_t q) { return packed_ahead ? packed_panel(jc + q, pc, kc) : packed + q * kc; };
       // Row tile [ir, ir + kRows) x panel q, prefetching prefetch_b_lines lines from prefetch_b (B
       // packed ahead), and the next row tile's A when prefetch_a_next says so.
+      // Forced inline: outlined (GCC did so once the split store's arguments were added), it made
+      // ResNet-50 at 8 images 4.8% slower, in layers with no split panel as well.
       auto tile = [&](std::int64_t r, std::int64_t q, const float* prefetch_b, std::int64_t prefetch_b_lines,
                       bool prefetch_a_next) __attribute__((always_inline)) {
         const std::int64_t ir = tiling.start(r), rows = tiling.rows(r), next_rows = tiling.rows(r + 1);
