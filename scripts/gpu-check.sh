@@ -7,7 +7,8 @@
 #                                    # build/gpu and copies them, with the non-CUDA shared
 #                                    # libraries they need (OpenBLAS, cairo, ...), into .devcarry/
 #   bash scripts/gpu-check.sh run    # there, from a copy of the repository that holds .devcarry/:
-#                                    # the CUDA tests, then a shootout of simd and cuda at batch 1
+#                                    # the CUDA tests, then a shootout of simd (every core) and cuda
+#                                    # at batch 1 (every thread count took 5 minutes on 16 cores)
 #
 # cuBLAS, cuDNN and the CUDA runtime are taken from the GPU machine (the toolkit's or the Python
 # wheels' copies, found by name). cuda_tests has its data directory compiled in as this checkout's
@@ -40,12 +41,12 @@ case "${1:-}" in
     .devcarry/joule-info
     status=0
     .devcarry/cuda_tests || status=$?
-    XDG_CACHE_HOME=/tmp/joule-gpu-check .devcarry/joule-shootout --model all --policies simd,cuda --budget 1 \
+    XDG_CACHE_HOME=/tmp/joule-gpu-check .devcarry/joule-shootout --model all --policies simd,cuda --threads "$(nproc)" --budget 1 \
       --json "$out/gpu-shootout.json" --csv "$out/gpu-shootout.csv" || status=$?
     exit "$status"
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac
