@@ -46,7 +46,7 @@ case "${1:-}" in
     exit "$status"
     ;;
   *)
-    sed -n '2,17p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
     ;;
 esac
