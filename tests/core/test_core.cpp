@@ -7,8 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <pthread.h>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <joule/joule.hpp>
 
@@ -140,6 +143,58 @@ TEST(thread_pool, each_index_stays_on_its_thread_from_job_to_job) {
       EXPECT_EQ(ran_on[job], ran_on[job - 1]) << "job " << job;
     }
   }
+}
+
+TEST(thread_pool, busy_scopes_run_jobs_as_before_and_never_spin_for_long) {
+  // Inside a busy scope (an executor's run) waiting threads spin longer between forks, and opening
+  // one wakes the workers; the jobs must run as before, and neither an open scope nor a closed one
+  // may keep a worker spinning while nothing comes: 100 ms of idleness may cost a worker a few ms
+  // of CPU (kBusySpinTime once per wake), not 100 ms. A worker whose wake-up condition stayed true
+  // after a scope woke it would spin the whole time, and so fail. Each thread's own CPU clock is
+  // read, not the process's: OpenBLAS's threads spin for their first 100 ms or so.
+  joule::thread_pool pool(3);
+  std::array<clockid_t, 3> clocks{};
+  std::atomic<int> started{0};
+  pool.run([&](int t) {  // each index waits for the others, so each thread runs one (see above)
+    pthread_getcpuclockid(pthread_self(), &clocks[static_cast<std::size_t>(t)]);
+    ++started;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (started.load() < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  });
+  ASSERT_EQ(started.load(), 3);
+  auto worker_cpu_ms = [&] {  // the two workers' CPU time together
+    double ms = 0;
+    for (std::size_t t = 1; t < clocks.size(); ++t) {
+      timespec ts{};
+      clock_gettime(clocks[t], &ts);
+      ms += static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+    }
+    return ms;
+  };
+  std::array<std::atomic<int>, 3> hits{};
+  auto job = [&](int t) {
+    ++hits[static_cast<std::size_t>(t)];
+    if (t == 1) std::this_thread::sleep_for(std::chrono::microseconds(300));  // one share ends late
+  };
+  {
+    const joule::thread_pool::busy_scope outer(pool);
+    for (int i = 0; i < 20; ++i) {
+      const joule::thread_pool::busy_scope inner(pool);  // scopes nest
+      pool.run(job);
+      if (i % 5 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));  // past kBusySpinTime
+      pool.run(job);
+    }
+    const double before = worker_cpu_ms();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_LT(worker_cpu_ms() - before, 30.0) << "workers spun through 100 ms of idleness inside a busy scope";
+  }
+  for (const auto& h : hits) EXPECT_EQ(h.load(), 40);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the last spins end
+  const double before = worker_cpu_ms();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_LT(worker_cpu_ms() - before, 10.0) << "workers spun through 100 ms of idleness after the scope closed";
+  pool.run(job);
+  for (const auto& h : hits) EXPECT_EQ(h.load(), 41);
 }
 
 TEST(context, parallel_for_covers_the_range_in_disjoint_pieces) {

@@ -93,7 +93,11 @@ class executor {
   }
 
   /** @brief Runs the model. The result lives in the executor until the next run(). */
-  tensor_view<const float> run(const input_type& input) { return model_.forward(context_, input); }
+  tensor_view<const float> run(const input_type& input) {
+    // Threads keep spinning between the run's forks, not sleeping (thread_pool::busy_scope).
+    const thread_pool::busy_scope busy(context_.pool());
+    return model_.forward(context_, input);
+  }
 
   const Model& model() const noexcept { return model_; }
   const compile_options& options() const noexcept { return options_; }
