@@ -23,7 +23,7 @@
  * be woken at the next fork: on the 2-vCPU Emerald Rapids VM a futex wake-up takes 7-50 us (a
  * halted vCPU), against a few on bare metal. With the scope, in one process alternating with the
  * pool as it was (scripts/ab-models.sh): ResNet-50 at batch 1 0.961 of the time, MobileNetV2
- * 0.970, BERT-base 0.988; with each run after 20 ms idle, MobileNetV2 0.94. After the run the pool
+ * 0.970, BERT-base 0.988 (docs/results.md, 2026-12-04 afternoon). After the run the pool
  * is back to short spins: an idle executor does not hold the cores.
  *
  * Index t of a job runs on thread t (the caller is thread 0) whenever that thread is awake in
