@@ -6,15 +6,17 @@
 # sides' medians.
 #
 # What it measures is not scripts/vs-ort-rounds.sh's back-to-back runs: every run here follows a
-# run of the other process and PAUSE_MS of idleness (100 by default), with its caches cold. The
-# pause must outlast ONNX Runtime's spinning: its intra-op threads spin for 40-50 ms after each run
-# (the node process's CPU time, sampled after a MobileNetV2 run, grows 40-50 ms in the first 50 ms
-# and not after), and a joule run started within that window shares the 2 vCPUs with them: at
-# PAUSE_MS=2 joule's MobileNetV2 at batch 1 read 14.7 ms a run, against 6.4 with ONNX Runtime's
-# spinning turned off (ORT_SPIN=0, which bench/ab/ort_serve.js passes on as allow_spinning).
+# run of the other process and PAUSE_MS of idleness (2 by default), with its caches cold. ONNX
+# Runtime's intra-op threads otherwise spin for 40-50 ms after each run (the node process's CPU
+# time, sampled after a MobileNetV2 run, grows 40-50 ms in the first 50 ms and not after), and a
+# joule run started in that window shares the 2 vCPUs with them: at PAUSE_MS=2 joule's
+# MobileNetV2 at batch 1 read 14.1 ms a run against 5.6 with ONNX Runtime told to stop spinning
+# when a run ends. So ORT_SPIN defaults to "stop" (session.force_spinning_stop: its threads spin
+# within a run, as joule's do, and sleep after it; ONNX Runtime's own time did not change, 5.2 ms
+# both ways); ORT_SPIN=1 leaves ONNX Runtime's default, ORT_SPIN=0 turns its spinning off.
 #
 #   bash scripts/vs-ort-paired.sh [SECONDS_A_ROW] [MODEL:BATCH ...]   # default 40 and the six rows
-#   PAUSE_MS=200 bash scripts/vs-ort-paired.sh 60 resnet50:1
+#   ORT_SPIN=1 PAUSE_MS=100 bash scripts/vs-ort-paired.sh 60 resnet50:1
 #
 # Needs ONNX Runtime set up by ../shared/peers/run-ort.sh (this script runs it once if it is not).
 # Builds build/ab/joule_serve with -O3 -march=native from the working tree's headers.
@@ -38,7 +40,7 @@ c++ "${flags[@]}" -c bench/ab/joule_serve.cpp -o "$out/joule_serve.o"
 wait "$runner"
 c++ "$out/joule_serve.o" "$out/serve-runner.o" -o "$out/joule_serve" -lpthread
 
-NODE_PATH=$T/ort/node_modules python3 - "$seconds" "${PAUSE_MS:-100}" "${rows[@]}" <<'PY'
+ORT_SPIN=${ORT_SPIN:-stop} NODE_PATH=$T/ort/node_modules python3 - "$seconds" "${PAUSE_MS:-2}" "${rows[@]}" <<'PY'
 import statistics, subprocess, sys, time
 
 seconds, pause = float(sys.argv[1]), float(sys.argv[2]) / 1000

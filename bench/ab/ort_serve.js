@@ -3,7 +3,9 @@
 // options and inputs of ../shared/peers/bench_ort.js, run once for each line read on stdin; each
 // run's milliseconds are printed on a line of their own. Prints "ready" after two warm-up runs.
 // ORT_SPIN=0 turns off the intra-op threads' spinning (session.intra_op.allow_spinning), which
-// otherwise goes on for 40-50 ms after each run (scripts/vs-ort-paired.sh).
+// otherwise goes on for 40-50 ms after each run (scripts/vs-ort-paired.sh); ORT_SPIN=stop keeps it
+// within a run and stops it when the run ends (session.force_spinning_stop, ONNX Runtime's own
+// answer to the same cost: microsoft/onnxruntime#11841), as joule's thread_pool::busy_scope does.
 //
 //   NODE_PATH=/tmp/joule-peers/ort/node_modules node bench/ab/ort_serve.js resnet50 1 [THREADS]
 'use strict';
@@ -44,6 +46,7 @@ async function main() {
     executionProviders: ['cpu'], intraOpNumThreads: parseInt(threadsArg, 10), interOpNumThreads: 1,
     executionMode: 'sequential', graphOptimizationLevel: 'all', enableCpuMemArena: true,
     ...(process.env.ORT_SPIN === '0' ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    ...(process.env.ORT_SPIN === 'stop' ? { extra: { session: { force_spinning_stop: '1' } } } : {}),
   });
   const feeds = makeFeeds(meta, parseInt(batchArg, 10));
   const run = async () => {
