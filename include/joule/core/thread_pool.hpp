@@ -115,7 +115,7 @@ class thread_pool {
   class busy_scope {
    public:
     explicit busy_scope(thread_pool& pool) noexcept : pool_(pool) { pool_.begin_busy(); }
-    ~busy_scope() { pool_.busy_.fetch_sub(1, std::memory_order_relaxed); }
+    ~busy_scope() { pool_.end_busy(); }
     busy_scope(const busy_scope&) = delete;
     busy_scope& operator=(const busy_scope&) = delete;
 
@@ -192,6 +192,7 @@ class thread_pool {
     }
     wake_.notify_all();
   }
+  void end_busy() noexcept { busy_.fetch_sub(1, std::memory_order_relaxed); }
 
   /** An index's state: open in job g (no thread has claimed it yet) or claimed in job g. */
   static constexpr std::uint64_t open_in(std::uint64_t job) noexcept { return 2 * job; }
