@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <joule/core/weights.hpp>
+#include <joule/nn/channels_last.hpp>
 #include <joule/nn/inverted_residual.hpp>
 #include <joule/policy/policies.hpp>
 
@@ -100,6 +101,76 @@ TYPED_TEST(inverted_residual, channels_shared_and_bands_give_the_layer_by_layer_
             << plan.bands << " bands of " << plan.rows << " rows)";
       }
   }
+}
+
+// Blocks on small planes (at most kChannelsLastMaxPixels pixels in and out) run channels-last
+// where the policy's gemm reads a B packed ahead (prepare_channels_last): stride 1 with and without
+// the residual, stride 2 on even and odd sizes, 1 to 3 threads, two images.
+TYPED_TEST(inverted_residual, channels_last_on_small_planes_gives_the_layer_by_layer_outputs) {
+  using P = TypeParam;
+  using block_type = joule::nn::inverted_residual<P>;
+  constexpr bool packs_b = joule::ops::gemm_b_panel_width < P >> 0;
+  constexpr block_case kSmall[] = {
+      {32, 192, 32, 1, 7}, {16, 96, 24, 1, 5}, {8, 48, 16, 2, 14}, {8, 48, 16, 2, 13}, {24, 144, 24, 1, 14}};
+  int index = 1;
+  for (const auto& c : kSmall) {
+    SCOPED_TRACE(::testing::Message() << "in " << c.in << " hidden " << c.hidden << " out " << c.out << " stride "
+                                      << c.stride << " size " << c.size);
+    std::mt19937_64 rng(11);
+    const tensor<float> input = joule_test::random_tensor(rng, shape{2, c.in, c.size, c.size});
+    const shape s = input.shape();
+    for (int threads : {1, 2, 3}) {
+      block_type block({"features." + std::to_string(index) + ".conv.", c.in, c.hidden, c.out, c.stride});
+      std::vector<joule::weight_spec> manifest;
+      block.add_to_manifest(manifest);
+      block.prepare(joule::random_weights(manifest, static_cast<std::uint64_t>(index)));
+      const tensor<float> want = run_block(block, input, 1, std::int64_t{1} << 40);
+      const auto plan = block.plan(s, threads, 0);
+      ASSERT_EQ(block.prepare_channels_last(s, plan.threads), packs_b);
+      EXPECT_EQ(block.channels_last_threads(), packs_b ? plan.threads : 0);
+      EXPECT_EQ(block.runs_channels_last(s, threads, 0), packs_b) << "threads " << threads;
+      // The forward() of the same block still runs NCHW.
+      EXPECT_LE(normwise_error(run_block(block, input, threads, 0), want), 1e-5) << "threads " << threads;
+      if (!packs_b) continue;
+      tensor<float> in_nhwc(shape{s[0], s[2], s[3], s[1]});
+      joule::nn::to_channels_last(input.cview(), in_nhwc.view());
+      const shape out_nchw = block.output_shape(s);
+      tensor<float> out_nhwc(shape{s[0], out_nchw[2], out_nchw[3], out_nchw[1]}), got(out_nchw);
+      tensor<float> hidden(shape{block.hidden_shape(s).numel()});
+      tensor<float> filtered(shape{std::max(block.filtered_shape(s).numel(), plan.filtered_floats)});
+      joule::context<P> ctx(threads);
+      joule::nn::thread_contexts<P> workers;
+      block.forward_channels_last(ctx, workers, in_nhwc.cview(), out_nhwc.view(), hidden.view(), filtered.view());
+      joule::nn::to_nchw(out_nhwc.cview(), got.view());
+      EXPECT_LE(normwise_error(got, want), 1e-5) << "threads " << threads;
+      // Scratch one float short of the partial outputs: a clear error, nothing written past it.
+      tensor<float> short_filtered(shape{(c.hidden + (plan.threads - 1) * c.out) * out_nchw[2] * out_nchw[3] - 1});
+      joule_test::expect_error(
+          [&] {
+            block.forward_channels_last(ctx, workers, in_nhwc.cview(), out_nhwc.view(), hidden.view(),
+                                        short_filtered.view());
+          },
+          "is too small for an image");
+    }
+    ++index;
+  }
+}
+
+TYPED_TEST(inverted_residual, channels_last_needs_a_block_prepared_for_it) {
+  using P = TypeParam;
+  joule::nn::inverted_residual<P> block({"features.2.conv.", 8, 48, 8, 1});
+  std::vector<joule::weight_spec> manifest;
+  block.add_to_manifest(manifest);
+  block.prepare(joule::random_weights(manifest, 1));
+  EXPECT_FALSE(block.runs_channels_last(shape{1, 8, 7, 7}, 2, 0));
+  // A plane too large for it: nothing is prepared.
+  EXPECT_FALSE(block.prepare_channels_last(shape{1, 8, 28, 28}, 2));
+  joule::context<P> ctx(1);
+  joule::nn::thread_contexts<P> workers;
+  tensor<float> in(shape{1, 7, 7, 8}), out(shape{1, 7, 7, 8}), hidden(shape{48 * 49}), filtered(shape{48 * 49});
+  joule_test::expect_error(
+      [&] { block.forward_channels_last(ctx, workers, in.cview(), out.view(), hidden.view(), filtered.view()); },
+      "channels-last");
 }
 
 TYPED_TEST(inverted_residual, scratch_too_small_for_a_band_is_a_clear_error) {

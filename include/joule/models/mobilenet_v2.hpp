@@ -13,6 +13,7 @@
 #include <joule/core/executor.hpp>
 #include <joule/core/weights.hpp>
 #include <joule/nn/buffer.hpp>
+#include <joule/nn/channels_last.hpp>
 #include <joule/nn/conv_bn_act.hpp>
 #include <joule/nn/inverted_residual.hpp>
 #include <joule/nn/linear.hpp>
@@ -145,11 +146,12 @@ class mobilenet_v2 {
     const std::int64_t passes = pass_ > 0 ? (options.batch + pass_ - 1) / pass_ : 0;
     image_threads_ = !device_policy<P> && threads > 1 && passes >= threads ? threads : 1;
     const int block_threads = image_threads_ > 1 ? 1 : threads;
-    for (const auto& b : blocks_) {
+    for (auto& b : blocks_) {
       block_inputs_.push_back(s);
       flops_ += b.flops(s);
       // A block shared out by channels or run in bands takes its scratch from the same buffers.
       const auto plan = b.plan(s, block_threads, options.band_bytes);
+      b.prepare_channels_last(s, plan.threads);
       largest = std::max({largest, b.hidden_shape(s).numel(), b.filtered_shape(s).numel(), b.output_shape(s).numel(),
                           plan.hidden_floats, plan.filtered_floats});
       s = b.output_shape(s);
@@ -212,14 +214,46 @@ class mobilenet_v2 {
     tensor_view<float> current = at(x, stem_shape_);
     stem_.forward(ctx, image, current);
     space_tensor* spare = &y;
+    space_tensor* const first = &x;  // a lambda may not capture the structured bindings (clang)
+    space_tensor* const second = &y;
+    auto next = [&](tensor_view<float> out) {  // out, in *spare, becomes the current activation
+      spare = current.data() == first->data() ? first : second;
+      current = out;
+    };
+    // Blocks on small planes run channels-last (nn::inverted_residual::prepare_channels_last): the
+    // activation is moved into that layout before the first of a run of them and back after the last.
+    bool channels_last = false;
+    auto relayout = [&](const shape& nchw, bool to_channels_last) {
+      if constexpr (!device_policy<P>) {
+        const shape nhwc{nchw[0], nchw[2], nchw[3], nchw[1]};
+        if (to_channels_last) {
+          const auto out = nn::view_as(*spare, nhwc);
+          nn::to_channels_last(tensor_view<const float>(current.data(), nchw), out);
+          next(out);
+        } else {
+          const auto out = nn::view_as(*spare, nchw);
+          nn::to_nchw(tensor_view<const float>(current.data(), nhwc), out);
+          next(out);
+        }
+        channels_last = to_channels_last;
+      }
+    };
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       const auto& b = blocks_[i];
-      const shape in = nn::with_batch(block_inputs_[i], n);
-      const auto out = at(*spare, b.output_shape(in));
-      b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);
-      spare = current.data() == x.data() ? &x : &y;
-      current = out;
+      const shape in = nn::with_batch(block_inputs_[i], n), out_nchw = b.output_shape(in);
+      const bool wants_channels_last = b.runs_channels_last(in, ctx.threads(), band_bytes_);
+      if (wants_channels_last != channels_last) relayout(in, wants_channels_last);
+      if (wants_channels_last) {
+        const auto out = nn::view_as(*spare, shape{n, out_nchw[2], out_nchw[3], out_nchw[1]});
+        b.forward_channels_last(ctx, workers_, current, out, t1.view(), t2.view());
+        next(out);
+      } else {
+        const auto out = at(*spare, out_nchw);
+        b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);
+        next(out);
+      }
     }
+    if (channels_last) relayout(nn::with_batch(blocks_.back().output_shape(block_inputs_.back()), n), false);
     const auto last = at(t1, last_shape_);
     last_.forward(ctx, current, last);
     ops::global_avg_pool(ctx, tensor_view<const float>(last), pooled);

@@ -17,6 +17,7 @@
 #include <joule/nn/conv_bn_act.hpp>
 #include <joule/nn/thread_contexts.hpp>
 #include <joule/ops/conv2d.hpp>
+#include <joule/ops/depthwise_channels_last.hpp>
 #include <joule/ops/gemm.hpp>
 
 namespace joule::nn {
@@ -79,6 +80,70 @@ class inverted_residual {
     if (expands_) expand_.prepare(w);
     depthwise_.prepare(w);
     project_.prepare(w);
+    channels_last_.clear();
+  }
+
+  /** @brief Planes of at most this many pixels, in and out, run channels-last (prepare_channels_last). */
+  static constexpr std::int64_t kChannelsLastMaxPixels = 14 * 14;
+
+  /** @brief The threads prepare_channels_last made shares for, or 0 when the block runs only NCHW. */
+  int channels_last_threads() const noexcept { return static_cast<int>(channels_last_.size()); }
+
+  /**
+   * @brief After prepare(): when both the block's planes are small (kChannelsLastMaxPixels:
+   * MobileNetV2's 14 x 14 and 7 x 7 blocks) and the policy's gemm reads a B packed ahead, makes
+   * each of @p threads threads' share of the weights for a run channels-last (forward_channels_last)
+   * on that many threads (plan(input, threads, ...).threads), and returns whether it did.
+   *
+   * Channels-last, each thread's share of the block is two GEMMs with the pixels as rows and its
+   * weights packed ahead as B, and a depthwise convolution with the channels along the vectors
+   * (ops::depthwise_conv2d_channels_last). NCHW, the pixels were the GEMMs' columns, 196 of 224 or
+   * 49 of 64 computed, the activations packed per call, and the depthwise kernel masked every load
+   * of its 14- and 7-wide rows. One Emerald Rapids core, 96 -> 288 -> 96 channels on 14 x 14
+   * (bench/ab/mobilenet_v2_pieces.cpp): expand 104-108 us against 128-133, depthwise 22 against
+   * 36-48. Costs a copy of the block's weights, rearranged.
+   */
+  bool prepare_channels_last(const shape& input, int threads) {
+    channels_last_.clear();
+    if constexpr (!device_policy<P> && ops::gemm_b_panel_width < P >> 0) {
+      const shape filtered = filtered_shape(input);
+      if (!expands_ || threads < 1 || input[2] * input[3] > kChannelsLastMaxPixels ||
+          filtered[2] * filtered[3] > kChannelsLastMaxPixels)
+        return false;
+      constexpr std::int64_t width = ops::gemm_b_panel_width<P>;
+      auto panels = [&](std::int64_t n, std::int64_t k) {
+        return tensor<float>(shape{(n + width - 1) / width, k, width});
+      };
+      for (int t = 0; t < threads; ++t) {
+        const std::int64_t c0 = spec_.hidden * t / threads, c1 = spec_.hidden * (t + 1) / threads, count = c1 - c0;
+        channels_last_share share{c0, c1, panels(count, spec_.in), tensor<float>(shape{3, 3, count}),
+                                  panels(spec_.out, count)};
+        // expand: hidden[pixel, c] = x[pixel, :] · W_e[c, :]: B is W_e's rows [c0, c1), transposed.
+        gemm_b_packing<P>::pack_columns(expand_.weight().data() + c0 * spec_.in, spec_.in, true, spec_.in, count, 0,
+                                        count, share.expand.data());
+        // depthwise: [count, 1, 3, 3] -> [3, 3, count], each tap's channels contiguous.
+        const float* taps = depthwise_.weight().data() + c0 * 9;
+        for (std::int64_t c = 0; c < count; ++c)
+          for (std::int64_t tap = 0; tap < 9; ++tap) share.depthwise.data()[tap * count + c] = taps[c * 9 + tap];
+        // project: out[pixel, o] = filtered[pixel, :] · W_p[o, c0 : c1]: B is those columns, transposed.
+        gemm_b_packing<P>::pack_columns(project_.weight().data() + c0, spec_.hidden, true, count, spec_.out, 0,
+                                        spec_.out, share.project.data());
+        channels_last_.push_back(std::move(share));
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * @brief Whether forward_channels_last runs @p input ([n, c, h, w] as NCHW shapes go) on a
+   * context of @p threads threads: the block was prepared channels-last for the threads its plan
+   * takes.
+   */
+  bool runs_channels_last(const shape& input, int threads, std::int64_t band_bytes) const {
+    if (channels_last_.empty()) return false;
+    const run_plan plan = this->plan(input, threads, band_bytes);
+    return static_cast<std::int64_t>(channels_last_.size()) == plan.threads && plan.bands == 1;
   }
 
   /** @brief The expanded activation's shape for @p input (the input's own when the block does not expand). */
@@ -179,7 +244,73 @@ class inverted_residual {
     }
   }
 
+  /**
+   * @brief out = block(in) channels-last, when runs_channels_last(in's NCHW shape, ctx.threads(),
+   * band_bytes): @p in is [n, h, w, in] and @p out [n, h', w', out]. Scratch as forward()'s, no
+   * overlap. Thread t takes its share of the hidden channels: expands it ([h · w, share], the
+   * pixels as the GEMM's rows), filters it ([h' · w', share]) and projects it into a partial output
+   * [h' · w', out] (thread 0 into the output, with the bias and the residual); after the join the
+   * threads add the partial outputs into the output, each on its share of the pixels.
+   */
+  void forward_channels_last(context<P>& ctx, thread_contexts<P>& workers, tensor_view<const float> in,
+                             tensor_view<float> out, tensor_view<float> hidden, tensor_view<float> filtered) const {
+    if constexpr (!device_policy<P> && ops::gemm_b_panel_width < P >> 0) {
+      const int threads = channels_last_threads();
+      require(threads > 0 && in.rank() == 4 && in.dim(3) == spec_.in, spec_.prefix,
+              ": forward_channels_last needs the block prepared channels-last and an input [n, h, w, ", spec_.in,
+              "], got ", in.shape());
+      const shape nchw{in.dim(0), in.dim(3), in.dim(1), in.dim(2)};
+      const shape filtered_nchw = filtered_shape(nchw);
+      const std::int64_t n = in.dim(0), in_pixels = in.dim(1) * in.dim(2);
+      const std::int64_t out_pixels = filtered_nchw[2] * filtered_nchw[3];
+      require(out.shape() == shape{n, filtered_nchw[2], filtered_nchw[3], spec_.out}, spec_.prefix, ": output must be ",
+              shape{n, filtered_nchw[2], filtered_nchw[3], spec_.out}, ", got ", out.shape());
+      const std::int64_t hidden_floats = spec_.hidden * in_pixels;
+      const std::int64_t filtered_floats = (spec_.hidden + (threads - 1) * spec_.out) * out_pixels;  // and partials
+      require(hidden.numel() >= hidden_floats && filtered.numel() >= filtered_floats, spec_.prefix, ": scratch of ",
+              hidden.numel(), " and ", filtered.numel(), " floats is too small for an image (", hidden_floats, " and ",
+              filtered_floats, ")");
+      if (threads > 1) workers.ensure(threads);
+      float* partials = filtered.data() + spec_.hidden * out_pixels;  // threads 1.. : [out_pixels, out] each
+      for (std::int64_t image = 0; image < n; ++image) {
+        const float* x = in.data() + image * in_pixels * spec_.in;
+        float* y = out.data() + image * out_pixels * spec_.out;
+        auto work = [&](context<P>& c, int t) {
+          const channels_last_share& s = channels_last_[static_cast<std::size_t>(t)];
+          channels_last_channels(c, s, nchw, x, hidden.data() + s.c0 * in_pixels, filtered.data() + s.c0 * out_pixels,
+                                 t == 0 ? y : partials + (t - 1) * out_pixels * spec_.out, t == 0);
+        };
+        if (threads == 1) {
+          work(ctx, 0);
+          continue;
+        }
+        ctx.pool().run([&](int t) {
+          if (t < threads) work(workers.at(t), t);
+        });
+        const std::int64_t floats = out_pixels * spec_.out;
+        ctx.pool().run([&](int t) {
+          if (t >= threads) return;
+          const std::int64_t i0 = floats * t / threads, i1 = floats * (t + 1) / threads;
+          for (int u = 1; u < threads; ++u) {
+            const float* part = partials + (u - 1) * floats;
+            for (std::int64_t i = i0; i < i1; ++i) y[i] += part[i];
+          }
+        });
+      }
+    } else {
+      fail(spec_.prefix, ": this policy does not run blocks channels-last");
+    }
+  }
+
  private:
+  /** @brief One thread's share of the hidden channels and its weights, for a run channels-last. */
+  struct channels_last_share {
+    std::int64_t c0 = 0, c1 = 0;  ///< hidden channels [c0, c1)
+    tensor<float> expand;         ///< the expand weight's rows [c0, c1) as a packed B [in, c1 - c0]
+    tensor<float> depthwise;      ///< the depthwise weight's channels [c0, c1): [3, 3, c1 - c0]
+    tensor<float> project;        ///< the project weight's columns [c0, c1) as a packed B [c1 - c0, out]
+  };
+
   /** @brief One band of output rows of one image, and its scratch. */
   struct band {
     shape input;                     ///< the block's input shape (its h and w)
@@ -297,9 +428,60 @@ class inverted_residual {
     kernel_for<gemm_op, P>::run(ctx, project);
   }
 
+  /**
+   * @brief Share @p s of one image's hidden channels, channels-last: expand x ([h · w, in]) into
+   * @p hidden ([h · w, share]), filter it into @p filtered ([h' · w', share]), project that into
+   * @p target ([h' · w', out]): the output itself when @p into_output (with the bias and the
+   * residual), else a partial output of raw sums.
+   */
+  void channels_last_channels(context<P>& ctx, const channels_last_share& s, const shape& nchw, const float* x,
+                              float* hidden, float* filtered, float* target, bool into_output) const {
+    const std::int64_t count = s.c1 - s.c0, h = nchw[2], w = nchw[3];
+    const shape filtered_nchw = filtered_shape(nchw);
+    const std::int64_t out_pixels = filtered_nchw[2] * filtered_nchw[3];
+    constexpr std::int64_t width = ops::gemm_b_panel_width<P>;
+    gemm_op expand{.m = h * w,
+                   .n = count,
+                   .k = spec_.in,
+                   .a = x,
+                   .lda = spec_.in,
+                   .b = s.expand.data(),
+                   .ldb = width,
+                   .c = hidden,
+                   .ldc = count,
+                   .ep = {.bias = expand_.bias().data() + s.c0, .axis = bias_axis::column, .act = activation::relu6}};
+    expand.b_panel_width = width;
+    kernel_for<gemm_op, P>::run(ctx, expand);
+    ops::depthwise_conv2d_channels_last(
+        ctx, tensor_view<const float>(hidden, shape{1, h, w, count}), s.depthwise.cview(),
+        tensor_view<float>(filtered, shape{1, filtered_nchw[2], filtered_nchw[3], count}), spec_.stride, 1,
+        tensor_view<const float>(depthwise_.bias().data() + s.c0, shape{count}), activation::relu6);
+    epilogue ep{};
+    if (into_output) {
+      ep = {.bias = project_.bias().data(), .axis = bias_axis::column};
+      if (residual_) {  // stride 1, same channels: the input has the output's layout
+        ep.residual = x;
+        ep.ldr = spec_.out;
+      }
+    }
+    gemm_op project{.m = out_pixels,
+                    .n = spec_.out,
+                    .k = count,
+                    .a = filtered,
+                    .lda = count,
+                    .b = s.project.data(),
+                    .ldb = width,
+                    .c = target,
+                    .ldc = spec_.out,
+                    .ep = ep};
+    project.b_panel_width = width;
+    kernel_for<gemm_op, P>::run(ctx, project);
+  }
+
   inverted_residual_spec spec_;
   bool expands_ = false, residual_ = false;
   conv_bn_act<P> expand_, depthwise_, project_;
+  std::vector<channels_last_share> channels_last_;  ///< one per thread, or none (prepare_channels_last)
 };
 
 }  // namespace joule::nn
