@@ -42,8 +42,16 @@ void timed_layer(const std::string& name, F f) {
 }  // namespace joule""")
 swap("    stem_.forward(ctx, image, current);",
      '    timed_layer("stem", [&] { stem_.forward(ctx, image, current); });')
-swap("      b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);",
-     '      timed_layer("block " + std::to_string(i + 1), [&] { b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_); });')
+swap("        b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);",
+     '        timed_layer("block " + std::to_string(i + 1), [&] { b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_); });')
+swap("        b.forward_channels_last(ctx, workers_, current, out, t1.view(), t2.view());",
+     '        timed_layer("block " + std::to_string(i + 1), [&] { b.forward_channels_last(ctx, workers_, current, out, t1.view(), t2.view()); });')
+swap("      if (wants_channels_last != channels_last) relayout(in, wants_channels_last);",
+     '      if (wants_channels_last != channels_last) timed_layer("relayout", [&] { relayout(in, wants_channels_last); });')
+swap("    if (channels_last) relayout(",
+     '    if (channels_last) timed_layer("relayout", [&] { relayout(')
+swap(", n), false);\n",
+     ', n), false); });\n')
 swap("    last_.forward(ctx, current, last);",
      '    timed_layer("last", [&] { last_.forward(ctx, current, last); });')
 swap("    ops::global_avg_pool(ctx, tensor_view<const float>(last), pooled);",

@@ -110,8 +110,8 @@ TYPED_TEST(inverted_residual, channels_last_on_small_planes_gives_the_layer_by_l
   using P = TypeParam;
   using block_type = joule::nn::inverted_residual<P>;
   constexpr bool packs_b = joule::ops::gemm_b_panel_width < P >> 0;
-  constexpr block_case kSmall[] = {
-      {32, 192, 32, 1, 7}, {16, 96, 24, 1, 5}, {8, 48, 16, 2, 14}, {8, 48, 16, 2, 13}, {24, 144, 24, 1, 14}};
+  constexpr block_case kSmall[] = {{32, 192, 32, 1, 7},  {16, 96, 24, 1, 5}, {8, 48, 16, 2, 14}, {8, 48, 16, 2, 13},
+                                   {24, 144, 24, 1, 14}, {8, 40, 8, 1, 28},  {8, 48, 16, 2, 27}};
   int index = 1;
   for (const auto& c : kSmall) {
     SCOPED_TRACE(::testing::Message() << "in " << c.in << " hidden " << c.hidden << " out " << c.out << " stride "
@@ -164,7 +164,7 @@ TYPED_TEST(inverted_residual, channels_last_needs_a_block_prepared_for_it) {
   block.prepare(joule::random_weights(manifest, 1));
   EXPECT_FALSE(block.runs_channels_last(shape{1, 8, 7, 7}, 2, 0));
   // A plane too large for it: nothing is prepared.
-  EXPECT_FALSE(block.prepare_channels_last(shape{1, 8, 28, 28}, 2));
+  EXPECT_FALSE(block.prepare_channels_last(shape{1, 8, 56, 56}, 2));
   joule::context<P> ctx(1);
   joule::nn::thread_contexts<P> workers;
   tensor<float> in(shape{1, 7, 7, 8}), out(shape{1, 7, 7, 8}), hidden(shape{48 * 49}), filtered(shape{48 * 49});

@@ -83,15 +83,21 @@ class inverted_residual {
     channels_last_.clear();
   }
 
-  /** @brief Planes of at most this many pixels, in and out, run channels-last (prepare_channels_last). */
-  static constexpr std::int64_t kChannelsLastMaxPixels = 14 * 14;
+  /**
+   * @brief Planes of at most this many pixels, in and out, run channels-last (prepare_channels_last).
+   * One Emerald Rapids core, one thread's share of a block (bench/ab/mobilenet_v2_pieces.cpp): on
+   * 28 x 28 (32 -> 96 of 192 -> 32) channels-last took 94 us against 132 NCHW; on 56 x 56 (24 -> 72
+   * of 144 -> 24) 345 against 290, its activations outgrowing the L2 and 72 channels filling vectors
+   * and panels badly.
+   */
+  static constexpr std::int64_t kChannelsLastMaxPixels = 28 * 28;
 
   /** @brief The threads prepare_channels_last made shares for, or 0 when the block runs only NCHW. */
   int channels_last_threads() const noexcept { return static_cast<int>(channels_last_.size()); }
 
   /**
    * @brief After prepare(): when both the block's planes are small (kChannelsLastMaxPixels:
-   * MobileNetV2's 14 x 14 and 7 x 7 blocks) and the policy's gemm reads a B packed ahead, makes
+   * MobileNetV2's blocks from 28 x 28 on) and the policy's gemm reads a B packed ahead, makes
    * each of @p threads threads' share of the weights for a run channels-last (forward_channels_last)
    * on that many threads (plan(input, threads, ...).threads), and returns whether it did.
    *
