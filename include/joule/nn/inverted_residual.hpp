@@ -3,7 +3,8 @@
  * @file inverted_residual.hpp
  * @brief MobileNetV2's inverted residual block: 1x1 expand -> 3x3 depthwise -> 1x1 project
  * (+ the block's input), run on a host policy with each thread on its own share of the expanded
- * channels, in bands of rows when those would not stay in cache.
+ * channels, in bands of rows when those would not stay in cache; on planes of 28 x 28 and smaller
+ * channels-last (prepare_channels_last, forward_channels_last).
  */
 #include <algorithm>
 #include <cstdint>
