@@ -109,7 +109,7 @@ TYPED_TEST(inverted_residual, channels_shared_and_bands_give_the_layer_by_layer_
 TYPED_TEST(inverted_residual, channels_last_on_small_planes_gives_the_layer_by_layer_outputs) {
   using P = TypeParam;
   using block_type = joule::nn::inverted_residual<P>;
-  constexpr bool packs_b = joule::ops::gemm_b_panel_width < P >> 0;
+  constexpr bool packs_b = block_type::kPolicyRunsChannelsLast;
   constexpr block_case kSmall[] = {{32, 192, 32, 1, 7},  {16, 96, 24, 1, 5}, {8, 48, 16, 2, 14}, {8, 48, 16, 2, 13},
                                    {24, 144, 24, 1, 14}, {8, 40, 8, 1, 28},  {8, 48, 16, 2, 27}};
   int index = 1;

@@ -93,6 +93,9 @@ class inverted_residual {
    */
   static constexpr std::int64_t kChannelsLastMaxPixels = 28 * 28;
 
+  /** @brief Whether blocks may run channels-last on policy P: a host policy whose gemm reads a B packed ahead. */
+  static constexpr bool kPolicyRunsChannelsLast = !device_policy<P> && ops::gemm_b_panel_width<P> != 0;
+
   /** @brief The threads prepare_channels_last made shares for, or 0 when the block runs only NCHW. */
   int channels_last_threads() const noexcept { return static_cast<int>(channels_last_.size()); }
 
@@ -107,12 +110,12 @@ class inverted_residual {
    * (ops::depthwise_conv2d_channels_last). NCHW, the pixels were the GEMMs' columns, 196 of 224 or
    * 49 of 64 computed, the activations packed per call, and the depthwise kernel masked every load
    * of its 14- and 7-wide rows. One Emerald Rapids core, 96 -> 288 -> 96 channels on 14 x 14
-   * (bench/ab/mobilenet_v2_pieces.cpp): expand 104-108 us against 128-133, depthwise 22 against
-   * 36-48. Costs a copy of the block's weights, rearranged.
+   * (bench/ab/mobilenet_v2_pieces.cpp): expand 75.1 us against 88.3, depthwise 16.6 against 30.5,
+   * project 71.7 against 91.6. Costs a copy of the block's weights, rearranged.
    */
   bool prepare_channels_last(const shape& input, int threads) {
     channels_last_.clear();
-    if constexpr (!device_policy<P> && ops::gemm_b_panel_width < P >> 0) {
+    if constexpr (kPolicyRunsChannelsLast) {
       const shape filtered = filtered_shape(input);
       if (!expands_ || threads < 1 || input[2] * input[3] > kChannelsLastMaxPixels ||
           filtered[2] * filtered[3] > kChannelsLastMaxPixels)
@@ -261,7 +264,7 @@ class inverted_residual {
    */
   void forward_channels_last(context<P>& ctx, thread_contexts<P>& workers, tensor_view<const float> in,
                              tensor_view<float> out, tensor_view<float> hidden, tensor_view<float> filtered) const {
-    if constexpr (!device_policy<P> && ops::gemm_b_panel_width < P >> 0) {
+    if constexpr (kPolicyRunsChannelsLast) {
       const int threads = channels_last_threads();
       require(threads > 0 && in.rank() == 4 && in.dim(3) == spec_.in, spec_.prefix,
               ": forward_channels_last needs the block prepared channels-last and an input [n, h, w, ", spec_.in,
