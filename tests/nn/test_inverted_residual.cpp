@@ -50,6 +50,16 @@ double normwise_error(const tensor<float>& got, const tensor<float>& want) {
   return diff / std::max(scale, 1e-30);
 }
 
+/** @brief A block of @p spec with random weights drawn from @p seed, prepared. */
+template <class P>
+joule::nn::inverted_residual<P> prepared_block(const joule::nn::inverted_residual_spec& spec, std::uint64_t seed) {
+  joule::nn::inverted_residual<P> block(spec);
+  std::vector<joule::weight_spec> manifest;
+  block.add_to_manifest(manifest);
+  block.prepare(joule::random_weights(manifest, seed));
+  return block;
+}
+
 /** @brief Runs @p block on @p input with scratch sized as a model sizes it, and returns the output. */
 template <class P>
 tensor<float> run_block(const joule::nn::inverted_residual<P>& block, const tensor<float>& input, int threads,
@@ -71,11 +81,10 @@ TYPED_TEST(inverted_residual, channels_shared_and_bands_give_the_layer_by_layer_
   for (const auto& c : kCases) {
     SCOPED_TRACE(::testing::Message() << "in " << c.in << " hidden " << c.hidden << " out " << c.out << " stride "
                                       << c.stride << " size " << c.size);
-    joule::nn::inverted_residual<P> block(
-        {"features." + std::to_string(index) + ".conv.", c.in, c.hidden, c.out, c.stride});
-    std::vector<joule::weight_spec> manifest;
-    block.add_to_manifest(manifest);
-    block.prepare(joule::random_weights(manifest, static_cast<std::uint64_t>(index++)));
+    const auto block =
+        prepared_block<P>({"features." + std::to_string(index) + ".conv.", c.in, c.hidden, c.out, c.stride},
+                          static_cast<std::uint64_t>(index));
+    ++index;
     std::mt19937_64 rng(7);
     const tensor<float> input = joule_test::random_tensor(rng, shape{2, c.in, c.size, c.size});
     // One thread and one band whatever the budget: the layers one after the other.
@@ -120,10 +129,8 @@ TYPED_TEST(inverted_residual, channels_last_on_small_planes_gives_the_layer_by_l
     const tensor<float> input = joule_test::random_tensor(rng, shape{2, c.in, c.size, c.size});
     const shape s = input.shape();
     for (int threads : {1, 2, 3}) {
-      block_type block({"features." + std::to_string(index) + ".conv.", c.in, c.hidden, c.out, c.stride});
-      std::vector<joule::weight_spec> manifest;
-      block.add_to_manifest(manifest);
-      block.prepare(joule::random_weights(manifest, static_cast<std::uint64_t>(index)));
+      auto block = prepared_block<P>({"features." + std::to_string(index) + ".conv.", c.in, c.hidden, c.out, c.stride},
+                                     static_cast<std::uint64_t>(index));
       const tensor<float> want = run_block(block, input, 1, std::int64_t{1} << 40);
       const auto plan = block.plan(s, threads, 0);
       ASSERT_EQ(block.prepare_channels_last(s, plan.threads), packs_b);
@@ -158,10 +165,7 @@ TYPED_TEST(inverted_residual, channels_last_on_small_planes_gives_the_layer_by_l
 
 TYPED_TEST(inverted_residual, channels_last_needs_a_block_prepared_for_it) {
   using P = TypeParam;
-  joule::nn::inverted_residual<P> block({"features.2.conv.", 8, 48, 8, 1});
-  std::vector<joule::weight_spec> manifest;
-  block.add_to_manifest(manifest);
-  block.prepare(joule::random_weights(manifest, 1));
+  auto block = prepared_block<P>({"features.2.conv.", 8, 48, 8, 1}, 1);
   EXPECT_FALSE(block.runs_channels_last(shape{1, 8, 7, 7}, 2, 0));
   // A plane too large for it: nothing is prepared.
   EXPECT_FALSE(block.prepare_channels_last(shape{1, 8, 56, 56}, 2));
@@ -175,10 +179,7 @@ TYPED_TEST(inverted_residual, channels_last_needs_a_block_prepared_for_it) {
 
 TYPED_TEST(inverted_residual, scratch_too_small_for_a_band_is_a_clear_error) {
   using P = TypeParam;
-  joule::nn::inverted_residual<P> block({"features.2.conv.", 8, 48, 16, 2});
-  std::vector<joule::weight_spec> manifest;
-  block.add_to_manifest(manifest);
-  block.prepare(joule::random_weights(manifest, 1));
+  const auto block = prepared_block<P>({"features.2.conv.", 8, 48, 16, 2}, 1);
   std::mt19937_64 rng(3);
   const tensor<float> input = joule_test::random_tensor(rng, shape{1, 8, 16, 16});
   joule::context<P> ctx(2);
