@@ -226,15 +226,13 @@ class mobilenet_v2 {
     auto relayout = [&](const shape& nchw, bool to_channels_last) {
       if constexpr (!device_policy<P>) {
         const shape nhwc{nchw[0], nchw[2], nchw[3], nchw[1]};
-        if (to_channels_last) {
-          const auto out = nn::view_as(*spare, nhwc);
-          nn::to_channels_last(tensor_view<const float>(current.data(), nchw), out);
-          next(out);
-        } else {
-          const auto out = nn::view_as(*spare, nchw);
-          nn::to_nchw(tensor_view<const float>(current.data(), nhwc), out);
-          next(out);
-        }
+        const tensor_view<const float> from(current.data(), to_channels_last ? nchw : nhwc);
+        const auto out = nn::view_as(*spare, to_channels_last ? nhwc : nchw);
+        if (to_channels_last)
+          nn::to_channels_last(from, out);
+        else
+          nn::to_nchw(from, out);
+        next(out);
         channels_last = to_channels_last;
       }
     };
@@ -243,15 +241,13 @@ class mobilenet_v2 {
       const shape in = nn::with_batch(block_inputs_[i], n), out_nchw = b.output_shape(in);
       const bool wants_channels_last = b.runs_channels_last(in, ctx.threads(), band_bytes_);
       if (wants_channels_last != channels_last) relayout(in, wants_channels_last);
-      if (wants_channels_last) {
-        const auto out = nn::view_as(*spare, shape{n, out_nchw[2], out_nchw[3], out_nchw[1]});
+      const auto out =
+          nn::view_as(*spare, wants_channels_last ? shape{n, out_nchw[2], out_nchw[3], out_nchw[1]} : out_nchw);
+      if (wants_channels_last)
         b.forward_channels_last(ctx, workers_, current, out, t1.view(), t2.view());
-        next(out);
-      } else {
-        const auto out = at(*spare, out_nchw);
+      else
         b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);
-        next(out);
-      }
+      next(out);
     }
     if (channels_last) relayout(nn::with_batch(blocks_.back().output_shape(block_inputs_.back()), n), false);
     const auto last = at(t1, last_shape_);

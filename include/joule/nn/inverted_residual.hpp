@@ -287,8 +287,8 @@ class inverted_residual {
         float* y = out.data() + image * out_pixels * spec_.out;
         auto work = [&](context<P>& c, int t) {
           const channels_last_share& s = channels_last_[static_cast<std::size_t>(t)];
-          channels_last_channels(c, s, nchw, x, hidden.data() + s.c0 * in_pixels, filtered.data() + s.c0 * out_pixels,
-                                 t == 0 ? y : partials + (t - 1) * out_pixels * spec_.out, t == 0);
+          run_share_channels_last(c, s, nchw, x, hidden.data() + s.c0 * in_pixels, filtered.data() + s.c0 * out_pixels,
+                                  t == 0 ? y : partials + (t - 1) * out_pixels * spec_.out, t == 0);
         };
         if (threads == 1) {
           work(ctx, 0);
@@ -444,8 +444,8 @@ class inverted_residual {
    * @p target ([h' · w', out]): the output itself when @p into_output (with the bias and the
    * residual), else a partial output of raw sums.
    */
-  void channels_last_channels(context<P>& ctx, const channels_last_share& s, const shape& nchw, const float* x,
-                              float* hidden, float* filtered, float* target, bool into_output) const {
+  void run_share_channels_last(context<P>& ctx, const channels_last_share& s, const shape& nchw, const float* x,
+                               float* hidden, float* filtered, float* target, bool into_output) const {
     const std::int64_t count = s.c1 - s.c0, h = nchw[2], w = nchw[3];
     const shape filtered_nchw = filtered_shape(nchw);
     const std::int64_t out_pixels = filtered_nchw[2] * filtered_nchw[3];
