@@ -122,6 +122,17 @@ TYPED_TEST(depthwise_channels_last_conformance, mobilenet_v2_small_planes_match_
     for (int threads : {1, 2}) this->check(c, threads, rng);
 }
 
+TYPED_TEST(depthwise_channels_last_conformance, every_small_plane_of_a_3x3_with_padding_1) {
+  // The simd kernel's own path (3x3, padding 1) splits each output row into its edge pixels and the
+  // pixels between, whose window lies inside the image's columns: every height and width from 1
+  // to 9 (none between, one, many), both strides, a ragged vector of channels.
+  std::mt19937_64 rng(joule_test::run_seed());
+  for (std::int64_t h = 1; h <= 9; h += 2)
+    for (std::int64_t w = 1; w <= 9; ++w)
+      for (std::int64_t stride : {1, 2})
+        this->check({1, h, w, 21, 3, stride, 1, w % 2 == 0, w % 3 == 0 ? activation::relu6 : activation::none}, 1, rng);
+}
+
 TYPED_TEST(depthwise_channels_last_conformance, a_nan_reaches_only_the_outputs_whose_window_holds_it) {
   std::mt19937_64 rng(joule_test::run_seed());
   // Pixel (2, 3), channel 5 of a 6 x 7 x 20 image: the reference propagates it to exactly the
