@@ -124,8 +124,8 @@ TYPED_TEST(depthwise_channels_last_conformance, mobilenet_v2_small_planes_match_
 
 TYPED_TEST(depthwise_channels_last_conformance, every_small_plane_of_a_3x3_with_padding_1) {
   // The simd kernel's own path (3x3, padding 1) splits each output row into its edge pixels and the
-  // pixels between, whose window lies inside the image's columns: every height and width from 1
-  // to 9 (none between, one, many), both strides, a ragged vector of channels.
+  // pixels between, whose window lies inside the image's columns: every width from 1 to 9 (none
+  // between, one, many), odd heights from 1 to 9, both strides, a ragged vector of channels.
   std::mt19937_64 rng(joule_test::run_seed());
   for (std::int64_t h = 1; h <= 9; h += 2)
     for (std::int64_t w = 1; w <= 9; ++w)

@@ -83,15 +83,16 @@ void depthwise_channels_last_vector(const depthwise_channels_last_op& op, std::i
     // The pixels between, without a branch: each row of the window its own chain of 3 multiply-adds,
     // the rows summed at the end. As one chain of 9 (the edge pixels' order), a pixel waited on 9
     // FMA latencies: the kernel ran at 1.2 cycles per FMA (MobileNetV2's 14 x 14 share of 288
-    // channels, one Emerald Rapids core, bench/ab/mobilenet_v2_pieces.cpp: 15.5 us, now 11.4).
+    // channels, one Emerald Rapids core, bench/ab/mobilenet_v2_pieces.cpp: 16.1 us, now 11.7).
     // Two pixels at a time, sharing the loads of the columns their windows overlap on, ran slower
     // (12.9 us): GCC kept part of the weights on the stack.
     auto inner_pixels = [&]<bool Top, bool Bottom>() {
+      // One row of the window centred at r.
+      const auto window_row = [&](const float* r, batch a, batch b, batch e, batch acc) {
+        return xsimd::fma(load(r + ld), e, xsimd::fma(load(r), b, xsimd::fma(load(r - ld), a, acc)));
+      };
       for (std::int64_t ox = inner_begin; ox < inner_end; ++ox) {
         const float* c = middle + ox * s * ld;
-        const auto window_row = [&](const float* r, batch a, batch b, batch e, batch acc) {
-          return xsimd::fma(load(r + ld), e, xsimd::fma(load(r), b, xsimd::fma(load(r - ld), a, acc)));
-        };
         batch acc = window_row(c, w10, w11, w12, bias);
         if constexpr (Top) acc += window_row(c - w * ld, w00, w01, w02, batch(0.f));
         if constexpr (Bottom) acc += window_row(c + w * ld, w20, w21, w22, batch(0.f));
