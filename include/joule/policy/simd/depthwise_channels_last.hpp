@@ -6,10 +6,10 @@
  * With the channels along the vectors, every tap of a pixel is one full vector load per 16
  * channels, at any plane width, with no mask: a tap on padding is skipped whole. Each vector of
  * channels keeps its 9 weight vectors and its bias in registers and walks every output pixel: a
- * pixel costs 9 loads and 9 FMAs, the pixels off the image's edges without a branch. Other kernels, paddings and
- * activations (GELU, tanh) run the scalar kernel. The NCHW kernel for small planes (flat_depthwise_conv2d) needs a mask
- * per vector and tap and loads that straddle cache lines: on MobileNetV2's 14 x 14 planes, 288 channels took it 47-49
- * us on one Emerald Rapids core.
+ * pixel costs 9 loads and 9 FMAs, the pixels off the image's edges without a branch. Other
+ * kernels, paddings and activations (GELU, tanh) run the scalar kernel. The NCHW kernel for small
+ * planes (flat_depthwise_conv2d) needs a mask per vector and tap and loads that straddle cache
+ * lines: on MobileNetV2's 14 x 14 planes, 288 channels took it 47-49 us on one Emerald Rapids core.
  */
 #include <algorithm>
 #include <cstdint>
