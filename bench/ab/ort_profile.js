@@ -7,6 +7,7 @@
 // quote the unprofiled timings (scripts/vs-ort-rounds.sh) for the model.
 //
 //   NODE_PATH=/tmp/joule-peers/ort/node_modules node bench/ab/ort_profile.js resnet50 1 30
+//   NODE_PATH=/tmp/joule-peers/ort/node_modules node bench/ab/ort_profile.js bert_base 8 5
 //
 // Needs the models and onnxruntime-node that ../shared/peers/run-ort.sh sets up in /tmp/joule-peers.
 'use strict';
@@ -24,9 +25,20 @@ async function main() {
     graphOptimizationLevel: 'all', enableCpuMemArena: true, enableProfiling: true,
     profileFilePrefix: path.join(dir, model),
   });
-  if (sess.inputNames.length !== 1) throw new Error(`${model}: this script feeds one image input`);
-  const data = new Float32Array(batch * 3 * 224 * 224).map(() => Math.random());
-  const feeds = { [sess.inputNames[0]]: new ort.Tensor('float32', data, [batch, 3, 224, 224]) };
+  // An image model takes one [batch, 3, 224, 224] input; BERT takes token ids and a mask, 128 each.
+  const feeds = {};
+  if (sess.inputNames.includes('input_ids')) {
+    const tokens = batch * 128;
+    const ids = BigInt64Array.from({ length: tokens }, () => BigInt(1000 + Math.floor(Math.random() * 20000)));
+    feeds.input_ids = new ort.Tensor('int64', ids, [batch, 128]);
+    if (sess.inputNames.includes('attention_mask'))
+      feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(tokens).fill(1n), [batch, 128]);
+  } else if (sess.inputNames.length === 1) {
+    const data = new Float32Array(batch * 3 * 224 * 224).map(() => Math.random());
+    feeds[sess.inputNames[0]] = new ort.Tensor('float32', data, [batch, 3, 224, 224]);
+  } else {
+    throw new Error(`${model}: inputs ${sess.inputNames.join(', ')} are neither one image nor BERT's`);
+  }
   for (let i = 0; i < runs; ++i) await sess.run(feeds);
   await sess.release();  // writes the profile
   const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));

@@ -387,6 +387,20 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
   const float* residual = t.last_k_block && op.ep.residual ? op.ep.residual + t.row * op.ep.ldr + t.col : nullptr;
   const bool fetch_c = t.first_k_block && t.last_k_block && !op.tile_sink;  // a sink's tile never reaches C
   const std::int64_t epilogue_steps = (kc + kLine - 1) / kLine;
+  // Step p of depth: B's row p times A's column p, into every accumulator.
+  const auto multiply_step = [&](std::int64_t p) __attribute__((always_inline)) {
+    batch b[kV];
+#pragma GCC unroll 4
+    for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
+#pragma GCC unroll 16
+    for (std::int64_t r = 0; r < Rows; ++r) {
+      const batch a_rp = kRowsOfA                     ? batch(a_rows[r / 3][(r % 3) * lda + p])
+                         : Layout == a_layout::packed ? batch(a[p * gemm_blocking::kRows + r])
+                                                      : batch(a[p * lda + r]);
+#pragma GCC unroll 4
+      for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
+    }
+  };
   std::int64_t step = 0;
   for (std::int64_t p0 = 0; p0 < kc; p0 += kLine, ++step) {
     for (std::int64_t r = Rows * step / epilogue_steps, end = Rows * (step + 1) / epilogue_steps; r < end; ++r)
@@ -403,18 +417,15 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
     if constexpr (PrefetchB)
       for (std::int64_t l = t.prefetch_b_lines * p0 / kc, end = t.prefetch_b_lines * p1 / kc; l < end; ++l)
         __builtin_prefetch(t.prefetch_b + l * kLine, 0, 2);
-    for (std::int64_t p = p0; p < p1; ++p) {
-      batch b[kV];
-#pragma GCC unroll 4
-      for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
+    // A whole line's kLine steps are unrolled: each step's loads of A and B are then at constant
+    // offsets from the line's start, and the 16 steps one straight run of 384 multiply-adds. As a
+    // loop of one step (or unrolled by 4 or 8), BERT's linear layers at 8 sequences took 1.05-1.06x
+    // the time (Emerald Rapids, one thread and two: docs/results.md).
+    if (p1 - p0 == kLine) {
 #pragma GCC unroll 16
-      for (std::int64_t r = 0; r < Rows; ++r) {
-        const batch a_rp = kRowsOfA                     ? batch(a_rows[r / 3][(r % 3) * lda + p])
-                           : Layout == a_layout::packed ? batch(a[p * gemm_blocking::kRows + r])
-                                                        : batch(a[p * lda + r]);
-#pragma GCC unroll 4
-        for (std::int64_t v = 0; v < kV; ++v) acc[r][v] = xsimd::fma(a_rp, b[v], acc[r][v]);
-      }
+      for (std::int64_t i = 0; i < kLine; ++i) multiply_step(p0 + i);
+    } else {
+      for (std::int64_t p = p0; p < p1; ++p) multiply_step(p);
     }
   }
   // The stores out of line take a copy, not acc itself: acc's address never escapes, so it stays
