@@ -44,13 +44,17 @@ inline std::int64_t max_pool_row_floats(const pool2d_op& op) noexcept {
   return std::max(1 + op.w, 2 * vectors * kLanes + 2 + kLanes) + kLanes;
 }
 
-/** @brief One plane: @p in [h, w] to @p out [out_h, out_w], with @p row as the row buffer. */
-inline void max_pool_3x3_stride2_plane(const pool2d_op& op, const float* in, float* out, float* row) noexcept {
+/**
+ * @brief Output rows [oy0, oy1) of one plane: @p in [h, w] to @p out [out_h, out_w], with @p row as
+ * the row buffer.
+ */
+inline void max_pool_3x3_stride2_plane(const pool2d_op& op, const float* in, float* out, float* row, std::int64_t oy0,
+                                       std::int64_t oy1) noexcept {
   const batch minus_inf(-std::numeric_limits<float>::infinity());
   // Buffer column 0 is input column -1; the windows of output column ox start at input column
   // 2 ox - pad_w, buffer column 2 ox + 1 - pad_w.
   const float* window = row + 1 - op.pad_w;
-  for (std::int64_t oy = 0; oy < op.out_h; ++oy) {
+  for (std::int64_t oy = oy0; oy < oy1; ++oy) {
     const std::int64_t y0 = 2 * oy - op.pad_h;
     const std::int64_t first = std::max<std::int64_t>(y0, 0), last = std::min(y0 + 3, op.h);
     for (std::int64_t x = 0; x < op.w; x += kLanes) {
@@ -81,18 +85,32 @@ inline void max_pool_3x3_stride2_plane(const pool2d_op& op, const float* in, flo
   }
 }
 
-/** @brief Max pooling 3x3, stride 2 (max_pool_3x3_stride2_applies), planes shared between threads. */
+/**
+ * @brief Max pooling 3x3, stride 2 (max_pool_3x3_stride2_applies). Fewer images than threads share
+ * out the output rows, every plane's; more, whole planes.
+ *
+ * The input is the stem's output, which the GEMM before splits by pixels: at batch 1 each thread
+ * wrote the top or the bottom half of every plane. Split by planes, each thread read half its
+ * input from the other core's cache (ResNet-50's pool 0.17 ms in the model, against 0.085 in
+ * ONNX Runtime's profile); by rows, the half it wrote. Batches go images side by side through the
+ * stem, a thread's share whole images, as whole planes here.
+ */
 inline void max_pool_3x3_stride2(cpu_context& ctx, const pool2d_op& op) {
   const std::int64_t planes = op.n * op.c, row_floats = max_pool_row_floats(op);
-  const int threads = detail::threads_for(ctx, planes, planes * op.h * op.w * 2);
+  const bool by_rows = op.n < ctx.threads();
+  const std::int64_t items = by_rows ? op.out_h : planes;
+  const int threads = detail::threads_for(ctx, items, planes * op.h * op.w * 2);
   scratch_frame frame(ctx);
   float* rows = frame.take<float>(threads * row_floats);
-  detail::parallel_ranges(ctx, threads, planes, [&](int t, std::int64_t p0, std::int64_t p1) {
+  detail::parallel_ranges(ctx, threads, items, [&](int t, std::int64_t i0, std::int64_t i1) {
     float* row = rows + t * row_floats;
     // -inf everywhere once: the vertical pass rewrites only columns [1, 1 + w).
     std::fill(row, row + row_floats, -std::numeric_limits<float>::infinity());
+    const std::int64_t p0 = by_rows ? 0 : i0, p1 = by_rows ? planes : i1;
+    const std::int64_t oy0 = by_rows ? i0 : 0, oy1 = by_rows ? i1 : op.out_h;
     for (std::int64_t plane = p0; plane < p1; ++plane)
-      max_pool_3x3_stride2_plane(op, op.input + plane * op.h * op.w, op.output + plane * op.out_h * op.out_w, row);
+      max_pool_3x3_stride2_plane(op, op.input + plane * op.h * op.w, op.output + plane * op.out_h * op.out_w, row, oy0,
+                                 oy1);
   });
 }
 
