@@ -423,8 +423,8 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
         __builtin_prefetch(t.prefetch_b + l * kLine, 0, 2);
     // A whole line's kLine steps are unrolled: each step's loads of A and B are then at constant
     // offsets from the line's start, and the 16 steps one straight run of 384 multiply-adds. As a
-    // loop of one step (or unrolled by 4 or 8), BERT's linear layers at 8 sequences took 1.05-1.06x
-    // the time (Emerald Rapids, one thread and two: docs/results.md).
+    // loop of one step, BERT's linear layers at 8 sequences took 1.06-1.09x the time (unrolled by 4
+    // or 8: 1.03 and 1.05x; Emerald Rapids, one thread and two: docs/results.md).
     if (p1 - p0 == kLine) {
 #pragma GCC unroll 16
       for (std::int64_t i = 0; i < kLine; ++i) multiply_step(p0 + i);
