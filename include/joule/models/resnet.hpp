@@ -63,9 +63,11 @@ class resnet {
         const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
         // The last two stages' planes (14 x 14 and 7 x 7 at 224 x 224) are small: their 1x1
         // layers and strided 3x3 keep a packed weight for a policy that then runs them with the
-        // pixels as its GEMM's rows (nn::conv_bn_act_spec::pack_weight). The last stage's stride-1
-        // 3x3 keeps the usual lowering at batch 1 (with the pixels as rows: 1.021, ab-models.sh).
-        const bool small_planes = stage >= 2, small_strided = stage >= 2 && stride == 2;
+        // pixels as its GEMM's rows (nn::conv_bn_act_spec::pack_weight). So does the last stage's
+        // stride-1 3x3, which runs Winograd from 2 images a call: at batch 1 its 49 pixels are 5
+        // row tiles of 10 where the usual lowering's 2 panels compute 64 columns (whole model
+        // 0.986 and 0.987, ab-models.sh, Emerald Rapids; on Zen 5 it had measured 1.021).
+        const bool small_planes = stage >= 2, small_3x3 = stage >= 2 && (stride == 2 || stage == 3);
         bottleneck b;
         b.conv1 =
             nn::conv_bn_act<P>({name + ".conv1", name + ".bn1", in, width, 1, 1, 1, activation::relu, small_planes});
@@ -77,7 +79,7 @@ class resnet {
         // tiles do not pay for reading the larger transformed weight (1.12 the time of the usual
         // lowering at 1 image, 0.65-0.70 at 2 and more).
         b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu,
-                                      small_strided, stage == 3 ? 2 : 1, stage <= 1 ? 4 : 2});
+                                      small_3x3, stage == 3 ? 2 : 1, stage <= 1 ? 4 : 2});
         // ReLU after the residual add, which the convolution's epilogue does before its activation.
         b.conv3 =
             nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu, small_planes});
