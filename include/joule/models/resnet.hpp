@@ -75,11 +75,15 @@ class resnet {
         // lowering, Zen 5): F(4x4, 3x3) on the 56 x 56 and 28 x 28 planes (0.52 and 0.70 at 1 image,
         // 0.53 and 0.46 at 16; F(2x2, 3x3) 0.83, 0.82, 0.72, 0.59); F(2x2, 3x3) on 14 x 14, whose
         // 4 x 4 tiles would overhang it and fill a quarter of a vector's lanes (F(4x4, 3x3) 1.06 at 1
-        // image, F(2x2, 3x3) 0.71); the last stage's from 2 images a call only: at batch 1 its 16
+        // image, F(2x2, 3x3) 0.71), but F(4x4, 3x3) there from 2 images a call, where its fewer
+        // multiply-adds win (Emerald Rapids, 2, 4, 8 images: F(4x4) 0.49, 0.42, 0.45, F(2x2) 0.60,
+        // 0.59, 0.61; in the model at batch 16 the five layers took 30 ms for 41, for 5 x 5.2 MB
+        // more weight); the last stage's from 2 images a call only: at batch 1 its 16
         // tiles do not pay for reading the larger transformed weight (1.12 the time of the usual
-        // lowering at 1 image, 0.65-0.70 at 2 and more).
+        // lowering at 1 image, 0.65-0.70 at 2 and more). F(4x4) there won at 8 images alone (0.50
+        // against 0.59), for 2 x 21 MB more weight; in the model at batch 16 it gained nothing clear.
         b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu,
-                                      small_3x3, stage == 3 ? 2 : 1, stage <= 1 ? 4 : 2});
+                                      small_3x3, stage == 3 ? 2 : 1, stage <= 1 ? 4 : 2, stage == 2 ? 2 : 0});
         // ReLU after the residual add, which the convolution's epilogue does before its activation.
         b.conv3 =
             nn::conv_bn_act<P>({name + ".conv3", name + ".bn3", width, out, 1, 1, 1, activation::relu, small_planes});

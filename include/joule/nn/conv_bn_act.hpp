@@ -45,6 +45,15 @@ struct conv_bn_act_spec {
    * size, tiles of 4 x 4 that waste more of a plane whose side is not a multiple of 4).
    */
   std::int64_t winograd_tile = 2;
+  /**
+   * @brief From this many images a call, F(4x4, 3x3) instead of winograd_tile (0: never). On a
+   * plane whose side is not a multiple of 4, F(4x4)'s overhanging tiles cost more than they save at
+   * one image, and its 4x larger weight is read once per call; over a few images its fewer
+   * multiply-adds win (ResNet-50's 14 x 14 layers, bench/ab/winograd_layers.cpp, Emerald Rapids:
+   * time / usual lowering at 1, 2, 4, 8 images F(2x2) 0.63, 0.60, 0.59, 0.61; F(4x4) 0.79, 0.49,
+   * 0.42, 0.45).
+   */
+  std::int64_t winograd_4x4_min_images = 0;
 };
 
 /**
@@ -79,7 +88,8 @@ class conv_bn_act {
    * the pixels along its GEMM's rows one image at a time); otherwise, with the channels as rows
    * (the usual lowering, one GEMM for all of a call's images). A 3x3 stride-1 layer instead keeps
    * its weight transformed for Winograd's F(2x2, 3x3) or F(4x4, 3x3) where the policy runs that
-   * (spec().winograd_min_images, spec().winograd_tile). Depthwise layers keep theirs as is.
+   * (spec().winograd_min_images, spec().winograd_tile, spec().winograd_4x4_min_images). Depthwise layers keep theirs as
+   * is.
    */
   void prepare(const weights& w, std::int64_t images_per_call = 1) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
@@ -95,10 +105,11 @@ class conv_bn_act {
       if (spec_.kernel == 3 && spec_.stride == 1 && images_per_call >= spec_.winograd_min_images) {
         require(spec_.winograd_tile == 2 || spec_.winograd_tile == 4, "conv_bn_act ", spec_.conv,
                 ": winograd_tile must be 2 or 4, got ", spec_.winograd_tile);
-        packing_ = spec_.winograd_tile == 4 ? conv2d_packing::winograd_4x4_3x3 : conv2d_packing::winograd_3x3;
-        packed_weight_ = spec_.winograd_tile == 4
-                             ? ops::pack_conv2d_weight<P, conv2d_packing::winograd_4x4_3x3>(weight_.cview())
-                             : ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight_.cview());
+        const bool four = spec_.winograd_tile == 4 ||
+                          (spec_.winograd_4x4_min_images > 0 && images_per_call >= spec_.winograd_4x4_min_images);
+        packing_ = four ? conv2d_packing::winograd_4x4_3x3 : conv2d_packing::winograd_3x3;
+        packed_weight_ = four ? ops::pack_conv2d_weight<P, conv2d_packing::winograd_4x4_3x3>(weight_.cview())
+                              : ops::pack_conv2d_weight<P, conv2d_packing::winograd_3x3>(weight_.cview());
         return;
       }
     }
