@@ -11,8 +11,9 @@
 //   bash scripts/vs-ort-rounds.sh 6      # ORT and joule's simd alternated, 6 rounds: per-round ratios
 //
 // Latency: the median of 5 repetitions (3 for the batch-64/8 rows, whose runs take seconds), each
-// one timed run() after the executor's warm-up run (the one compile does). Google
-// Benchmark's usual flags work (--benchmark_filter='resnet50/batch:1/' runs one row).
+// one timed run() after three warm-up runs (the one compile does and two more), as many as
+// ../shared/peers/bench_ort.js gives ONNX Runtime. Google Benchmark's usual flags work
+// (--benchmark_filter='resnet50/batch:1/' runs one row).
 //
 // Memory, "peak RSS": the process's resident-set high-water mark (VmHWM) while that executor is
 // compiled and run, reset before each executor through /proc/self/clear_refs, minus the resident
@@ -114,6 +115,14 @@ void register_row(const Family& family, const std::string& model, std::int64_t b
       s.name = name;
       const std::int64_t peak = proc_status_kb("VmHWM");
       results()[key][P::name()].peak_rss_bytes = peak_ok && before > 0 && peak > 0 ? double(peak - before) : NAN;
+      // Warm-up as ../shared/peers/bench_ort.js gives ONNX Runtime: three untimed runs (there, two,
+      // the second when the first took under 2 s, and one that sizes its run count), here the
+      // compile's run and two more. With the compile's alone, the first of the timed runs at batch
+      // 1 was the slowest in 5 of 6 sittings (ResNet-50, 30-40 ms against 29-30 for the later
+      // ones, Emerald Rapids).
+      auto& fresh = *std::static_pointer_cast<joule::executor<model_type>>(s.executor);
+      const auto& fresh_input = *std::static_pointer_cast<typename traits::input_data>(s.input);
+      for (int i = 0; i < 2; ++i) benchmark::DoNotOptimize(fresh.run(fresh_input.view()).data());
     }
     auto& net = *std::static_pointer_cast<joule::executor<model_type>>(s.executor);
     const auto& input = *std::static_pointer_cast<typename traits::input_data>(s.input);
