@@ -103,7 +103,8 @@ void register_row(const Family& family, const std::string& model, std::int64_t b
       return;
     }
     auto& s = slot();
-    if (s.name != name) {
+    const bool compiled_now = s.name != name;
+    if (compiled_now) {
       s = {};
       malloc_trim(0);  // give the last executor's memory back, so this one's peak starts clean
       const auto& w = weights_for(model, family.template instantiate<joule::scalar>().manifest());
@@ -115,17 +116,16 @@ void register_row(const Family& family, const std::string& model, std::int64_t b
       s.name = name;
       const std::int64_t peak = proc_status_kb("VmHWM");
       results()[key][P::name()].peak_rss_bytes = peak_ok && before > 0 && peak > 0 ? double(peak - before) : NAN;
-      // Warm-up as ../shared/peers/bench_ort.js gives ONNX Runtime: three untimed runs (there, two,
-      // the second when the first took under 2 s, and one that sizes its run count), here the
-      // compile's run and two more. With the compile's alone, the first of the timed runs at batch
-      // 1 was the slowest in 5 of 6 sittings (ResNet-50, 30-40 ms against 29-30 for the later
-      // ones, Emerald Rapids).
-      auto& fresh = *std::static_pointer_cast<joule::executor<model_type>>(s.executor);
-      const auto& fresh_input = *std::static_pointer_cast<typename traits::input_data>(s.input);
-      for (int i = 0; i < 2; ++i) benchmark::DoNotOptimize(fresh.run(fresh_input.view()).data());
     }
     auto& net = *std::static_pointer_cast<joule::executor<model_type>>(s.executor);
     const auto& input = *std::static_pointer_cast<typename traits::input_data>(s.input);
+    // Warm-up as ../shared/peers/bench_ort.js gives ONNX Runtime: three untimed runs (there, two,
+    // the second when the first took under 2 s, and one that sizes its run count), here the
+    // compile's run and two more. With the compile's alone, the first of the timed runs at batch
+    // 1 was the slowest in 5 of 6 sittings (ResNet-50, 30-40 ms against 29-30 for the later
+    // ones, Emerald Rapids).
+    if (compiled_now)
+      for (int i = 0; i < 2; ++i) benchmark::DoNotOptimize(net.run(input.view()).data());
     for (auto _ : state) benchmark::DoNotOptimize(net.run(input.view()).data());
     state.SetItemsProcessed(state.iterations() * batch);
     joule_bench::set_gflops(state, net.flops());

@@ -88,8 +88,8 @@ class conv_bn_act {
    * the pixels along its GEMM's rows one image at a time); otherwise, with the channels as rows
    * (the usual lowering, one GEMM for all of a call's images). A 3x3 stride-1 layer instead keeps
    * its weight transformed for Winograd's F(2x2, 3x3) or F(4x4, 3x3) where the policy runs that
-   * (spec().winograd_min_images, spec().winograd_tile, spec().winograd_4x4_min_images). Depthwise layers keep theirs as
-   * is.
+   * (spec().winograd_min_images, spec().winograd_tile, spec().winograd_4x4_min_images). Depthwise
+   * layers keep theirs as is.
    */
   void prepare(const weights& w, std::int64_t images_per_call = 1) {
     auto folded = ops::fold_batch_norm(w.at(spec_.conv + ".weight").cview(), {}, w.at(spec_.bn + ".weight").cview(),
