@@ -78,9 +78,9 @@ class resnet {
         // image, F(2x2, 3x3) 0.71), but F(4x4, 3x3) there from 2 images a call, where its fewer
         // multiply-adds win (Emerald Rapids, 2, 4, 8 images: F(4x4) 0.49, 0.42, 0.45, F(2x2) 0.60,
         // 0.59, 0.61; in the model at batch 16 the five layers took 30 ms for 41, for 5 x 5.2 MB
-        // more weight); the last stage's from 2 images a call only: at batch 1 its 16
-        // tiles do not pay for reading the larger transformed weight (1.12 the time of the usual
-        // lowering at 1 image, 0.65-0.70 at 2 and more). F(4x4) there won at 8 images alone (0.50
+        // more weight; bench/ab/winograd_layers.cpp); the last stage's from 2 images a call only:
+        // at batch 1 its 16 tiles do not pay for reading the larger transformed weight (1.12 the
+        // time of the usual lowering at 1 image, 0.65-0.70 at 2 and more). F(4x4) there won at 8 images alone (0.50
         // against 0.59), for 2 x 21 MB more weight; in the model at batch 16 it gained nothing clear.
         b.conv2 = nn::conv_bn_act<P>({name + ".conv2", name + ".bn2", width, width, 3, stride, 1, activation::relu,
                                       small_3x3, stage == 3 ? 2 : 1, stage <= 1 ? 4 : 2, stage == 2 ? 2 : 0});

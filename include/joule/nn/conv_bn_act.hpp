@@ -49,9 +49,7 @@ struct conv_bn_act_spec {
    * @brief From this many images a call, F(4x4, 3x3) instead of winograd_tile (0: never). On a
    * plane whose side is not a multiple of 4, F(4x4)'s overhanging tiles cost more than they save at
    * one image, and its 4x larger weight is read once per call; over a few images its fewer
-   * multiply-adds win (ResNet-50's 14 x 14 layers, bench/ab/winograd_layers.cpp, Emerald Rapids:
-   * time / usual lowering at 1, 2, 4, 8 images F(2x2) 0.63, 0.60, 0.59, 0.61; F(4x4) 0.79, 0.49,
-   * 0.42, 0.45).
+   * multiply-adds win (ResNet-50's 14 x 14 layers: the figures are in models/resnet.hpp).
    */
   std::int64_t winograd_4x4_min_images = 0;
 };
