@@ -53,6 +53,7 @@
 // cases and ragged channel counts with the weight packed with the channels as rows, which the
 // usual lowering reads as its GEMM's A.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
@@ -231,6 +232,47 @@ TYPED_TEST(conv2d_conformance, stride_2_rows_every_edge) {
         this->check(ctx, c, rng);
         if (w >= 60) this->check(ctx, c, rng, -1, weight_as::pixels_as_rows);
       }
+  }
+}
+
+TYPED_TEST(conv2d_conformance, few_input_channels_every_edge) {
+  // A first layer's few input channels (1 to 4): the simd policy convolves directly, the output
+  // channels in the lanes (64 or 32 a register tile), from the input rows padded per thread, and
+  // the last tile of a row overlapping the one before it. Output widths 16 to 40 (whole tiles and
+  // not), kernels 1 to 7 wide, strides 1 to 3 (columns the stride never reads at the row's end),
+  // no padding to as much as the kernel's width less one, dilation 2, non-square windows, 32 to 128
+  // output channels, a residual, every activation, 1 to 3 images over 1 to 3 threads (a thread's
+  // rows running on into the next image).
+  auto rng = joule_test::rng_for_test();
+  const activation acts[] = {activation::none, activation::relu, activation::relu6, activation::gelu_erf};
+  int i = 0;
+  for (int threads : {1, 2, 3}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t c_in : {1, 3, 4})
+      for (std::int64_t c_out : {32, 64, 96, 128})
+        for (const auto& [kh, kw, stride, pad, dil] : {std::array<std::int64_t, 5>{7, 7, 2, 3, 1},
+                                                       {3, 3, 2, 1, 1},
+                                                       {1, 1, 1, 0, 1},
+                                                       {3, 5, 1, 2, 1},
+                                                       {5, 3, 3, 4, 1},
+                                                       {3, 3, 1, 1, 2},
+                                                       {7, 7, 2, 0, 1}}) {
+          const std::int64_t n = 1 + i % 3, h = 9 + i % 5, w = (18 + i % 25) * stride + i % 3;
+          ++i;
+          const conv_case c{"few channels",
+                            shape{n, c_in, h, w},
+                            shape{c_out, c_in, kh, kw},
+                            {.stride_h = stride,
+                             .stride_w = stride,
+                             .pad_h = std::min(pad, (kh - 1) * dil),
+                             .pad_w = std::min(pad, (kw - 1) * dil),
+                             .dil_h = dil,
+                             .dil_w = dil},
+                            i % 2 == 0,
+                            i % 4 == 1,
+                            acts[i % 4]};
+          this->check(ctx, c, rng);
+        }
   }
 }
 

@@ -23,6 +23,7 @@
 #include <joule/ops/desc/conv2d.hpp>
 #include <joule/policy/detail/im2col.hpp>
 #include <joule/policy/simd.hpp>
+#include <joule/policy/simd/conv2d_few_channels.hpp>
 #include <joule/policy/simd/conv2d_pixel_rows.hpp>
 #include <joule/policy/simd/conv2d_winograd.hpp>
 #include <joule/policy/simd/depthwise_inplace.hpp>
@@ -228,6 +229,8 @@ struct kernel<conv2d_op, simd> {
       simd_detail::depthwise_inplace_conv2d(ctx, op);
     else if (op.groups == op.c_in && op.groups == op.c_out)
       simd_detail::depthwise_conv2d(ctx, op);
+    else if (simd_detail::few_channels_apply(op))
+      simd_detail::few_channels_conv2d(ctx, op);
     else if (simd_detail::winograd_applies(op))
       simd_detail::winograd_conv2d(ctx, op);
     else if (simd_detail::pixel_rows_apply(op))
