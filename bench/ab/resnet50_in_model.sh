@@ -51,6 +51,12 @@ swap("    stem_.forward(ctx, image, stem_out);", f"""    auto start = std::chron
     start = std::chrono::steady_clock::now();""")
 swap("    ops::pool2d(ctx, stem_out, pooled, max_pool());", f"""    ops::pool2d(ctx, stem_out, pooled, max_pool());
     layer_time("maxpool", {clock});""")
+# The stem and pool run as one where the policy fuses them (ops::conv2d_max_pool).
+fused = "      stem_.forward_max_pool(ctx, image, pooled, max_pool());"
+if fused in s:
+    swap(fused, f"""      const auto start = std::chrono::steady_clock::now();
+      stem_.forward_max_pool(ctx, image, pooled, max_pool());
+      layer_time("stem+maxpool", {clock});""")
 swap("    fc_.forward(ctx, pooled_.cview(), logits_.view());", f"""    const auto start = std::chrono::steady_clock::now();
     fc_.forward(ctx, pooled_.cview(), logits_.view());
     layer_time("fc", {clock});""")

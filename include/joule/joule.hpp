@@ -24,6 +24,7 @@
 #include <joule/ops/batch_norm.hpp>
 #include <joule/ops/batched_matmul.hpp>
 #include <joule/ops/conv2d.hpp>
+#include <joule/ops/conv2d_max_pool.hpp>
 #include <joule/ops/depthwise_channels_last.hpp>
 #include <joule/ops/embedding.hpp>
 #include <joule/ops/gemm.hpp>

@@ -215,10 +215,15 @@ class resnet {
   /** The stem and max pool of the @p image.dim(0) images: their output, in buffers_[0]. */
   tensor_view<float> stem(context<P>& ctx, tensor_view<const float> image) {
     const std::int64_t n = image.shape()[0];
-    const auto stem_out = nn::view_as(buffers_[2], nn::with_batch(stem_shape_, n));
-    stem_.forward(ctx, image, stem_out);
     const auto pooled = nn::view_as(buffers_[0], nn::with_batch(pool_shape_, n));
-    ops::pool2d(ctx, stem_out, pooled, max_pool());
+    if constexpr (conv2d_fuses_max_pool<P>) {
+      // The stem's output (3.2 MB an image at 224 x 224) pooled as it is made, never written out.
+      stem_.forward_max_pool(ctx, image, pooled, max_pool());
+    } else {
+      const auto stem_out = nn::view_as(buffers_[2], nn::with_batch(stem_shape_, n));
+      stem_.forward(ctx, image, stem_out);
+      ops::pool2d(ctx, stem_out, pooled, max_pool());
+    }
     return pooled;
   }
 

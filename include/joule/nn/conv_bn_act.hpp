@@ -8,6 +8,7 @@
 #include <joule/core/weights.hpp>
 #include <joule/ops/batch_norm.hpp>
 #include <joule/ops/conv2d.hpp>
+#include <joule/ops/conv2d_max_pool.hpp>
 
 namespace joule::nn {
 
@@ -146,6 +147,15 @@ class conv_bn_act {
                tensor_view<const float> residual = {}) const {
     ops::conv2d(ctx, in, weight_.cview(), out, params(),
                 {.bias = bias_.cview(), .residual = residual, .act = spec_.act}, {packed_weight_.cview(), packing_});
+  }
+
+  /**
+   * @brief out = max_pool(act(conv(in) + bias)), @p pool a max pooling, for a policy that runs
+   * the two together (conv2d_fuses_max_pool<P>; ops::conv2d_max_pool).
+   */
+  void forward_max_pool(context<P>& ctx, tensor_view<const float> in, tensor_view<float> out,
+                        const ops::pool2d_params& pool) const requires conv2d_fuses_max_pool<P> {
+    ops::conv2d_max_pool(ctx, in, weight_.cview(), out, params(), {.bias = bias_.cview(), .act = spec_.act}, pool);
   }
 
   /** @brief The folded weight [out, in / groups, kernel, kernel] and bias [out] (after prepare). */

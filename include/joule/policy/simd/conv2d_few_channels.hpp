@@ -29,16 +29,19 @@ namespace joule::simd_detail {
 
 /** @brief Output channels a block of the register tile covers: Vectors vectors of kLanes. */
 template <int Vectors>
-inline constexpr std::int64_t kFewChannelsBlock = Vectors* kLanes;
+inline constexpr std::int64_t kFewChannelsBlock = kLanes* Vectors;
+
+/** @brief Most taps (c_in · kh · kw) the kernel takes: its tap offsets live on the stack. */
+inline constexpr std::int64_t kFewChannelsMaxDepth = 256;
 
 /**
  * @brief Whether the few-channels kernel applies: one group, at most 4 input channels, a depth
- * (c_in · kh · kw) of at most 256 taps, output channels in whole blocks of two vectors, and output
- * rows at least a tile wide (the last tile of a row overlaps the one before it).
+ * (c_in · kh · kw) of at most kFewChannelsMaxDepth taps, output channels in whole blocks of two
+ * vectors, and output rows at least a tile wide (the last tile of a row overlaps the one before it).
  */
 inline bool few_channels_apply(const conv2d_op& op) noexcept {
-  return op.groups == 1 && op.c_in <= 4 && op.c_in * op.kh * op.kw <= 256 && op.c_out % (2 * kLanes) == 0 &&
-         op.out_w >= 16;
+  return op.groups == 1 && op.c_in <= 4 && op.c_in * op.kh * op.kw <= kFewChannelsMaxDepth &&
+         op.c_out % (2 * kLanes) == 0 && op.out_w >= 16;
 }
 
 /** @brief The geometry every tile of one call shares. */
@@ -53,8 +56,10 @@ struct few_channels_plan {
 
 /**
  * @brief Output pixels [ox, ox + Pixels) of the output row whose padded input starts at @p origin,
- * output channels [block · b, + block): each tap, Vectors weight loads and Pixels broadcasts for
- * Pixels · Vectors FMAs. The tile goes to @p tile ([pixel][block], channels-last).
+ * one block of output channels (@p weight: its taps): each tap, Vectors weight loads and Pixels
+ * broadcasts for Pixels · Vectors FMAs. The tile goes to @p tile ([pixel][block], channels-last),
+ * as summed: the epilogue comes after (an activation's call in here made GCC keep the accumulators
+ * in memory: MobileNetV2's stem 1.25x the time).
  */
 template <int Pixels, int Vectors>
 [[gnu::always_inline]] inline void few_channels_tile(const few_channels_plan& p, const float* origin,
@@ -85,6 +90,22 @@ template <int Pixels, int Vectors>
 }
 
 /**
+ * @brief One output row of one block of output channels (@p weight: its taps), channels-last into
+ * @p row ([out_w][block]): whole tiles, then one that ends at the row's end, overlapping the one
+ * before it.
+ */
+template <int Pixels, int Vectors>
+void few_channels_row(const few_channels_plan& p, const float* origin, const float* weight, float* row) noexcept {
+  constexpr std::int64_t kBlock = kFewChannelsBlock<Vectors>;
+  const std::int64_t out_w = p.op->out_w;
+  std::int64_t ox = 0;
+  for (; ox + Pixels <= out_w; ox += Pixels)
+    few_channels_tile<Pixels, Vectors>(p, origin, weight, ox, row + ox * kBlock);
+  if (ox < out_w)
+    few_channels_tile<Pixels, Vectors>(p, origin, weight, out_w - Pixels, row + (out_w - Pixels) * kBlock);
+}
+
+/**
  * @brief Output rows [oy0, oy1) of one image, whose padded input rows start at @p band (row oy0's
  * origin): each row, block by block of output channels, its tiles into @p row_buffer, then turned
  * around into the output.
@@ -97,21 +118,47 @@ void few_channels_rows(const few_channels_plan& p, const float* band, std::int64
   for (std::int64_t oy = oy0; oy < oy1; ++oy) {
     const float* origin = band + (oy - oy0) * p.row_step;
     for (std::int64_t c0 = 0; c0 < op.c_out; c0 += kBlock) {
-      const float* weight = p.weight + c0 * p.depth;
-      // Whole tiles, then one that ends at the row's end, overlapping the one before it.
-      std::int64_t ox = 0;
-      for (; ox + Pixels <= op.out_w; ox += Pixels)
-        few_channels_tile<Pixels, Vectors>(p, origin, weight, ox, row_buffer + ox * kBlock);
-      if (ox < op.out_w) {
-        const std::int64_t last = op.out_w - Pixels;
-        few_channels_tile<Pixels, Vectors>(p, origin, weight, last, row_buffer + last * kBlock);
-      }
+      // The epilogue as the row is turned around: the bias is one value per channel there.
+      few_channels_row<Pixels, Vectors>(p, origin, p.weight + c0 * p.depth, row_buffer);
       for (std::int64_t x = 0; x < op.out_w; x += kLanes)
         for (std::int64_t c = 0; c < kBlock; c += kLanes)
           transpose_block(op, row_buffer + x * kBlock + c, kBlock, c0 + c, kLanes, oy * op.out_w + x,
                           std::min(kLanes, op.out_w - x), residual, out);
     }
   }
+}
+
+/**
+ * @brief The weight [c_out, depth] turned to [c_out / block][depth][block], each tap's block of
+ * output channels one contiguous run, in scratch from @p frame.
+ */
+template <int Vectors>
+const float* few_channels_weight(const conv2d_op& op, scratch_frame& frame) {
+  constexpr std::int64_t kBlock = kFewChannelsBlock<Vectors>;
+  const std::int64_t depth = op.c_in * op.kh * op.kw;
+  float* weight = frame.take<float>(op.c_out * depth);
+  for (std::int64_t c = 0; c < op.c_out; ++c)
+    for (std::int64_t t = 0; t < depth; ++t)
+      weight[(c / kBlock * depth + t) * kBlock + c % kBlock] = op.weight[c * depth + t];
+  return weight;
+}
+
+/**
+ * @brief The plan over a band of @p band_rows padded input rows @p pitch floats wide, its tap
+ * offsets (from an output row's origin: band row 0, column 0) written to @p taps.
+ */
+inline few_channels_plan plan_few_channels(const conv2d_op& op, std::int64_t band_rows, std::int64_t pitch,
+                                           const float* weight, std::int64_t* taps) noexcept {
+  for (std::int64_t c = 0, i = 0; c < op.c_in; ++c)
+    for (std::int64_t ky = 0; ky < op.kh; ++ky)
+      for (std::int64_t kx = 0; kx < op.kw; ++kx, ++i)
+        taps[i] = (c * band_rows + ky * op.dil_h) * pitch + kx * op.dil_w;
+  return {&op, op.c_in * op.kh * op.kw, taps, pitch, op.stride_h * pitch, weight};
+}
+
+/** @brief Floats of a padded input row: every tap of every output column (column -pad_w first). */
+inline std::int64_t few_channels_pitch(const conv2d_op& op) noexcept {
+  return (op.out_w - 1) * op.stride_w + (op.kw - 1) * op.dil_w + 1;
 }
 
 /**
@@ -146,17 +193,13 @@ template <int Pixels, int Vectors>
 void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
   constexpr std::int64_t kBlock = kFewChannelsBlock<Vectors>;
   const std::int64_t depth = op.c_in * op.kh * op.kw, rows = op.n * op.out_h;
-  // Padded rows wide enough for every tap of every output column.
-  const std::int64_t pitch = (op.out_w - 1) * op.stride_w + (op.kw - 1) * op.dil_w + 1;
+  const std::int64_t pitch = few_channels_pitch(op);
   const int threads = detail::threads_for(ctx, rows, rows * op.out_w * op.c_out * depth);
   // A thread's band: the input rows that its longest run of output rows in one image reads.
   const std::int64_t run_max = std::min(op.out_h, (rows + threads - 1) / threads);
   const std::int64_t band_rows_max = (run_max - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
   scratch_frame frame(ctx);
-  float* weight = frame.take<float>(op.c_out * depth);
-  for (std::int64_t c = 0; c < op.c_out; ++c)
-    for (std::int64_t t = 0; t < depth; ++t)
-      weight[(c / kBlock * depth + t) * kBlock + c % kBlock] = op.weight[c * depth + t];
+  const float* weight = few_channels_weight<Vectors>(op, frame);
   float* bands = frame.take<float>(threads * op.c_in * band_rows_max * pitch);
   const std::int64_t row_buffer_floats = op.out_w * kBlock;
   float* row_buffers = frame.take<float>(threads * row_buffer_floats);
@@ -167,13 +210,8 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
       const std::int64_t iy0 = oy0 * op.stride_h - op.pad_h;
       const std::int64_t band_rows = (oy1 - oy0 - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
       pad_input_rows(op, op.input + image * op.c_in * op.h * op.w, iy0, band_rows, pitch, band);
-      // Tap offsets from an output row's origin (its band row 0, column 0) in this band.
-      std::int64_t tap[256];
-      for (std::int64_t c = 0, i = 0; c < op.c_in; ++c)
-        for (std::int64_t ky = 0; ky < op.kh; ++ky)
-          for (std::int64_t kx = 0; kx < op.kw; ++kx, ++i)
-            tap[i] = (c * band_rows + ky * op.dil_h) * pitch + kx * op.dil_w;
-      const few_channels_plan plan{&op, depth, tap, pitch, op.stride_h * pitch, weight};
+      std::int64_t taps[kFewChannelsMaxDepth];
+      const few_channels_plan plan = plan_few_channels(op, band_rows, pitch, weight, taps);
       const std::int64_t offset = image * op.c_out * op.out_h * op.out_w;
       few_channels_rows<Pixels, Vectors>(plan, band, oy0, oy1, op.ep.residual ? op.ep.residual + offset : nullptr,
                                          op.output + offset, row_buffers + t * row_buffer_floats);
@@ -182,17 +220,25 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
   });
 }
 
+/**
+ * @brief Calls run.template operator()<Pixels, Vectors>() with the register tile for @p c_out
+ * output channels: 24 or 16 accumulators of 32 registers (AVX-512), 12 of 16 (AVX2 and narrower).
+ */
+template <class Run>
+void with_few_channels_tile(std::int64_t c_out, Run&& run) {
+  if constexpr (kLanes >= 16) {
+    if (c_out % (4 * kLanes) == 0)
+      run.template operator()<6, 4>();
+    else
+      run.template operator()<8, 2>();
+  } else {
+    run.template operator()<6, 2>();
+  }
+}
+
 /** @brief few_channels_conv2d with the register tile for the output channels' count. */
 inline void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
-  // 24 or 16 accumulators of 32 registers (AVX-512); 12 of 16 (AVX2 and narrower).
-  if constexpr (kLanes >= 16) {
-    if (op.c_out % (4 * kLanes) == 0)
-      few_channels_conv2d<6, 4>(ctx, op);
-    else
-      few_channels_conv2d<8, 2>(ctx, op);
-  } else {
-    few_channels_conv2d<6, 2>(ctx, op);
-  }
+  with_few_channels_tile(op.c_out, [&]<int Pixels, int Vectors>() { few_channels_conv2d<Pixels, Vectors>(ctx, op); });
 }
 
 }  // namespace joule::simd_detail
