@@ -231,24 +231,13 @@ struct packed_conv2d_weight {
 };
 
 /**
- * @brief output = act(conv2d(input, weight) + bias + residual), input [n, c_in, h, w], weight
- * [c_out, c_in / groups, kh, kw] (PyTorch's OIHW), output conv2d_output_shape(...).
- *
- * groups == c_in == c_out is a depthwise convolution. An empty batch (n = 0) does nothing. The
- * output must not overlap the input, weight, bias or residual. Throws joule::error naming the
- * shapes on any bad argument (see conv2d_output_shape).
- *
- * @p packed, when given, is pack_conv2d_weight<P, packed.packing>(weight) (groups must be 1): the
- * kernel may read it instead of @p weight where that is faster.
+ * @brief For front ends (ops::conv2d, ops::conv2d_max_pool): the conv2d_op of a convolution whose
+ * shapes @p out_shape has checked, writing to @p output, with @p ep's bias (checked here: [c_out],
+ * apart from the output) and activation; the residual and packed weights are the caller's.
  */
-template <backend P>
-void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight, tensor_view<float> output,
-            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}, const packed_conv2d_weight& packed = {}) {
-  constexpr const char* op = "conv2d";
-  detail::check_rank(op, "input", input, 4);
-  detail::check_rank(op, "weight", weight, 4);
-  const shape out_shape = conv2d_output_shape(input.shape(), weight.shape(), p);
-  detail::check_shape(op, "output", output, out_shape);
+inline conv2d_op conv2d_desc(const char* op, tensor_view<const float> input, tensor_view<const float> weight,
+                             tensor_view<float> output, const conv2d_params& p, const shape& out_shape,
+                             const conv2d_epilogue& ep) {
   conv2d_op desc{.n = input.dim(0),
                  .c_in = input.dim(1),
                  .h = input.dim(2),
@@ -276,6 +265,29 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
     detail::check_no_overlap(op, "output", output, "bias", ep.bias);
     desc.ep.bias = ep.bias.data();
   }
+  return desc;
+}
+
+/**
+ * @brief output = act(conv2d(input, weight) + bias + residual), input [n, c_in, h, w], weight
+ * [c_out, c_in / groups, kh, kw] (PyTorch's OIHW), output conv2d_output_shape(...).
+ *
+ * groups == c_in == c_out is a depthwise convolution. An empty batch (n = 0) does nothing. The
+ * output must not overlap the input, weight, bias or residual. Throws joule::error naming the
+ * shapes on any bad argument (see conv2d_output_shape).
+ *
+ * @p packed, when given, is pack_conv2d_weight<P, packed.packing>(weight) (groups must be 1): the
+ * kernel may read it instead of @p weight where that is faster.
+ */
+template <backend P>
+void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const float> weight, tensor_view<float> output,
+            const conv2d_params& p = {}, const conv2d_epilogue& ep = {}, const packed_conv2d_weight& packed = {}) {
+  constexpr const char* op = "conv2d";
+  detail::check_rank(op, "input", input, 4);
+  detail::check_rank(op, "weight", weight, 4);
+  const shape out_shape = conv2d_output_shape(input.shape(), weight.shape(), p);
+  detail::check_shape(op, "output", output, out_shape);
+  conv2d_op desc = conv2d_desc(op, input, weight, output, p, out_shape, ep);
   if (!ep.residual.is_none()) {
     detail::check_shape(op, "residual", ep.residual, out_shape);
     detail::check_no_overlap(op, "output", output, "residual", ep.residual);

@@ -42,50 +42,11 @@ void conv2d_max_pool(context<P>& ctx, tensor_view<const float> input, tensor_vie
   detail::check_shape(op, "output", output, out_shape);
   detail::check_no_overlap(op, "output", output, "input", input);
   detail::check_no_overlap(op, "output", output, "weight", weight);
+  if (!ep.bias.is_none()) detail::check_no_overlap(op, "output", output, "bias", ep.bias);
   conv2d_max_pool_op desc{};
-  desc.conv = {.n = input.dim(0),
-               .c_in = input.dim(1),
-               .h = input.dim(2),
-               .w = input.dim(3),
-               .c_out = weight.dim(0),
-               .kh = weight.dim(2),
-               .kw = weight.dim(3),
-               .stride_h = conv.stride_h,
-               .stride_w = conv.stride_w,
-               .pad_h = conv.pad_h,
-               .pad_w = conv.pad_w,
-               .dil_h = conv.dil_h,
-               .dil_w = conv.dil_w,
-               .groups = conv.groups,
-               .out_h = conv_shape[2],
-               .out_w = conv_shape[3],
-               .input = input.data(),
-               .weight = weight.data(),
-               .output = nullptr,
-               .ep = {}};
-  desc.conv.ep.act = ep.act;
-  desc.conv.ep.axis = bias_axis::row;
-  if (!ep.bias.is_none()) {
-    detail::check_shape(op, "bias", ep.bias, shape{desc.conv.c_out});
-    detail::check_no_overlap(op, "output", output, "bias", ep.bias);
-    desc.conv.ep.bias = ep.bias.data();
-  }
-  desc.pool = {.kind = pool_kind::max,
-               .n = conv_shape[0],
-               .c = conv_shape[1],
-               .h = conv_shape[2],
-               .w = conv_shape[3],
-               .kh = pool.kh,
-               .kw = pool.kw,
-               .stride_h = pool.stride_h,
-               .stride_w = pool.stride_w,
-               .pad_h = pool.pad_h,
-               .pad_w = pool.pad_w,
-               .count_include_pad = pool.count_include_pad,
-               .out_h = out_shape[2],
-               .out_w = out_shape[3],
-               .input = nullptr,
-               .output = output.data()};
+  // The convolution's output is pool's input: in no tensor, so neither has a pointer to it.
+  desc.conv = conv2d_desc(op, input, weight, tensor_view<float>{}, conv, conv_shape, ep);
+  desc.pool = pool2d_desc(conv_shape, out_shape, pool, nullptr, output.data());
   if (output.numel() == 0) return;
   kernel_for<conv2d_max_pool_op, P>::run(ctx, desc);
 }

@@ -62,6 +62,27 @@ inline shape pool2d_output_shape(const shape& input, const pool2d_params& p) {
   return shape{input[0], input[1], (padded_h - p.kh) / p.stride_h + 1, (padded_w - p.kw) / p.stride_w + 1};
 }
 
+/** @brief For front ends: the pool2d_op of a pooling of @p input (shape) to @p out_shape, both checked. */
+inline pool2d_op pool2d_desc(const shape& input, const shape& out_shape, const pool2d_params& p, const float* in,
+                             float* out) noexcept {
+  return {.kind = p.kind,
+          .n = input[0],
+          .c = input[1],
+          .h = input[2],
+          .w = input[3],
+          .kh = p.kh,
+          .kw = p.kw,
+          .stride_h = p.stride_h,
+          .stride_w = p.stride_w,
+          .pad_h = p.pad_h,
+          .pad_w = p.pad_w,
+          .count_include_pad = p.count_include_pad,
+          .out_h = out_shape[2],
+          .out_w = out_shape[3],
+          .input = in,
+          .output = out};
+}
+
 /**
  * @brief Max or average pooling: output [n, c, out_h, out_w] = pool(input [n, c, h, w]).
  *
@@ -76,23 +97,7 @@ void pool2d(context<P>& ctx, tensor_view<const float> input, tensor_view<float> 
   detail::check_shape(op, "output", output, out_shape);
   detail::check_no_overlap(op, "output", output, "input", input);
   if (output.numel() == 0) return;
-  const pool2d_op desc{.kind = p.kind,
-                       .n = input.dim(0),
-                       .c = input.dim(1),
-                       .h = input.dim(2),
-                       .w = input.dim(3),
-                       .kh = p.kh,
-                       .kw = p.kw,
-                       .stride_h = p.stride_h,
-                       .stride_w = p.stride_w,
-                       .pad_h = p.pad_h,
-                       .pad_w = p.pad_w,
-                       .count_include_pad = p.count_include_pad,
-                       .out_h = out_shape[2],
-                       .out_w = out_shape[3],
-                       .input = input.data(),
-                       .output = output.data()};
-  kernel_for<pool2d_op, P>::run(ctx, desc);
+  kernel_for<pool2d_op, P>::run(ctx, pool2d_desc(input.shape(), out_shape, p, input.data(), output.data()));
 }
 
 /**
