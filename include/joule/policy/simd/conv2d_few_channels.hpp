@@ -161,6 +161,11 @@ inline std::int64_t few_channels_pitch(const conv2d_op& op) noexcept {
   return (op.out_w - 1) * op.stride_w + (op.kw - 1) * op.dil_w + 1;
 }
 
+/** @brief Padded input rows that @p out_rows consecutive output rows read (a thread's band). */
+inline std::int64_t few_channels_band_rows(const conv2d_op& op, std::int64_t out_rows) noexcept {
+  return (out_rows - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
+}
+
 /**
  * @brief Input rows [iy0, iy0 + rows) of one image's c_in planes, each @p pitch floats from
  * column -pad_w, zeros where that is padding, rows outside the image all zeros: [c_in][rows][pitch].
@@ -197,7 +202,7 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
   const int threads = detail::threads_for(ctx, rows, rows * op.out_w * op.c_out * depth);
   // A thread's band: the input rows that its longest run of output rows in one image reads.
   const std::int64_t run_max = std::min(op.out_h, (rows + threads - 1) / threads);
-  const std::int64_t band_rows_max = (run_max - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
+  const std::int64_t band_rows_max = few_channels_band_rows(op, run_max);
   scratch_frame frame(ctx);
   const float* weight = few_channels_weight<Vectors>(op, frame);
   float* bands = frame.take<float>(threads * op.c_in * band_rows_max * pitch);
@@ -208,7 +213,7 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
     for (std::int64_t r = r0; r < r1;) {  // one image's run of rows at a time
       const std::int64_t image = r / op.out_h, oy0 = r % op.out_h, oy1 = std::min(op.out_h, oy0 + (r1 - r));
       const std::int64_t iy0 = oy0 * op.stride_h - op.pad_h;
-      const std::int64_t band_rows = (oy1 - oy0 - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
+      const std::int64_t band_rows = few_channels_band_rows(op, oy1 - oy0);
       pad_input_rows(op, op.input + image * op.c_in * op.h * op.w, iy0, band_rows, pitch, band);
       std::int64_t taps[kFewChannelsMaxDepth];
       const few_channels_plan plan = plan_few_channels(op, band_rows, pitch, weight, taps);

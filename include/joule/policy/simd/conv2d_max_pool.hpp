@@ -96,7 +96,7 @@ void few_channels_max_pool(cpu_context& ctx, const conv2d_max_pool_op& fused) {
   // and the input rows those read.
   const std::int64_t run_max = std::min(pool.out_h, (rows + threads - 1) / threads);
   const std::int64_t conv_rows_max = std::min(op.out_h, (run_max - 1) * pool.stride_h + pool.kh);
-  const std::int64_t band_rows_max = (conv_rows_max - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
+  const std::int64_t band_rows_max = few_channels_band_rows(op, conv_rows_max);
   scratch_frame frame(ctx);
   const float* weight = few_channels_weight<Vectors>(op, frame);
   float* bands = frame.take<float>(threads * op.c_in * band_rows_max * pitch);
@@ -115,7 +115,7 @@ void few_channels_max_pool(cpu_context& ctx, const conv2d_max_pool_op& fused) {
       // Convolution rows [cy0, cy1) hold every window of pooled rows [py0, py1).
       const std::int64_t cy0 = std::max<std::int64_t>(0, py0 * pool.stride_h - pool.pad_h);
       const std::int64_t cy1 = std::min(op.out_h, (py1 - 1) * pool.stride_h - pool.pad_h + pool.kh);
-      const std::int64_t band_rows = (cy1 - cy0 - 1) * op.stride_h + (op.kh - 1) * op.dil_h + 1;
+      const std::int64_t band_rows = few_channels_band_rows(op, cy1 - cy0);
       pad_input_rows(op, op.input + image * op.c_in * op.h * op.w, cy0 * op.stride_h - op.pad_h, band_rows, pitch,
                      band);
       std::int64_t taps[kFewChannelsMaxDepth];
