@@ -19,7 +19,8 @@ using namespace joule;
 int main(int argc, char** argv) {
   const int batch = argc > 1 ? std::atoi(argv[1]) : 64, runs = argc > 2 ? std::atoi(argv[2]) : 3;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
-  const compile_options options{.batch = batch, .threads = threads};
+  const std::int64_t band_bytes = argc > 4 ? std::atoll(argv[4]) : 0;  // 0: the model's default
+  const compile_options options{.batch = batch, .threads = threads, .band_bytes = band_bytes};
   const models::mobilenet_v2_family family{models::mobilenet_v2_default_config()};
   const auto weights = random_weights(family.instantiate<scalar>().manifest(), 0);
   executor<models::mobilenet_v2<simd>> net(family.instantiate<simd>(), weights, options);

@@ -4,7 +4,7 @@
 # inverted residual block, the last 1x1 convolution and the pool in models/mobilenet_v2.hpp's
 # features(); joule itself has none.
 #
-#   bash bench/ab/mobilenet_v2_in_model.sh [BATCH] [RUNS] [THREADS]    # default 64 3 2
+#   bash bench/ab/mobilenet_v2_in_model.sh [BATCH] [RUNS] [THREADS] [BAND_BYTES]  # default 64 3 2 0
 #   JOULE_INCLUDE=/tmp/variant/include bash bench/ab/mobilenet_v2_in_model.sh    # another copy
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -62,4 +62,4 @@ open(path, "w").write(s)
 PY
 c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -I"$copy" bench/ab/mobilenet_v2_in_model.cpp \
   -o "$out/mobilenet_v2_in_model"
-"$out/mobilenet_v2_in_model" "${1:-64}" "${2:-3}" "${3:-2}"
+"$out/mobilenet_v2_in_model" "${1:-64}" "${2:-3}" "${3:-2}" "${4:-0}"
