@@ -8,6 +8,7 @@
 //
 //   NODE_PATH=/tmp/joule-peers/ort/node_modules node bench/ab/ort_profile.js resnet50 1 30
 //   NODE_PATH=/tmp/joule-peers/ort/node_modules node bench/ab/ort_profile.js bert_base 8 5
+//   ORT_THREADS=1 NODE_PATH=... node bench/ab/ort_profile.js resnet50 1 10    # one thread (default 2)
 //
 // Needs the models and onnxruntime-node that ../shared/peers/run-ort.sh sets up in /tmp/joule-peers.
 'use strict';
@@ -21,7 +22,7 @@ async function main() {
   const batch = parseInt(batchArg, 10), runs = parseInt(runsArg, 10);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-profile-'));
   const sess = await ort.InferenceSession.create(`/tmp/joule-peers/models/${model}.onnx`, {
-    executionProviders: ['cpu'], intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential',
+    executionProviders: ['cpu'], intraOpNumThreads: parseInt(process.env.ORT_THREADS || '2', 10), interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: 'all', enableCpuMemArena: true, enableProfiling: true,
     profileFilePrefix: path.join(dir, model),
   });

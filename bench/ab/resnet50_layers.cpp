@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
       {"s4 3x3/2 512", 512, 512, 3, 2, 14, 1, conv2d_packing::pixels_as_rows},
       {"s4 ds 1024>2048 /2", 1024, 2048, 1, 2, 14, 1, conv2d_packing::pixels_as_rows},
       {"s4 1x1 2048>512", 2048, 512, 1, 1, 7, 2, conv2d_packing::pixels_as_rows},
-      {"s4 3x3 512", 512, 512, 3, 1, 7, 2,
-       images >= 2 ? conv2d_packing::winograd_3x3 : conv2d_packing::channels_as_rows},
+      {"s4 3x3 512", 512, 512, 3, 1, 7, 2, images >= 2 ? conv2d_packing::winograd_3x3 : conv2d_packing::pixels_as_rows},
       {"s4 1x1 512>2048", 512, 2048, 1, 1, 7, 3, conv2d_packing::pixels_as_rows},
   };
   double total = 0, total_flops = 0;
