@@ -6,6 +6,7 @@
  */
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
@@ -126,7 +127,9 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
   const auto part = [](const float* q, std::int64_t n) {  // q[0, n) for n < 4, the other lanes 0
     if (n == 0) return _mm_setzero_ps();
     if (n == 1) return _mm_load_ss(q);
-    const __m128 two = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(q)));
+    double pair;  // q[0, 2) as one 64-bit load; _mm_load_sd would dereference a misaligned double*
+    std::memcpy(&pair, q, sizeof pair);
+    const __m128 two = _mm_castpd_ps(_mm_set_sd(pair));
     return n == 2 ? two : _mm_movelh_ps(two, _mm_load_ss(q + 2));
   };
   if (count < 4) return _mm256_set_m128(_mm_setzero_ps(), part(p, count));
