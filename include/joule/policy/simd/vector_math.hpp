@@ -200,6 +200,8 @@ inline constexpr std::int64_t kLanes = static_cast<std::int64_t>(batch::size);
   lanes &= 0xffu;
   if (lanes == 0xffu) return batch::load_unaligned(p);
   if ((lanes & (lanes + 1u)) == 0) return load_first(p, std::popcount(lanes));
+  // All but lane 0: a row read from column -1, the left padding of the stride-2 windows (row_taps).
+  if (lanes == 0xfeu) return lanes_up_one(load_first(p + 1, kLanes - 1));
   const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   const __m256i mask = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(lanes)), bit), bit);
   return _mm256_maskload_ps(p, mask);
