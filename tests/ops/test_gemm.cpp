@@ -136,6 +136,10 @@ TYPED_TEST(gemm_conformance, b_packed_ahead_of_time_gives_the_same_products) {
       this->check(ctx, {131, 1100, 700, false, true, true, 1.f, activation::relu}, rng, 0.f, 0.f, true);
       this->check(ctx, {257, 67, 530, true, true, false, 1.f, activation::gelu_erf}, rng, 0.f, 0.f, true);
       this->check(ctx, {128, 2304, 768, true, true, true, 1.f, activation::none}, rng, 0.f, 0.f, true);  // BERT QKV
+      // Over 256 rows (row tile by row tile), two k blocks, and on two threads the second thread's
+      // columns start inside a group of kNc packed columns and run into the next: the micro-kernel's
+      // runs of panels (tile_target::panels) must stop where the packed panels stop following on.
+      this->check(ctx, {300, 768, 300, true, true, false, 1.f, activation::relu}, rng, 0.f, 0.f, true);
       for (std::int64_t m : {1, 2, 3, 4, 5}) {
         this->check(ctx, {m, 1000, 300, true, true, false, 1.f, activation::none}, rng, 0.f, 0.f, true);
         this->check(ctx, {m, 37, 19, false, true, true, 0.5f, activation::relu}, rng, 0.f, 0.f, true);
