@@ -174,6 +174,12 @@ struct tile_target {
    * Only the first takes prefetch_a; none may take prefetch_b or split.
    */
   std::int64_t panels = 1;
+  /**
+   * @brief Row tiles of Rows rows, one after another, to multiply by the same panels in one call:
+   * the tile, then the tile Rows rows down (its A Rows rows on, or the next kRows-row tile of an A
+   * packed ahead), and so on (gemm_block's row_tile_run). They share prefetch_b_lines evenly.
+   */
+  std::int64_t row_tiles = 1;
 };
 
 /**
@@ -469,14 +475,29 @@ template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
 template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
 inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, const float* packed_b,
                          const tile_target& t) {
-  constexpr std::int64_t kPanel = gemm_blocking::kPanel;
-  tile_target panel = t;
-  for (std::int64_t q = 0; q < t.panels; ++q) {
-    micro_kernel_tile<Rows, PrefetchB, Layout>(op, a, kc, packed_b + q * kc * kPanel, panel);
-    panel.c += kPanel;
-    panel.col += kPanel;
-    panel.prefetch_a = nullptr;  // fetched while the first panel was multiplied
-    panel.prefetch_a_rows = 0;
+  constexpr std::int64_t kPanel = gemm_blocking::kPanel, kLine = 64 / sizeof(float);
+  const std::int64_t a_step = Layout == a_layout::packed    ? gemm_blocking::kRows * op.k
+                              : Layout == a_layout::columns ? Rows
+                                                            : Rows * op.lda;
+  tile_target tile = t;
+  for (std::int64_t i = 0; i < t.row_tiles; ++i) {
+    if (i > 0) {
+      const std::int64_t first = t.prefetch_b_lines * i / t.row_tiles;
+      tile.prefetch_b = t.prefetch_b ? t.prefetch_b + first * kLine : nullptr;
+      tile.prefetch_b_lines = t.prefetch_b_lines * (i + 1) / t.row_tiles - first;
+      tile.c = t.c + i * Rows * t.ldc;
+      tile.row = t.row + i * Rows;
+    } else if (t.row_tiles > 1) {
+      tile.prefetch_b_lines = t.prefetch_b_lines / t.row_tiles;
+    }
+    tile_target panel = tile;
+    for (std::int64_t q = 0; q < t.panels; ++q) {
+      micro_kernel_tile<Rows, PrefetchB, Layout>(op, a + i * a_step, kc, packed_b + q * kc * kPanel, panel);
+      panel.c += kPanel;
+      panel.col += kPanel;
+      panel.prefetch_a = nullptr;  // fetched while the first panel was multiplied
+      panel.prefetch_a_rows = 0;
+    }
   }
 }
 
@@ -623,7 +644,8 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
       // Forced inline: outlined (GCC did so once the split store's arguments were added), it made
       // ResNet-50 at 8 images 4.8% slower, in layers with no split panel as well.
       auto tile = [&](std::int64_t r, std::int64_t q, const float* prefetch_b, std::int64_t prefetch_b_lines,
-                      bool prefetch_a_next, std::int64_t panels = 1) __attribute__((always_inline)) {
+                      bool prefetch_a_next, std::int64_t panels = 1, std::int64_t row_run = 1)
+          __attribute__((always_inline)) {
         const std::int64_t ir = tiling.start(r), rows = tiling.rows(r), next_rows = tiling.rows(r + 1);
         const bool prefetch_a = prefetch_a_next && next_rows > 0;
         const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
@@ -663,7 +685,8 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
             split,
             straddles ? op.c + (image + 1) * op.c_image_stride + ir * op.ldc : nullptr,
             straddles && op.ep.residual ? op.ep.residual + (image + 1) * op.c_image_stride + ir * op.ep.ldr : nullptr,
-            panels};
+            panels,
+            row_run};
         micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
       };
       // Full panels from column q on that one micro-kernel call can take (tile_target::panels): in one
@@ -673,6 +696,14 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         const std::int64_t full = (std::min(nc, op.n - jc) - q) / blk::kPanel;
         std::int64_t run = 1;
         while (run < full && panel_at(q + run * blk::kPanel) == panel_at(q) + run * kc * blk::kPanel) ++run;
+        return run;
+      };
+      // Row tiles from tile r on that one micro-kernel call can take (tile_target::row_tiles): as
+      // many rows each, in one image's C; at least 1.
+      auto row_tile_run = [&](std::int64_t r) {
+        if (op.images > 1 || op.tile_sink) return std::int64_t{1};
+        std::int64_t run = 1;
+        while (r + run < row_tiles && tiling.rows(r + run) == tiling.rows(r)) ++run;
         return run;
       };
       if (panel_outer) {
@@ -685,9 +716,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
                               : next_in_k          ? packed_panel(jc, next_pc, next_kc)
                               : jc + blk::kNc < j1 ? packed_panel(jc + blk::kNc, 0, next_kc)
                                                    : nullptr;
-          for (std::int64_t r = 0; r < row_tiles; ++r) {
-            const std::int64_t first = lines * r / row_tiles, last = lines * (r + 1) / row_tiles;
-            tile(r, q, next ? next + first * kLine : nullptr, last - first, false);
+          for (std::int64_t r = 0; r < row_tiles;) {
+            const std::int64_t run = row_tile_run(r);
+            const std::int64_t first = lines * r / row_tiles, last = lines * (r + run) / row_tiles;
+            tile(r, q, next ? next + first * kLine : nullptr, last - first, false, 1, run);
+            r += run;
           }
         }
         continue;
