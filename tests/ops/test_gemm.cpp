@@ -140,6 +140,11 @@ TYPED_TEST(gemm_conformance, b_packed_ahead_of_time_gives_the_same_products) {
       // columns start inside a group of kNc packed columns and run into the next: the micro-kernel's
       // runs of panels (tile_target::panels) must stop where the packed panels stop following on.
       this->check(ctx, {300, 768, 300, true, true, false, 1.f, activation::relu}, rng, 0.f, 0.f, true);
+      // Up to 256 rows (panel by panel) and shallow: one micro-kernel call takes a run of row tiles
+      // (tile_target::row_tiles), with A packed per call (600 columns) and as stored, whose tiles of
+      // 200 rows are evened out to 6 and 5 rows on AVX2.
+      this->check(ctx, {200, 600, 100, true, true, true, 1.f, activation::none}, rng, 0.f, 0.f, true);
+      this->check(ctx, {200, 100, 60, false, true, false, 1.f, activation::relu6}, rng, 0.f, 0.f, true);
       for (std::int64_t m : {1, 2, 3, 4, 5}) {
         this->check(ctx, {m, 1000, 300, true, true, false, 1.f, activation::none}, rng, 0.f, 0.f, true);
         this->check(ctx, {m, 37, 19, false, true, true, 0.5f, activation::relu}, rng, 0.f, 0.f, true);
