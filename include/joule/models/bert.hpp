@@ -11,6 +11,7 @@
 
 #include <joule/core/executor.hpp>
 #include <joule/core/weights.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/nn/buffer.hpp>
 #include <joule/nn/linear.hpp>
 #include <joule/ops/add.hpp>
@@ -333,3 +334,5 @@ struct device_input_edge<models::bert_input> {
 };
 }  // namespace joule
 #endif
+
+JOULE_DETAIL_DECLARE_PRECOMPILED_MODEL(bert)

@@ -12,6 +12,7 @@
 
 #include <joule/core/executor.hpp>
 #include <joule/core/weights.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/nn/buffer.hpp>
 #include <joule/nn/channels_last.hpp>
 #include <joule/nn/conv_bn_act.hpp>
@@ -273,3 +274,5 @@ class mobilenet_v2 {
 };
 
 }  // namespace joule::models
+
+JOULE_DETAIL_DECLARE_PRECOMPILED_MODEL(mobilenet_v2)

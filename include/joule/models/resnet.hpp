@@ -12,6 +12,7 @@
 
 #include <joule/core/executor.hpp>
 #include <joule/core/weights.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/nn/buffer.hpp>
 #include <joule/nn/conv_bn_act.hpp>
 #include <joule/nn/linear.hpp>
@@ -284,3 +285,5 @@ class resnet {
 };
 
 }  // namespace joule::models
+
+JOULE_DETAIL_DECLARE_PRECOMPILED_MODEL(resnet)

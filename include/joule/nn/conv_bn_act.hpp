@@ -6,6 +6,7 @@
 
 #include <joule/core/context.hpp>
 #include <joule/core/weights.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/ops/batch_norm.hpp>
 #include <joule/ops/conv2d.hpp>
 #include <joule/ops/conv2d_max_pool.hpp>
@@ -172,3 +173,5 @@ class conv_bn_act {
 };
 
 }  // namespace joule::nn
+
+JOULE_DETAIL_DECLARE_PRECOMPILED_CLASS(nn::conv_bn_act)

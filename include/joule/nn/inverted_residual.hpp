@@ -15,6 +15,7 @@
 #include <joule/core/executor.hpp>
 #include <joule/core/kernel.hpp>
 #include <joule/core/weights.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/nn/conv_bn_act.hpp>
 #include <joule/nn/thread_contexts.hpp>
 #include <joule/ops/conv2d.hpp>
@@ -495,3 +496,5 @@ class inverted_residual {
 };
 
 }  // namespace joule::nn
+
+JOULE_DETAIL_DECLARE_PRECOMPILED_CLASS(nn::inverted_residual)

@@ -6,6 +6,7 @@
 
 #include <joule/core/context.hpp>
 #include <joule/core/weights.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/ops/gemm.hpp>
 
 namespace joule::nn {
@@ -105,3 +106,5 @@ class linear {
 };
 
 }  // namespace joule::nn
+
+JOULE_DETAIL_DECLARE_PRECOMPILED_CLASS(nn::linear)

@@ -15,6 +15,7 @@
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
 #include <joule/core/tensor.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/ops/desc/attention.hpp>
 #include <joule/policy/policies.hpp>
 
@@ -126,3 +127,15 @@ void attention_fused_qkv(context<P>& ctx, tensor_view<const float> qkv, tensor_v
 }
 
 }  // namespace joule::ops
+
+// With JOULE_PRECOMPILED_MODELS, compiled once in joule/precompiled.cpp.
+#define JOULE_DETAIL_ATTENTION(P)                                                                       \
+  void ::joule::ops::attention<P>(::joule::context<P>&, ::joule::tensor_view<const float>,              \
+                                  ::joule::tensor_view<const float>, ::joule::tensor_view<const float>, \
+                                  ::joule::tensor_view<const float>, ::joule::tensor_view<float>, std::int64_t)
+#define JOULE_DETAIL_ATTENTION_FUSED_QKV(P)                                                                 \
+  void ::joule::ops::attention_fused_qkv<P>(::joule::context<P>&, ::joule::tensor_view<const float>,        \
+                                            ::joule::tensor_view<const float>, ::joule::tensor_view<float>, \
+                                            std::int64_t)
+JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(JOULE_DETAIL_ATTENTION)
+JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(JOULE_DETAIL_ATTENTION_FUSED_QKV)

@@ -15,6 +15,7 @@
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
 #include <joule/core/tensor.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/ops/desc/batched_matmul.hpp>
 #include <joule/policy/policies.hpp>
 
@@ -84,3 +85,9 @@ void batched_matmul(context<P>& ctx, tensor_view<const float> a, tensor_view<con
 }
 
 }  // namespace joule::ops
+
+// With JOULE_PRECOMPILED_MODELS, compiled once in joule/precompiled.cpp.
+#define JOULE_DETAIL_BATCHED_MATMUL(P)                                                          \
+  void ::joule::ops::batched_matmul<P>(::joule::context<P>&, ::joule::tensor_view<const float>, \
+                                       ::joule::tensor_view<const float>, ::joule::tensor_view<float>, bool, float)
+JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(JOULE_DETAIL_BATCHED_MATMUL)

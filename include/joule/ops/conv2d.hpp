@@ -16,6 +16,7 @@
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
 #include <joule/core/tensor.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/ops/desc/conv2d.hpp>
 #include <joule/ops/gemm.hpp>
 #include <joule/policy/policies.hpp>
@@ -334,3 +335,11 @@ void conv2d(context<P>& ctx, tensor_view<const float> input, tensor_view<const f
 }
 
 }  // namespace joule::ops
+
+// With JOULE_PRECOMPILED_MODELS, compiled once in joule/precompiled.cpp.
+#define JOULE_DETAIL_CONV2D(P)                                                                           \
+  void ::joule::ops::conv2d<P>(::joule::context<P>&, ::joule::tensor_view<const float>,                  \
+                               ::joule::tensor_view<const float>, ::joule::tensor_view<float>,           \
+                               const ::joule::ops::conv2d_params&, const ::joule::ops::conv2d_epilogue&, \
+                               const ::joule::ops::packed_conv2d_weight&)
+JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(JOULE_DETAIL_CONV2D)

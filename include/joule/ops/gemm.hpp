@@ -14,6 +14,7 @@
 #include <joule/core/context.hpp>
 #include <joule/core/kernel.hpp>
 #include <joule/core/tensor.hpp>
+#include <joule/core/precompiled.hpp>
 #include <joule/ops/desc/gemm.hpp>
 #include <joule/policy/policies.hpp>
 
@@ -181,3 +182,15 @@ void linear(context<P>& ctx, tensor_view<const float> x, tensor_view<const float
 }
 
 }  // namespace joule::ops
+
+// With JOULE_PRECOMPILED_MODELS, compiled once in joule/precompiled.cpp.
+#define JOULE_DETAIL_GEMM(P)                                                                 \
+  void ::joule::ops::gemm<P>(::joule::context<P>&, ::joule::tensor_view<const float>,        \
+                             ::joule::tensor_view<const float>, ::joule::tensor_view<float>, \
+                             const ::joule::ops::gemm_options&)
+#define JOULE_DETAIL_LINEAR(P)                                                                       \
+  void ::joule::ops::linear<P>(::joule::context<P>&, ::joule::tensor_view<const float>,              \
+                               ::joule::tensor_view<const float>, ::joule::tensor_view<const float>, \
+                               ::joule::tensor_view<float>, ::joule::activation, ::joule::tensor_view<const float>)
+JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(JOULE_DETAIL_GEMM)
+JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(JOULE_DETAIL_LINEAR)
