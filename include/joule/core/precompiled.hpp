@@ -48,28 +48,35 @@
   JOULE_DETAIL_IF_BLAS(X(what, blas))           \
   JOULE_DETAIL_IF_EIGEN(X(what, eigen))
 
-// A model for one policy and its executor; a class template of one policy (nn::linear); a function
+// In the files that use them, `extern template`: declared, compiled elsewhere. In precompiled.cpp,
+// which defines JOULE_DETAIL_PRECOMPILED_DEFINITIONS before any include, `template`: the same lines
+// at the end of each header define them, so the list of what is precompiled is written once.
+#ifdef JOULE_DETAIL_PRECOMPILED_DEFINITIONS
+#define JOULE_DETAIL_PRECOMPILED_TEMPLATE template
+#else
+#define JOULE_DETAIL_PRECOMPILED_TEMPLATE extern template
+#endif
+
+// A class template of one policy (nn::linear); a model for one policy and its executor; a function
 // template's instantiation, given as a macro of the policy that spells its declaration.
-#define JOULE_DETAIL_EXTERN_MODEL(model, policy)                 \
-  extern template class ::joule::models::model<::joule::policy>; \
-  extern template class ::joule::executor<::joule::models::model<::joule::policy>>;
-#define JOULE_DETAIL_INSTANTIATE_MODEL(model, policy)     \
-  template class ::joule::models::model<::joule::policy>; \
-  template class ::joule::executor<::joule::models::model<::joule::policy>>;
-#define JOULE_DETAIL_EXTERN_CLASS(name, policy) extern template class ::joule::name<::joule::policy>;
-#define JOULE_DETAIL_INSTANTIATE_CLASS(name, policy) template class ::joule::name<::joule::policy>;
-#define JOULE_DETAIL_EXTERN_FUNCTION(declaration, policy) extern template declaration(::joule::policy);
-#define JOULE_DETAIL_INSTANTIATE_FUNCTION(declaration, policy) template declaration(::joule::policy);
+#define JOULE_DETAIL_PRECOMPILE_CLASS(name, policy) \
+  JOULE_DETAIL_PRECOMPILED_TEMPLATE class ::joule::name<::joule::policy>;
+#define JOULE_DETAIL_PRECOMPILE_MODEL(model, policy)   \
+  JOULE_DETAIL_PRECOMPILE_CLASS(models::model, policy) \
+  JOULE_DETAIL_PRECOMPILED_TEMPLATE class ::joule::executor<::joule::models::model<::joule::policy>>;
+#define JOULE_DETAIL_PRECOMPILE_FUNCTION(declaration, policy) \
+  JOULE_DETAIL_PRECOMPILED_TEMPLATE declaration(::joule::policy);
 
 /**
  * @brief At the end of a header, with JOULE_PRECOMPILED_MODELS: a model's, a class template's or a
- * function template's host-policy instantiations are declared extern (precompiled.cpp defines them).
+ * function template's host-policy instantiations, declared extern (defined in precompiled.cpp).
  */
 #if JOULE_PRECOMPILED_MODELS
-#define JOULE_DETAIL_DECLARE_PRECOMPILED_MODEL(model) JOULE_DETAIL_FOR_HOST_POLICIES(JOULE_DETAIL_EXTERN_MODEL, model)
-#define JOULE_DETAIL_DECLARE_PRECOMPILED_CLASS(name) JOULE_DETAIL_FOR_HOST_POLICIES(JOULE_DETAIL_EXTERN_CLASS, name)
+#define JOULE_DETAIL_DECLARE_PRECOMPILED_MODEL(model) \
+  JOULE_DETAIL_FOR_HOST_POLICIES(JOULE_DETAIL_PRECOMPILE_MODEL, model)
+#define JOULE_DETAIL_DECLARE_PRECOMPILED_CLASS(name) JOULE_DETAIL_FOR_HOST_POLICIES(JOULE_DETAIL_PRECOMPILE_CLASS, name)
 #define JOULE_DETAIL_DECLARE_PRECOMPILED_FUNCTION(declaration) \
-  JOULE_DETAIL_FOR_HOST_POLICIES(JOULE_DETAIL_EXTERN_FUNCTION, declaration)
+  JOULE_DETAIL_FOR_HOST_POLICIES(JOULE_DETAIL_PRECOMPILE_FUNCTION, declaration)
 #else
 #define JOULE_DETAIL_DECLARE_PRECOMPILED_MODEL(model)
 #define JOULE_DETAIL_DECLARE_PRECOMPILED_CLASS(name)
