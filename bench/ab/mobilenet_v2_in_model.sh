@@ -52,10 +52,14 @@ swap("    if (channels_last) relayout(",
      '    if (channels_last) timed_layer("relayout", [&] { relayout(')
 swap(", n), false);\n",
      ', n), false); });\n')
-swap("    last_.forward(ctx, current, last);",
-     '    timed_layer("last", [&] { last_.forward(ctx, current, last); });')
-swap("    ops::global_avg_pool(ctx, tensor_view<const float>(last), pooled);",
-     '    timed_layer("pool", [&] { ops::global_avg_pool(ctx, tensor_view<const float>(last), pooled); });')
+swap("        last_.forward_channels_last(ctx, current, out);",
+     '        timed_layer("last", [&] { last_.forward_channels_last(ctx, current, out); });')
+swap("        nn::global_avg_pool_channels_last(out, pooled);",
+     '        timed_layer("pool", [&] { nn::global_avg_pool_channels_last(out, pooled); });')
+swap("    last_.forward(ctx, current, out);",
+     '    timed_layer("last", [&] { last_.forward(ctx, current, out); });')
+swap("    ops::global_avg_pool(ctx, tensor_view<const float>(out), pooled);",
+     '    timed_layer("pool", [&] { ops::global_avg_pool(ctx, tensor_view<const float>(out), pooled); });')
 swap("    classifier_.forward(ctx, pooled_.cview(), logits_.view());",
      '    timed_layer("classifier", [&] { classifier_.forward(ctx, pooled_.cview(), logits_.view()); });')
 open(path, "w").write(s)

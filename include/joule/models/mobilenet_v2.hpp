@@ -250,10 +250,21 @@ class mobilenet_v2 {
         b.forward(ctx, workers_, current, out, t1.view(), t2.view(), band_bytes_);
       next(out);
     }
+    const shape last = nn::with_batch(last_shape_, n);
+    if constexpr (!device_policy<P>) {
+      // The last 1x1 layer and the pool read the blocks' channels-last output as it is: no move
+      // back to NCHW, and the layer's GEMM reads its input in place and writes its output in order.
+      if (channels_last && last_.runs_channels_last()) {
+        const auto out = nn::view_as(t1, shape{n, last[2], last[3], last[1]});
+        last_.forward_channels_last(ctx, current, out);
+        nn::global_avg_pool_channels_last(out, pooled);
+        return;
+      }
+    }
     if (channels_last) relayout(nn::with_batch(blocks_.back().output_shape(block_inputs_.back()), n), false);
-    const auto last = at(t1, last_shape_);
-    last_.forward(ctx, current, last);
-    ops::global_avg_pool(ctx, tensor_view<const float>(last), pooled);
+    const auto out = nn::view_as(t1, last);
+    last_.forward(ctx, current, out);
+    ops::global_avg_pool(ctx, tensor_view<const float>(out), pooled);
   }
 
   mobilenet_v2_config config_;

@@ -38,4 +38,26 @@ inline void to_nchw(tensor_view<const float> nhwc, tensor_view<float> nchw) {
   detail::transpose_matrices(nhwc.data(), nchw.data(), nhwc.dim(0), nhwc.dim(1) * nhwc.dim(2), nhwc.dim(3));
 }
 
+/**
+ * @brief @p pooled [n, c] = the mean of @p nhwc [n, h, w, c] over its h · w pixels (host memory):
+ * global average pooling where a network ends channels-last. Each channel's pixels are summed in
+ * order, as a plain sum over the plane would; the vectors run along the channels.
+ */
+inline void global_avg_pool_channels_last(tensor_view<const float> nhwc, tensor_view<float> pooled) {
+  require(nhwc.rank() == 4 && pooled.shape() == shape{nhwc.dim(0), nhwc.dim(3)},
+          "global_avg_pool_channels_last: ", nhwc.shape(), " pools to [n, c], got ", pooled.shape());
+  const std::int64_t pixels = nhwc.dim(1) * nhwc.dim(2), channels = nhwc.dim(3);
+  require(pixels > 0 || nhwc.dim(0) * channels == 0, "global_avg_pool_channels_last: ", nhwc.shape(),
+          " has no pixels to average");
+  for (std::int64_t i = 0; i < nhwc.dim(0); ++i) {
+    const float* x = nhwc.data() + i * pixels * channels;
+    float* mean = pooled.data() + i * channels;
+    std::fill(mean, mean + channels, 0.f);
+    for (std::int64_t p = 0; p < pixels; ++p, x += channels)
+      for (std::int64_t c = 0; c < channels; ++c) mean[c] += x[c];
+    const float count = static_cast<float>(pixels);
+    for (std::int64_t c = 0; c < channels; ++c) mean[c] /= count;
+  }
+}
+
 }  // namespace joule::nn
