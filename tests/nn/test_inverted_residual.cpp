@@ -96,7 +96,12 @@ TYPED_TEST(inverted_residual, channels_shared_and_bands_give_the_layer_by_layer_
       for (std::int64_t band_bytes : {std::int64_t{0}, std::int64_t{1}, std::int64_t{20000}}) {
         const auto plan = block.plan(s, threads, band_bytes);
         if (c.hidden == c.in) {
-          EXPECT_TRUE(plan.layer_by_layer()) << "a block without expansion runs layer by layer";
+          // A block without expansion: layer by layer on one thread, else each thread its rows.
+          EXPECT_EQ(plan.layer_by_layer(), threads == 1) << "threads " << threads;
+          EXPECT_EQ(plan.split_rows, threads > 1) << "threads " << threads;
+          if (threads > 1 && band_bytes == 1) {
+            EXPECT_EQ(plan.rows, 1) << "one row per band";
+          }
         } else {
           if (threads > 1) {
             EXPECT_GT(plan.threads, 1) << "threads " << threads;
