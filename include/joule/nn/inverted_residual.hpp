@@ -45,8 +45,9 @@ struct inverted_residual_spec {
  * filtered channels never leave its core's cache. The partial outputs are summed after one join
  * (the project has no activation, so the sum is the output). When a thread's channels would not
  * fit in compile_options::band_bytes, the block runs in bands of output rows, each band expanding
- * the input rows its 3x3 windows read (one or two halo rows recomputed by the next band). A device
- * policy runs the layers one after the other.
+ * the input rows its 3x3 windows read (one or two halo rows recomputed by the next band). A block
+ * that does not expand has too few channels to share: each thread takes its own output rows,
+ * every channel, in bands. A device policy runs the layers one after the other.
  */
 template <backend P>
 class inverted_residual {
@@ -184,9 +185,10 @@ class inverted_residual {
 
   /**
    * @brief The plan for @p input ([n, in, h, w]) on a context of @p threads threads, with at most
-   * @p band_bytes (0: the default) of activations per thread and band (stride-2 blocks only).
-   * Layer by layer on a device policy, for a block without expansion, and for a stride-1 block on
-   * one thread.
+   * @p band_bytes (0: the default) of activations per thread and band (stride-2 blocks, and the
+   * rows split of a block without expansion).
+   * Layer by layer on a device policy, and on one thread for a block without expansion or a
+   * stride-1 block; on several threads, a block without expansion splits its rows (split_rows).
    */
   run_plan plan(const shape& input, int threads, std::int64_t band_bytes) const {
     const shape filtered = filtered_shape(input);
@@ -198,7 +200,8 @@ class inverted_residual {
       // A block that does not expand (MobileNetV2's first, 32 channels of 112x112) has too few
       // channels to share. Run layer by layer on two threads, the depthwise layer split the
       // threads by channels and the project layer by pixels, so each thread read half its input
-      // from the other core's cache: 0.65 ms, where the two layers alone took 0.27 + 0.26 (Zen 1).
+      // from the other core's cache: 0.65 ms, where the two layers alone took 0.27 + 0.26 (Zen 1,
+      // bench/ab/mobilenet_v2_block1.cpp).
       // Instead each thread takes its own rows, in bands whose depthwise rows stay in its cache.
       const std::int64_t threads_used = std::clamp<std::int64_t>(threads, 1, out_h);
       if (threads_used == 1) return plan;
