@@ -9,6 +9,9 @@
 //       bench/ab/channels_last_1x1.cpp -o build/ab/channels_last_1x1 -lpthread
 //   build/ab/channels_last_1x1 [THREADS] [ROUNDS] [C_IN] [C_OUT] [SIZE]    # e.g. 1 15 320 1280 7
 #include <joule/joule.hpp>
+
+#include "ab_timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,16 +20,8 @@
 #include <random>
 #include <vector>
 using namespace joule;
-static double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-template <class F>
-double time_ms(F&& f, int reps) {
-  const auto s = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count() / reps;
-}
+using joule_ab::median;
+using joule_ab::time_ms;
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1, rounds = argc > 2 ? std::atoi(argv[2]) : 15;
   const int cin = argc > 3 ? std::atoi(argv[3]) : 320, cout_ = argc > 4 ? std::atoi(argv[4]) : 1280,

@@ -9,6 +9,9 @@
 //       bench/ab/mobilenet_v2_block1.cpp -o build/ab/mobilenet_v2_block1 -lpthread
 //   build/ab/mobilenet_v2_block1 [THREADS] [ROUNDS] [C_IN] [C_OUT] [SIZE] [BAND_BYTES]   # e.g. 2 21
 #include <joule/joule.hpp>
+
+#include "ab_timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,16 +19,8 @@
 #include <vector>
 #include <random>
 using namespace joule;
-static double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-template <class F>
-double time_ms(F&& f, int reps) {
-  const auto s = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count() / reps;
-}
+using joule_ab::median;
+using joule_ab::time_ms;
 template <class L>
 L prep(L layer, std::uint64_t seed) {
   std::vector<weight_spec> m;

@@ -10,6 +10,9 @@
 //       bench/ab/pixel_rows_1x1.cpp -o build/ab/pixel_rows_1x1
 //   build/ab/pixel_rows_1x1 [ROUNDS]
 #include <joule/joule.hpp>
+
+#include "ab_timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,19 +22,8 @@
 #include <string>
 #include <vector>
 using namespace joule;
-
-namespace {
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-template <class F>
-double time_ms(F&& f, int reps) {
-  const auto s = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count() / reps;
-}
-}  // namespace
+using joule_ab::median;
+using joule_ab::time_ms;
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 15;

@@ -12,6 +12,9 @@
 //       bench/ab/resnet50_layers.cpp -o build/ab/resnet50_layers
 //   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1, 1 2, 1 3; NAME: only layers whose name holds it
 #include <joule/joule.hpp>
+
+#include "ab_timing.hpp"
+
 #include <chrono>
 #include <immintrin.h>
 #include <cstdio>
@@ -20,11 +23,8 @@
 #include <vector>
 #include <string>
 using namespace joule;
+using joule_ab::median;
 using ops::conv2d_packing;
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 int main(int argc, char** argv) {
   const int images = argc > 1 ? std::atoi(argv[1]) : 1;
   context<simd> ctx(std::getenv("THREADS") ? std::atoi(std::getenv("THREADS")) : 2);

@@ -9,6 +9,8 @@
 //   build/ab/stems THREADS IMAGES ROUNDS      # e.g. 2 1 3
 #include <joule/joule.hpp>
 
+#include "ab_timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,13 +21,9 @@
 #include <vector>
 
 using namespace joule;
+using joule_ab::median;
 
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 double ms_per_call(const std::function<void()>& f) {
   const auto start = std::chrono::steady_clock::now();

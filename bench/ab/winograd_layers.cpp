@@ -15,17 +15,11 @@
 
 #include <joule/joule.hpp>
 
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-}  // namespace
+#include "ab_timing.hpp"
 
 int main(int argc, char** argv) {
   using namespace joule;
+  using joule_ab::median;
   const int images = argc > 1 ? std::atoi(argv[1]) : 1, rounds = argc > 2 ? std::atoi(argv[2]) : 20;
   context<simd> ctx(2);
   std::mt19937 rng(1);

@@ -6,6 +6,7 @@
  */
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -86,6 +87,21 @@ inline void expect_close(std::span<const float> actual, std::span<const double> 
   std::vector<double> bound(expected.size());
   for (std::size_t i = 0; i < bound.size(); ++i) bound[i] = rel * std::abs(expected[i]) + abs;
   expect_within(actual, expected, bound, what);
+}
+
+/**
+ * @brief Normwise relative error max |got - want| / max |want| of @p count values: for checks of
+ * one computation against another of the same float32 sums in another order (a layer's two
+ * layouts, a block's thread splits), where an elementwise bound per output would be too tight.
+ */
+template <class T>
+double normwise_error(const float* got, const T* want, std::int64_t count) {
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - static_cast<double>(want[i])));
+    scale = std::max(scale, std::abs(static_cast<double>(want[i])));
+  }
+  return diff / std::max(scale, 1e-30);
 }
 
 /** @brief Expects @p f to throw joule::error whose message contains @p fragment. */

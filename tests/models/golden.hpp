@@ -22,14 +22,9 @@ namespace joule_test {
 
 inline const std::string kData = JOULE_TEST_DATA_DIR;
 
-/** max |got - want| / max |want|. */
+/** max |got - want| / max |want| of two tensors of the same size. */
 inline double normwise_error(joule::tensor_view<const float> got, joule::tensor_view<const float> want) {
-  double err = 0, scale = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    err = std::max(err, std::abs(double(got[i]) - want[i]));
-    scale = std::max(scale, std::abs(double(want[i])));
-  }
-  return err / scale;
+  return normwise_error(got.data(), want.data(), want.numel());
 }
 
 /** A vision model's golden fixture: checkpoint, input batch and PyTorch's output. */

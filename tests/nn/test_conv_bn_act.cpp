@@ -23,6 +23,7 @@ namespace {
 
 using joule::shape;
 using joule::tensor;
+using joule_test::normwise_error;
 
 template <class P>
 class conv_bn_act : public ::testing::Test {
@@ -30,16 +31,6 @@ class conv_bn_act : public ::testing::Test {
   void SetUp() override { JOULE_SKIP_IF_UNAVAILABLE(P); }
 };
 TYPED_TEST_SUITE(conv_bn_act, joule_test::cpu_policy_types, joule_test::policy_name);
-
-template <class T>
-double normwise_error(const float* got, const T* want, std::int64_t count) {
-  double diff = 0, scale = 0;
-  for (std::int64_t i = 0; i < count; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - want[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want[i])));
-  }
-  return diff / std::max(scale, 1e-30);
-}
 
 template <class P>
 joule::nn::conv_bn_act<P> prepared_layer(const joule::nn::conv_bn_act_spec& spec, std::uint64_t seed,

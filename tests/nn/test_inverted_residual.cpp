@@ -42,12 +42,7 @@ constexpr block_case kCases[] = {{8, 48, 8, 1, 13},    {8, 48, 16, 2, 14},  {8, 
                                  {24, 144, 24, 1, 20}, {16, 96, 24, 2, 40}, {32, 192, 32, 1, 7}};
 
 double normwise_error(const tensor<float>& got, const tensor<float>& want) {
-  double diff = 0, scale = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(got.data()[i]) - want.data()[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want.data()[i])));
-  }
-  return diff / std::max(scale, 1e-30);
+  return joule_test::normwise_error(got.data(), want.data(), want.numel());
 }
 
 /** @brief A block of @p spec with random weights drawn from @p seed, prepared. */
