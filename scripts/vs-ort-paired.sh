@@ -17,6 +17,7 @@
 #
 #   bash scripts/vs-ort-paired.sh [SECONDS_A_ROW] [MODEL:BATCH ...]   # default 40 and the six rows
 #   ORT_SPIN=1 PAUSE_MS=100 bash scripts/vs-ort-paired.sh 60 resnet50:1
+#   THREADS=1 bash scripts/vs-ort-paired.sh 60 resnet50:1      # both sides on one thread
 #
 # Needs ONNX Runtime set up by ../shared/peers/run-ort.sh (this script runs it once if it is not).
 # Builds build/ab/joule_serve with -O3 -march=native from the working tree's headers.
@@ -40,10 +41,11 @@ c++ "${flags[@]}" -c bench/ab/joule_serve.cpp -o "$out/joule_serve.o"
 wait "$runner"
 c++ "$out/joule_serve.o" "$out/serve-runner.o" -o "$out/joule_serve" -lpthread
 
-ORT_SPIN=${ORT_SPIN:-stop} NODE_PATH=$T/ort/node_modules python3 - "$seconds" "${PAUSE_MS:-2}" "${rows[@]}" <<'PY'
-import statistics, subprocess, sys, time
+JOULE_AB_THREADS=${THREADS:-2} ORT_SPIN=${ORT_SPIN:-stop} NODE_PATH=$T/ort/node_modules python3 - "$seconds" "${PAUSE_MS:-2}" "${rows[@]}" <<'PY'
+import os, statistics, subprocess, sys, time
 
 seconds, pause = float(sys.argv[1]), float(sys.argv[2]) / 1000
+threads = os.environ.get("JOULE_AB_THREADS", "2")
 
 def start(command):
     p = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -64,7 +66,7 @@ table = []
 for row in sys.argv[3:]:
     model, batch = row.split(":")
     joule = start(["build/ab/joule_serve", model, batch])
-    ort = start(["node", "bench/ab/ort_serve.js", model.replace("bert-base", "bert_base"), batch])
+    ort = start(["node", "bench/ab/ort_serve.js", model.replace("bert-base", "bert_base"), batch, threads])
     pairs, deadline = [], time.monotonic() + seconds
     while len(pairs) < 5 or (time.monotonic() < deadline and len(pairs) < 400):
         # The one that goes first alternates; a pause before each run lets the other's threads

@@ -3,6 +3,7 @@
 // namespace, and every inline function in it, differs from the newer side's and the linker keeps
 // both. Each side builds one executor of the simd policy from the same random weights and returns a
 // function that runs it once.
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,7 +37,9 @@ std::function<void()> make_runner(const Family& family, const compile_options& o
 
 /** @brief A runner for @p model ("resnet50", "mobilenet_v2" or "bert-base"), or an empty function. */
 std::function<void()> AB_CAT(make_runner_, AB_SIDE)(const std::string& model, int batch, int images_at_once) {
-  compile_options options{.batch = batch, .threads = 2};
+  // Two threads, as the six rows run; JOULE_AB_THREADS=N for another count (scripts/vs-ort-paired.sh's THREADS).
+  const char* threads = std::getenv("JOULE_AB_THREADS");
+  compile_options options{.batch = batch, .threads = threads ? std::atoi(threads) : 2};
   if (model == "bert-base")
     return make_runner<models::bert_family, models::bert<simd>, models::bert_config>(
         models::bert_family{models::bert_base_config()}, options);
