@@ -18,15 +18,11 @@
 #include "ab_timing.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
-#include <vector>
 using namespace joule;
-using joule_ab::median;
-using joule_ab::time_ms;
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1, rounds = argc > 2 ? std::atoi(argv[2]) : 15;
   const int cin = argc > 3 ? std::atoi(argv[3]) : 320, cout_ = argc > 4 ? std::atoi(argv[4]) : 1280,
@@ -82,17 +78,10 @@ int main(int argc, char** argv) {
       for (std::int64_t p = 0; p < pixels; ++p)
         worst = std::max(
             worst, double(std::abs(y.data()[(i * cout_ + c) * pixels + p] - yl.data()[(i * pixels + p) * cout_ + c])));
-  const int reps = 20;
-  std::vector<double> a, c, ratio;
-  for (int r = 0; r < rounds; ++r) {
-    const double tc = time_ms(conv, reps), tg = time_ms(cl, reps);
-    c.push_back(tc);
-    a.push_back(tg);
-    ratio.push_back(tg / tc);
-  }
+  const joule_ab::alternation t = joule_ab::alternate(conv, cl, rounds, 20);
   const double flops = 2.0 * images * pixels * cin * cout_;
   std::printf(
       "threads %d  conv2d (NCHW) %.3f ms (%3.0f GFLOP/s)  channels-last gemm %.3f ms (%3.0f GFLOP/s) ratio %.3f "
       "diff %.1e\n",
-      threads, median(c), flops / median(c) / 1e6, median(a), flops / median(a) / 1e6, median(ratio), worst);
+      threads, t.first_ms, flops / t.first_ms / 1e6, t.second_ms, flops / t.second_ms / 1e6, t.ratio, worst);
 }

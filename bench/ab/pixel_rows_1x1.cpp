@@ -14,16 +14,12 @@
 #include "ab_timing.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
-#include <vector>
 using namespace joule;
-using joule_ab::median;
-using joule_ab::time_ms;
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 15;
@@ -67,16 +63,10 @@ int main(int argc, char** argv) {
       for (std::int64_t p = 0; p < pixels; ++p)
         worst = std::max(worst, double(std::abs(y.data()[c * pixels + p] - y_last.data()[p * l.cout + c])));
     const int reps = std::max<std::int64_t>(1, 20000000 / (pixels * l.cin * l.cout / 16));
-    std::vector<double> a, c, ratio;
-    for (int r = 0; r < rounds; ++r) {
-      const double tc = time_ms(conv, reps), tg = time_ms(channels_last, reps);
-      c.push_back(tc);
-      a.push_back(tg);
-      ratio.push_back(tg / tc);
-    }
+    const joule_ab::alternation t = joule_ab::alternate(conv, channels_last, rounds, reps);
     const double flops = 2.0 * pixels * l.cin * l.cout;
     std::printf(
         "%-16s conv2d %.3f ms (%3.0f GFLOP/s)  channels-last gemm %.3f ms (%3.0f GFLOP/s)  ratio %.3f  max diff %.1e\n",
-        l.name, median(c), flops / median(c) / 1e6, median(a), flops / median(a) / 1e6, median(ratio), worst);
+        l.name, t.first_ms, flops / t.first_ms / 1e6, t.second_ms, flops / t.second_ms / 1e6, t.ratio, worst);
   }
 }
