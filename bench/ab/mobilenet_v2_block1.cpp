@@ -13,7 +13,6 @@
 #include "ab_timing.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>

@@ -12,11 +12,9 @@
 #include "ab_timing.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <random>
 #include <vector>
 
@@ -24,12 +22,6 @@ using namespace joule;
 using joule_ab::median;
 
 namespace {
-
-double ms_per_call(const std::function<void()>& f) {
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 5; ++i) f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / 5;
-}
 
 double max_difference(const tensor<float>& a, const tensor<float>& b) {
   double d = 0;
@@ -108,9 +100,9 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
       std::vector<double> tg, td, tf;
       for (int r = 0; r < 15; ++r) {
-        tg.push_back(ms_per_call(gemm));
-        td.push_back(ms_per_call(direct));
-        if (l.pool) tf.push_back(ms_per_call(fused));
+        tg.push_back(joule_ab::time_ms(gemm, 5));
+        td.push_back(joule_ab::time_ms(direct, 5));
+        if (l.pool) tf.push_back(joule_ab::time_ms(fused, 5));
       }
       std::printf("  GEMM %.3f ms, direct %.3f ms (%.2f)", median(tg), median(td), median(td) / median(tg));
       if (l.pool) std::printf(", fused %.3f ms (%.2f)", median(tf), median(tf) / median(tg));

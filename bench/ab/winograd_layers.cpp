@@ -7,7 +7,6 @@
 //       bench/ab/winograd_layers.cpp -o build/ab/winograd_layers
 //   build/ab/winograd_layers IMAGES ROUNDS      # e.g. 1 20, 16 5
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -42,11 +41,12 @@ int main(int argc, char** argv) {
                                               {wino4.cview(), conv2d_packing::winograd_4x4_3x3}};
     const int reps = std::max(1, 20 / images);
     auto run = [&](const ops::packed_conv2d_weight& way) {
-      const auto start = std::chrono::steady_clock::now();
-      for (int r = 0; r < reps; ++r)
-        ops::conv2d(ctx, x.cview(), w.cview(), y.view(), {.pad_h = 1, .pad_w = 1},
-                    {.bias = b.cview(), .act = activation::relu}, way);
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / reps;
+      return joule_ab::time_ms(
+          [&] {
+            ops::conv2d(ctx, x.cview(), w.cview(), y.view(), {.pad_h = 1, .pad_w = 1},
+                        {.bias = b.cview(), .act = activation::relu}, way);
+          },
+          reps);
     };
     for (const auto& way : ways) run(way);  // warm-up: scratch memory, caches
     std::vector<double> ms[3], ratio[2];
