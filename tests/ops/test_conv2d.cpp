@@ -372,7 +372,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   // planes fall back to the usual lowering), then pixel counts that leave ragged row tiles and
   // ragged 16-pixel blocks (1, 35, 49, 169, 196), output channels that are not a multiple of the
   // vector width or the 32-column panel (5, 20, 37), several k blocks (depth 576, 1152) and column
-  // blocks (c_out 600), strided 1x1 and 3x3, every activation, on 1 and 2 threads.
+  // blocks (c_out 600), strided 1x1 and 3x3, a 5x5 window read flat, every activation, on 1 and 2
+  // threads.
   if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
     GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
   } else {
@@ -394,6 +395,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
            activation::relu},
           {"3x3 7x7 deep", shape{1, 128, 7, 7}, shape{64, 128, 3, 3}, stride_pad(1, 1), true, false,
            activation::gelu_tanh},
+          // Stride 1 with "same" width: the columns are made flat, a masked load per tap and vector.
+          {"5x5 6x11 flat", shape{1, 24, 6, 11}, shape{19, 24, 5, 5}, stride_pad(1, 2), true, true, activation::relu},
       };
       for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
     }

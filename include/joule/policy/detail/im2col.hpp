@@ -471,6 +471,12 @@ inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t chan
   const window_origins origins = gathers_window(g) ? plan_window_origins(g, frame) : window_origins{};
   im2col_source source{&g, input};
   if (origins.row) source.origins = &origins;
+#if JOULE_HAS_SIMD
+  // A flat window's rows are the plane shifted, one masked load a vector (image_row_segment): row
+  // by row, ResNet-50's 7-wide stage-4 3x3 columns took 0.166 ms at batch 1, a fifth of the layer.
+  const flat_taps taps_flat = reads_flat(g) ? plan_flat_taps(g, frame) : flat_taps{};
+  if (taps_flat.offsets) source.flat = &taps_flat;
+#endif
   ctx.parallel_for(channels * taps, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(pixels, 1)),
                    [&](std::int64_t r0, std::int64_t r1) {
                      for (std::int64_t r = r0; r < r1; ++r)
