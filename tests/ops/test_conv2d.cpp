@@ -372,8 +372,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   // planes fall back to the usual lowering), then pixel counts that leave ragged row tiles and
   // ragged 16-pixel blocks (1, 35, 49, 169, 196), output channels that are not a multiple of the
   // vector width or the 32-column panel (5, 20, 37), several k blocks (depth 576, 1152) and column
-  // blocks (c_out 600), strided 1x1 and 3x3, a 5x5 window read flat, every activation, on 1 and 2
-  // threads.
+  // blocks (c_out 600), strided 1x1, 3x3 and 5x5, a 5x5 window read flat, every activation, on 1
+  // and 2 threads.
   if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
     GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
   } else {
@@ -397,6 +397,11 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
            activation::gelu_tanh},
           // Stride 1 with "same" width: the columns are made flat, a masked load per tap and vector.
           {"5x5 6x11 flat", shape{1, 24, 6, 11}, shape{19, 24, 5, 5}, stride_pad(1, 2), true, true, activation::relu},
+          // Stride 2 on even planes to half their size: the columns are made from the four phases.
+          {"3x3 stride 2 10x16 phases", shape{1, 20, 10, 16}, shape{23, 20, 3, 3}, stride_pad(2, 1), true, true,
+           activation::relu},
+          {"5x5 stride 2 12x12 phases", shape{1, 9, 12, 12}, shape{17, 9, 5, 5}, stride_pad(2, 2), true, false,
+           activation::none},
       };
       for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
     }
