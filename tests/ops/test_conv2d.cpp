@@ -336,7 +336,8 @@ TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
   // pixels) over 5 and 9 images, a 1x1 layer with a residual, stride 2, 9 images of 14x14 (1764
   // columns: several column blocks; depth 297: two k blocks, the first's sums read back across
   // images), planes smaller than a vector read flat from any pixel (3x5: 15 pixels, 11 images,
-  // 5x5 kernel), and 2x2 planes with a residual deeper than a k block, on 1 and 2 threads.
+  // 5x5 kernel), stride 2 on even planes read by phases (3x3 and 5x5), and 2x2 planes with a
+  // residual deeper than a k block, on 1 and 2 threads.
   auto rng = joule_test::rng_for_test();
   for (int threads : {1, 2}) {
     joule::context<TypeParam> ctx(threads);
@@ -358,6 +359,15 @@ TYPED_TEST(conv2d_conformance, several_images_as_one_gemm) {
     this->check(
         ctx, {"11 images 3x5", shape{11, 4, 3, 5}, shape{14, 4, 5, 5}, stride_pad(1, 2), true, true, activation::relu},
         rng);
+    // Stride 2 on even planes out to rows of at most a vector: made from the planes' phases.
+    this->check(ctx,
+                {"5 images stride 2 by phases", shape{5, 12, 14, 10}, shape{9, 12, 3, 3}, stride_pad(2, 1), true, true,
+                 activation::relu},
+                rng);
+    this->check(ctx,
+                {"3 images 5x5 stride 2 by phases", shape{3, 7, 8, 8}, shape{6, 7, 5, 5}, stride_pad(2, 2), true, false,
+                 activation::none},
+                rng);
     this->check(ctx,
                 {"7 images 2x2 + residual", shape{7, 300, 2, 2}, shape{26, 300, 1, 1}, stride_pad(1, 0), true, true,
                  activation::none},

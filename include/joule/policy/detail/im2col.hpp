@@ -239,6 +239,92 @@ inline bool gathers_window(const window_geometry& g) noexcept {
   return kGathersWindows && g.h * g.w < (std::int64_t{1} << 30) && g.out_h * g.out_w < (std::int64_t{1} << 30);
 }
 
+#if JOULE_HAS_SIMD
+/**
+ * @brief Whether a window reads its input by phases: stride 2 on a plane of even sides, with an
+ * output half the plane each way (ResNet-50's stride-2 3x3 and 1x1 layers). Each plane is then
+ * split into its four phases (split_phases), row parity py and column parity px: phase
+ * py · 2 + px holds input[2 i + py][2 j + px] at (i, j), an out_h x out_w plane, and tap (ky, kx)
+ * of output (oy, ox) is its phase's pixel (oy + dy, ox + dx): a flat read at offset
+ * dy · out_w + dx, masked where it falls off the plane, as a stride-1 window's (reads_flat).
+ */
+inline bool reads_phases(const window_geometry& g) noexcept {
+  return g.stride_h == 2 && g.stride_w == 2 && g.dil_h == 1 && g.dil_w == 1 && g.h % 2 == 0 && g.w % 2 == 0 &&
+         g.out_h == g.h / 2 && g.out_w == g.w / 2;
+}
+
+/** @brief Where the taps of a window read by phases (reads_phases) read. */
+struct phase_taps {
+  flat_taps flat;                       ///< each tap's offset in its phase, and the lanes it reads
+  const std::int64_t* phase = nullptr;  ///< [tap]: which phase it reads (0 .. 3)
+  unsigned used = 0;                    ///< bit p: some tap reads phase p (a 1x1 window: phase 0 only)
+};
+
+inline phase_taps plan_phase_taps(const window_geometry& g, scratch_frame& frame) {
+  using simd_detail::kLanes;
+  const std::int64_t taps = g.kh * g.kw, vectors = ceil_div(g.out_h * g.out_w, kLanes);
+  auto* offsets = frame.take<std::int64_t>(taps);
+  auto* phase = frame.take<std::int64_t>(taps);
+  auto* lanes = frame.take<std::uint32_t>(vectors * taps);
+  std::fill(lanes, lanes + vectors * taps, 0u);
+  unsigned used = 0;
+  const auto floor_half = [](std::int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); };
+  for (std::int64_t t = 0; t < taps; ++t) {
+    const std::int64_t ay = t / g.kw - g.pad_h, ax = t % g.kw - g.pad_w;
+    const std::int64_t dy = floor_half(ay), dx = floor_half(ax);
+    offsets[t] = dy * g.out_w + dx;
+    phase[t] = (ay - 2 * dy) * 2 + (ax - 2 * dx);
+    used |= 1u << phase[t];
+    std::int64_t j = 0;
+    for (std::int64_t oy = 0; oy < g.out_h; ++oy)
+      for (std::int64_t ox = 0; ox < g.out_w; ++ox, ++j)
+        if (oy + dy >= 0 && oy + dy < g.out_h && ox + dx >= 0 && ox + dx < g.out_w)
+          lanes[j / kLanes * taps + t] |= 1u << (j % kLanes);
+  }
+  return {{taps, vectors, offsets, lanes}, phase, used};
+}
+
+/**
+ * @brief The phases of one h x w plane (reads_phases) that @p pt reads, one after another, each
+ * out_h x out_w: the same number of floats as the plane.
+ */
+inline void split_phases(const window_geometry& g, const phase_taps& pt, const float* plane, float* phases) noexcept {
+  using simd_detail::batch;
+  using simd_detail::kLanes;
+  const std::int64_t pw = g.out_w, phase_floats = g.out_h * g.out_w;
+  for (std::int64_t iy = 0; iy < g.h; ++iy) {
+    const std::int64_t even_phase = iy % 2 * 2;  // this row's phase of even columns; + 1: of odd ones
+    if ((pt.used >> even_phase & 3u) == 0) continue;
+    const float* row = plane + iy * g.w;
+    float* even = phases + even_phase * phase_floats + iy / 2 * pw;
+    float* odd = even + phase_floats;
+    const bool odd_used = (pt.used >> (even_phase + 1) & 1u) != 0;
+    for (std::int64_t x = 0; x < g.w; x += 2 * kLanes) {
+      const std::int64_t n = std::min(2 * kLanes, g.w - x);
+      const batch low = simd_detail::load_first(row + x, std::min(kLanes, n));
+      const batch high = n > kLanes ? simd_detail::load_first(row + x + kLanes, n - kLanes) : batch(0.f);
+      simd_detail::store_first(even_lanes(low, high), even + x / 2, n / 2);
+      if (odd_used) simd_detail::store_first(odd_lanes(low, high), odd + x / 2, n / 2);
+    }
+  }
+}
+
+/**
+ * @brief Splits @p planes planes of @p input (h x w each, one after another) into their phases
+ * (split_phases) at @p phases, split across the context's threads.
+ */
+inline void split_planes_into_phases(cpu_context& ctx, const window_geometry& g, const phase_taps& pt,
+                                     const float* input, std::int64_t planes, float* phases) {
+  const std::int64_t plane = g.h * g.w;
+  ctx.parallel_for(planes, std::max<std::int64_t>(1, 16384 / plane), [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) split_phases(g, pt, input + p * plane, phases + p * plane);
+  });
+}
+
+/** @brief Floats kept free before and after a buffer of phases: the masked loads' pointers stay in it. */
+inline std::int64_t phase_margin(const window_geometry& g) noexcept { return g.out_w + 1 + simd_detail::kLanes; }
+#endif
+
 /**
  * @brief Where im2col's rows come from: the geometry and the planes of one image and group, or of
  * several images as one GEMM's columns (gemm_op::images).
@@ -248,6 +334,9 @@ struct im2col_source {
   const float* input = nullptr;  ///< [channels, h, w]: the first image's
 #if JOULE_HAS_SIMD
   const flat_taps* flat = nullptr;  ///< set when the window reads flat (reads_flat)
+  /// Set when the window reads by phases (reads_phases): input then holds each plane's phases
+  /// (split_phases), and the rows are made as a flat window's.
+  const phase_taps* phases = nullptr;
 #endif
   const window_origins* origins = nullptr;  ///< set when im2col gathers the taps (gathers_window)
   std::int64_t images = 1;                  ///< images side by side in the columns
@@ -281,96 +370,46 @@ inline void stride_2_row(const float* row, std::int64_t x0, std::int64_t w, std:
 
 #if JOULE_HAS_SIMD
 /**
- * @brief Whether im2col makes @p g's columns from the input's four phases (im2col_by_phases): a
- * stride-2 window on a plane of even sides at most kPhaseSide, whose output is half the plane each
- * way (ResNet-50's stride-2 3x3 and 1x1 layers on 28 x 28 and 14 x 14 planes at batch 1).
+ * @brief Pixels [j0, j0 + count) of tap @p t of a flat window (or of one read by phases): from
+ * @p in, the input at the tap's offset from pixel j0, one load a vector masked to the lanes that
+ * read input, not padding.
  */
-inline constexpr std::int64_t kPhaseSide = 64;
-inline bool reads_phases(const window_geometry& g) noexcept {
-  return g.stride_h == 2 && g.stride_w == 2 && g.dil_h == 1 && g.dil_w == 1 && g.h % 2 == 0 && g.w % 2 == 0 &&
-         g.out_h == g.h / 2 && g.out_w == g.w / 2 && g.h <= kPhaseSide && g.w <= kPhaseSide;
-}
-
-/**
- * @brief Where each tap of a phase-split window reads (reads_phases): the input's phase
- * (row parity · 2 + column parity) holds input[2 i + py][2 j + px] at (i, j), an out_h x out_w
- * plane, and tap (ky, kx) of output pixel (oy, ox) is that plane's pixel (oy + dy, ox + dx): one
- * flat read at offset dy · out_w + dx, masked where it falls off the plane, as for a stride-1
- * window (flat_taps).
- */
-struct phase_taps {
-  std::int64_t taps = 0, vectors = 0;
-  const std::int64_t* offsets = nullptr;  ///< [tap]: offset in its phase from an output's flat index
-  const std::int64_t* phase = nullptr;    ///< [tap]: which phase it reads (0 .. 3)
-  unsigned used = 0;                      ///< bit p: some tap reads phase p (a 1x1 window: phase 0 only)
-  const std::uint32_t* lanes = nullptr;   ///< [vector][tap]: the lanes that read the plane, not padding
-};
-
-inline phase_taps plan_phase_taps(const window_geometry& g, scratch_frame& frame) {
+inline void flat_tap_row(const flat_taps& f, std::int64_t t, const float* in, std::int64_t j0, std::int64_t count,
+                         float* dst) noexcept {
   using simd_detail::kLanes;
-  const std::int64_t taps = g.kh * g.kw, vectors = ceil_div(g.out_h * g.out_w, kLanes);
-  auto* offsets = frame.take<std::int64_t>(taps);
-  auto* phase = frame.take<std::int64_t>(taps);
-  auto* lanes = frame.take<std::uint32_t>(vectors * taps);
-  std::fill(lanes, lanes + vectors * taps, 0u);
-  unsigned used = 0;
-  const auto floor_half = [](std::int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); };
-  for (std::int64_t t = 0; t < taps; ++t) {
-    const std::int64_t ay = t / g.kw - g.pad_h, ax = t % g.kw - g.pad_w;
-    const std::int64_t dy = floor_half(ay), dx = floor_half(ax);
-    offsets[t] = dy * g.out_w + dx;
-    phase[t] = (ay - 2 * dy) * 2 + (ax - 2 * dx);
-    used |= 1u << phase[t];
-    std::int64_t j = 0;
-    for (std::int64_t oy = 0; oy < g.out_h; ++oy)
-      for (std::int64_t ox = 0; ox < g.out_w; ++ox, ++j)
-        if (oy + dy >= 0 && oy + dy < g.out_h && ox + dx >= 0 && ox + dx < g.out_w)
-          lanes[j / kLanes * taps + t] |= 1u << (j % kLanes);
-  }
-  return {taps, vectors, offsets, phase, used, lanes};
+  const std::int64_t shift = j0 % kLanes, first = j0 / kLanes;
+  // Several images side by side (gemm_op::images) start a segment at any pixel: the masks of the
+  // two vectors a load spans, shifted together.
+  constexpr std::uint32_t kAll = (1u << kLanes) - 1;
+  auto lanes_at = [&](std::int64_t v) {  // the lanes of pixels [j0 + v · kLanes, + kLanes)
+    const std::uint32_t low = f.lanes[(first + v) * f.taps + t] >> shift;
+    const bool next = shift != 0 && first + v + 1 < f.vectors;
+    return (low | (next ? f.lanes[(first + v + 1) * f.taps + t] << (kLanes - shift) : 0u)) & kAll;
+  };
+  std::int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes)
+    simd_detail::load_lanes(in + i, lanes_at(i / kLanes)).store_unaligned(dst + i);
+  if (i < count) simd_detail::store_first(simd_detail::load_lanes(in + i, lanes_at(i / kLanes)), dst + i, count - i);
 }
 
 /**
- * @brief The columns of channels [c0, c1) of one image by phases (reads_phases): each plane split
- * once into its four phases, then every tap's row of the columns a masked load a vector from its
- * phase. Made an output row at a time (stride_2_row, gathers on 7-wide rows), ResNet-50's 3x3/2
- * layers' columns at batch 1 took 0.149 ms (28 -> 14) and 0.138 ms (14 -> 7).
+ * @brief The columns of channels [c0, c1) of one image read by phases (reads_phases), on planes
+ * of at most kPhaseFloats: each plane split into its phases in a buffer that stays in L1, then
+ * every tap's row of the columns read flat from its phase. Made an output row at a time
+ * (stride_2_row, or gathers on 7-wide rows), ResNet-50's 3x3/2 layers' columns at batch 1 took
+ * 0.100 ms (28 -> 14) and 0.104 ms (14 -> 7); by phases 0.036 and 0.028 (bench/ab/im2col_layers.cpp).
  */
+inline constexpr std::int64_t kPhaseFloats = 64 * 64;
 inline void im2col_by_phases(const window_geometry& g, const phase_taps& pt, const float* input, std::int64_t c0,
                              std::int64_t c1, float* cols) noexcept {
-  using simd_detail::batch;
-  using simd_detail::kLanes;
-  const std::int64_t pw = g.out_w, plane = g.out_h * g.out_w, pixels = plane;
-  // Each phase with a row and a vector of slack either side: the masked loads' pointers stay in it.
-  constexpr std::int64_t kMaxStride = (kPhaseSide / 2) * (kPhaseSide / 2) + 2 * (kPhaseSide / 2 + kLanes);
-  const std::int64_t margin = pw + kLanes, stride = plane + 2 * margin;
-  alignas(64) float phases[4 * kMaxStride];
+  const std::int64_t plane = g.h * g.w, pixels = g.out_h * g.out_w, taps = pt.flat.taps;
+  alignas(64) float buffer[kPhaseFloats + 2 * (kPhaseFloats / 2 + 1 + simd_detail::kLanes)];
+  float* phases = buffer + phase_margin(g);
   for (std::int64_t c = c0; c < c1; ++c) {
-    const float* in = input + c * g.h * g.w;
-    for (std::int64_t iy = 0; iy < g.h; ++iy) {
-      const std::int64_t even_phase = iy % 2 * 2;  // this row's phase of even columns; + 1: of odd ones
-      if ((pt.used >> even_phase & 3u) == 0) continue;
-      const float* row = in + iy * g.w;
-      float* even = phases + even_phase * stride + margin + iy / 2 * pw;
-      float* odd = even + stride;
-      for (std::int64_t x = 0; x < g.w; x += 2 * kLanes) {
-        const std::int64_t n = std::min(2 * kLanes, g.w - x);
-        const batch low = simd_detail::load_first(row + x, std::min(kLanes, n));
-        const batch high = n > kLanes ? simd_detail::load_first(row + x + kLanes, n - kLanes) : batch(0.f);
-        simd_detail::store_first(even_lanes(low, high), even + x / 2, n / 2);
-        if (pt.used >> (even_phase + 1) & 1u) simd_detail::store_first(odd_lanes(low, high), odd + x / 2, n / 2);
-      }
-    }
-    for (std::int64_t t = 0; t < pt.taps; ++t) {
-      const float* src = phases + pt.phase[t] * stride + margin + pt.offsets[t];
-      float* dst = cols + (c * pt.taps + t) * pixels;
-      std::int64_t i = 0;
-      for (; i + kLanes <= pixels; i += kLanes)
-        simd_detail::load_lanes(src + i, pt.lanes[i / kLanes * pt.taps + t]).store_unaligned(dst + i);
-      if (i < pixels)
-        simd_detail::store_first(simd_detail::load_lanes(src + i, pt.lanes[i / kLanes * pt.taps + t]), dst + i,
-                                 pixels - i);
-    }
+    split_phases(g, pt, input + c * plane, phases);
+    for (std::int64_t t = 0; t < taps; ++t)
+      flat_tap_row(pt.flat, t, phases + pt.phase[t] * pixels + pt.flat.offsets[t], 0, pixels,
+                   cols + (c * taps + t) * pixels);
   }
 }
 #endif
@@ -385,32 +424,32 @@ inline void image_row_segment(const im2col_source& s, const float* input, std::i
   // A flat window (every stride-1 3x3 layer of ResNet-50): the row is the plane shifted by the
   // tap's offset, one masked load per vector, instead of one short copy per output row (a 14-wide
   // row is one partial vector, and finding it cost more than copying it).
-  // Several images side by side (gemm_op::images) start a segment at any pixel: the masks of the
-  // two vectors a load spans, shifted together.
-  using simd_detail::kLanes;
-  if (s.flat) {
-    const flat_taps& f = *s.flat;
-    const std::int64_t t = r % taps, shift = j0 % kLanes, first = j0 / kLanes;
-    const float* in = plane + f.offsets[t] + j0;
+  if (s.flat || s.phases) {
+    // A window read by phases (reads_phases) reads as a flat one, from its tap's phase of the plane.
+    const flat_taps& f = s.phases ? s.phases->flat : *s.flat;
+    const std::int64_t t = r % taps;
+    const std::int64_t phase_floats = g.out_h * g.out_w;
+    const float* in = plane + (s.phases ? s.phases->phase[t] * phase_floats : 0) + f.offsets[t] + j0;
     // The first tap of a channel reads its plane from L3 or memory (a pass's planes outgrow L2 at
     // batch 16 and up: ResNet-50's layer 1, 8 images of 64 x 56 x 56, 6.4 MB): the next channel's
-    // span, from its first tap's offset to its last's, is fetched while this one's taps are made.
+    // span, from its first tap's offset to its last's, is fetched while this one's taps are made
+    // (by phases: the span around the segment of each phase).
     if (t == 0) {
       constexpr std::int64_t kLine = 64 / sizeof(float);
-      const float* next = plane + g.h * g.w + f.offsets[0] + j0;
-      const std::int64_t span = count + f.offsets[taps - 1] - f.offsets[0];
-      for (std::int64_t i = 0; i < span; i += kLine) __builtin_prefetch(next + i, 0, 3);
+      if (s.phases) {
+        const std::int64_t reach = g.out_w + 1;
+        for (std::int64_t p = 0; p < 4; ++p) {
+          if ((s.phases->used >> p & 1u) == 0) continue;
+          const float* next = plane + g.h * g.w + p * phase_floats + std::max<std::int64_t>(0, j0 - reach);
+          for (std::int64_t i = 0; i < count + 2 * reach; i += kLine) __builtin_prefetch(next + i, 0, 3);
+        }
+      } else {
+        const float* next = plane + g.h * g.w + f.offsets[0] + j0;
+        const std::int64_t span = count + f.offsets[taps - 1] - f.offsets[0];
+        for (std::int64_t i = 0; i < span; i += kLine) __builtin_prefetch(next + i, 0, 3);
+      }
     }
-    constexpr std::uint32_t kAll = (1u << kLanes) - 1;
-    auto lanes_at = [&](std::int64_t v) {  // the lanes of pixels [j0 + v · kLanes, + kLanes)
-      const std::uint32_t low = f.lanes[(first + v) * taps + t] >> shift;
-      const bool next = shift != 0 && first + v + 1 < f.vectors;
-      return (low | (next ? f.lanes[(first + v + 1) * taps + t] << (kLanes - shift) : 0u)) & kAll;
-    };
-    std::int64_t i = 0;
-    for (; i + kLanes <= count; i += kLanes)
-      simd_detail::load_lanes(in + i, lanes_at(i / kLanes)).store_unaligned(dst + i);
-    if (i < count) simd_detail::store_first(simd_detail::load_lanes(in + i, lanes_at(i / kLanes)), dst + i, count - i);
+    flat_tap_row(f, t, in, j0, count, dst);
     return;
   }
 #endif
@@ -572,7 +611,7 @@ inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t chan
   // by row, ResNet-50's 7-wide stage-4 3x3 columns took 0.166 ms at batch 1, a fifth of the layer.
   const flat_taps taps_flat = reads_flat(g) ? plan_flat_taps(g, frame) : flat_taps{};
   if (taps_flat.offsets) source.flat = &taps_flat;
-  if (reads_phases(g)) {
+  if (reads_phases(g) && g.h * g.w <= kPhaseFloats) {
     const phase_taps phases = plan_phase_taps(g, frame);
     ctx.parallel_for(channels, std::max<std::int64_t>(1, 16384 / (taps * pixels)),
                      [&](std::int64_t c0, std::int64_t c1) { im2col_by_phases(g, phases, input, c0, c1, cols); });
@@ -613,15 +652,29 @@ void conv2d_as_gemm(cpu_context& ctx, const conv2d_op& op) {
 #if JOULE_HAS_SIMD
   const bool flat = on_demand && (as_one || !direct) && reads_flat(g);
   const flat_taps taps = flat ? plan_flat_taps(g, frame) : flat_taps{};
-#endif
+  // A stride-2 window with more than one tap on even planes, out to rows of at most a vector,
+  // reads flat from the planes' phases, split once per pass: made an output row at a time as the
+  // GEMM packs them, the 14- and 7-wide rows took one masked load pair and a permute, or a gather,
+  // each. ResNet-50's 3x3/2 layers at 8 images (build/ab/resnet50_layers 8 0, alternated): 28 -> 14
+  // and 14 -> 7 0.93 of the time each; 56 -> 28 at batch 1 1.10, and its 1x1/2 layers 1.07-1.16.
+  const bool phased = on_demand && !direct && reads_phases(g) && g.kh * g.kw > 1 && g.out_w <= simd_detail::kLanes;
+  const phase_taps phase_plan = phased ? plan_phase_taps(g, frame) : phase_taps{};
+  const std::int64_t pass_planes = (as_one ? op.n : 1) * cin_g;
+  float* phase_buffer =
+      phased ? frame.take<float>(pass_planes * in_plane + 2 * phase_margin(g)) + phase_margin(g) : nullptr;
+  const bool gather = on_demand && !direct && !phased && gathers_window(g);
+#else
   const bool gather = on_demand && !direct && gathers_window(g);
+#endif
   const window_origins origins = gather ? plan_window_origins(g, frame) : window_origins{};
   const std::int64_t passes = as_one ? 1 : op.n;
   for (std::int64_t b = 0; b < passes; ++b) {
     for (std::int64_t grp = 0; grp < op.groups; ++grp) {
       const float* in = op.input + (b * op.c_in + grp * cin_g) * in_plane;
 #if JOULE_HAS_SIMD
-      im2col_source source{&g, in, flat ? &taps : nullptr};
+      if (phased) split_planes_into_phases(ctx, g, phase_plan, in, pass_planes, phase_buffer);
+      im2col_source source{&g, phased ? phase_buffer : in, flat ? &taps : nullptr};
+      if (phased) source.phases = &phase_plan;
 #else
       im2col_source source{&g, in};
 #endif
