@@ -412,6 +412,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
            activation::relu},
           {"5x5 stride 2 12x12 phases", shape{1, 9, 12, 12}, shape{17, 9, 5, 5}, stride_pad(2, 2), true, false,
            activation::none},
+          {"7x7 stride 2 16x16 phases", shape{1, 16, 16, 16}, shape{10, 16, 7, 7}, stride_pad(2, 3), false, true,
+           activation::relu},
       };
       for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
     }

@@ -321,8 +321,16 @@ inline void split_planes_into_phases(cpu_context& ctx, const window_geometry& g,
   });
 }
 
-/** @brief Floats kept free before and after a buffer of phases: the masked loads' pointers stay in it. */
-inline std::int64_t phase_margin(const window_geometry& g) noexcept { return g.out_w + 1 + simd_detail::kLanes; }
+/**
+ * @brief Floats kept free before and after a buffer of phases, so that the masked loads' pointers
+ * stay in it: a tap reads at most ceil(max(pad, k - 1 - pad) / 2) rows and columns of its phase
+ * away from the output pixel, and a load spans a vector.
+ */
+inline std::int64_t phase_margin(const window_geometry& g) noexcept {
+  const std::int64_t rows = (std::max(g.pad_h, g.kh - 1 - g.pad_h) + 1) / 2;
+  const std::int64_t columns = (std::max(g.pad_w, g.kw - 1 - g.pad_w) + 1) / 2;
+  return rows * g.out_w + columns + simd_detail::kLanes;
+}
 #endif
 
 /**
@@ -394,16 +402,20 @@ inline void flat_tap_row(const flat_taps& f, std::int64_t t, const float* in, st
 
 /**
  * @brief The columns of channels [c0, c1) of one image read by phases (reads_phases), on planes
- * of at most kPhaseFloats: each plane split into its phases in a buffer that stays in L1, then
- * every tap's row of the columns read flat from its phase. Made an output row at a time
- * (stride_2_row, or gathers on 7-wide rows), ResNet-50's 3x3/2 layers' columns at batch 1 took
- * 0.100 ms (28 -> 14) and 0.104 ms (14 -> 7); by phases 0.036 and 0.028 (bench/ab/im2col_layers.cpp).
+ * of at most kPhaseFloats (im2col_by_phases_applies): each plane split into its phases in a
+ * buffer that stays in L1, then every tap's row of the columns read flat from its phase. Made an
+ * output row at a time (stride_2_row, or gathers on 7-wide rows), ResNet-50's 3x3/2 layers'
+ * columns at batch 1 took 0.100 ms (28 -> 14) and 0.104 ms (14 -> 7); by phases 0.036 and 0.028
+ * (bench/ab/im2col_layers.cpp).
  */
-inline constexpr std::int64_t kPhaseFloats = 64 * 64;
+inline constexpr std::int64_t kPhaseFloats = 64 * 64, kPhaseMargin = kPhaseFloats / 2;
+inline bool im2col_by_phases_applies(const window_geometry& g) noexcept {
+  return reads_phases(g) && g.h * g.w <= kPhaseFloats && phase_margin(g) <= kPhaseMargin;
+}
 inline void im2col_by_phases(const window_geometry& g, const phase_taps& pt, const float* input, std::int64_t c0,
                              std::int64_t c1, float* cols) noexcept {
   const std::int64_t plane = g.h * g.w, pixels = g.out_h * g.out_w, taps = pt.flat.taps;
-  alignas(64) float buffer[kPhaseFloats + 2 * (kPhaseFloats / 2 + 1 + simd_detail::kLanes)];
+  alignas(64) float buffer[kPhaseFloats + 2 * kPhaseMargin];
   float* phases = buffer + phase_margin(g);
   for (std::int64_t c = c0; c < c1; ++c) {
     split_phases(g, pt, input + c * plane, phases);
@@ -611,7 +623,7 @@ inline void im2col(cpu_context& ctx, const window_geometry& g, std::int64_t chan
   // by row, ResNet-50's 7-wide stage-4 3x3 columns took 0.166 ms at batch 1, a fifth of the layer.
   const flat_taps taps_flat = reads_flat(g) ? plan_flat_taps(g, frame) : flat_taps{};
   if (taps_flat.offsets) source.flat = &taps_flat;
-  if (reads_phases(g) && g.h * g.w <= kPhaseFloats) {
+  if (im2col_by_phases_applies(g)) {
     const phase_taps phases = plan_phase_taps(g, frame);
     ctx.parallel_for(channels, std::max<std::int64_t>(1, 16384 / (taps * pixels)),
                      [&](std::int64_t c0, std::int64_t c1) { im2col_by_phases(g, phases, input, c0, c1, cols); });
