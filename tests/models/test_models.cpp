@@ -60,12 +60,17 @@ class models : public ::testing::Test {
 TYPED_TEST_SUITE(models, joule_test::cpu_policy_types, joule_test::policy_name);
 
 TYPED_TEST(models, resnet_matches_pytorch) {
+  // On a host policy, one thread takes the batch's two images as one pass, the stem and first stage
+  // one image at a time, the rest two; two threads take an image each, on their own buffers; three
+  // (more than the images) share every layer.
   const auto [w, input, expected] = joule_test::load_vision_golden("resnet_small");
-  auto net = joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()}, w,
-                                       {.batch = 2, .image_size = 64, .threads = 2});
-  const auto out = net.run(input.cview());
-  ASSERT_EQ(out.shape(), expected.shape());
-  EXPECT_LE(normwise_error(out, expected.cview()), 1e-4);
+  for (int threads : {1, 2, 3}) {
+    auto net = joule::compile<TypeParam>(joule::models::resnet<TypeParam>{joule::models::resnet_small_config()}, w,
+                                         {.batch = 2, .image_size = 64, .threads = threads});
+    const auto out = net.run(input.cview());
+    ASSERT_EQ(out.shape(), expected.shape());
+    EXPECT_LE(normwise_error(out, expected.cview()), 1e-4) << "threads " << threads;
+  }
 }
 
 TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
@@ -93,7 +98,7 @@ TYPED_TEST(models, mobilenet_v2_matches_pytorch) {
 TYPED_TEST(models, vision_models_give_the_same_outputs_whatever_the_images_per_pass) {
   // A host policy takes a few images at a time through the layers by default (nn::images_per_pass:
   // ResNet up to eight, after its stem and first stage one at a time (resnet_matches_pytorch, batch
-  // 2, runs that split); MobileNetV2 one); one image, the whole batch at once, or a pass larger than
+  // 2 on one thread, runs that split); MobileNetV2 one); one image, the whole batch at once, or a pass larger than
   // the batch must give PyTorch's outputs too, and the same flop count. Several images per pass go
   // through the simd convolutions as one GEMM.
   const auto [rw, r_input, r_expected] = joule_test::load_vision_golden("resnet_small");

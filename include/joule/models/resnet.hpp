@@ -4,6 +4,7 @@
  * @brief ResNet with bottleneck blocks (torchvision's ResNet-50 layout, v1.5: stride on the 3x3),
  * one definition for every policy, reading torchvision state-dict names.
  */
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -16,6 +17,7 @@
 #include <joule/nn/buffer.hpp>
 #include <joule/nn/conv_bn_act.hpp>
 #include <joule/nn/linear.hpp>
+#include <joule/nn/thread_contexts.hpp>
 #include <joule/ops/pool2d.hpp>
 
 namespace joule::models {
@@ -125,6 +127,16 @@ class resnet {
     // and simd multiplies the pass's images as one GEMM. joule-run, batch 16, alternated four
     // times: 836 ms (median) against 995 ms one image at a time.
     pass_ = nn::images_per_pass<P>(options, 8);
+    // With at least an image for every thread, on the host, each thread takes its share of the
+    // batch whole, on its own one-thread context and buffers, in passes of at most 8 images: no
+    // join between layers, each core keeps its images' activations, and a layer's work is not split
+    // where it divides badly (a 14 x 14 plane's 17 row tiles, a 7 x 7 plane's 5). Against the
+    // threads sharing every layer (scripts/ab-models.sh e9d68ad resnet50 BATCH, Zen 5): batch 64
+    // 0.951-0.966, batch 8 0.953, batch 2 0.910.
+    const int threads = options.threads > 0 ? options.threads : hardware_threads();
+    image_threads_ = !device_policy<P> && threads > 1 && options.batch >= threads ? threads : 1;
+    if (image_threads_ > 1 && options.images_at_once == 0)
+      pass_ = std::min(pass_, (options.batch + image_threads_ - 1) / image_threads_);
     // The stem and the first stage, though, one image at a time: their weights are small and their
     // planes large, and 8 images' activations (25.7 MB into layer 1's 1x1 layers) stream through
     // memory where one image's stay in cache (bench/ab/resnet50_layers, Zen 5: stem and stage 1
@@ -151,24 +163,35 @@ class resnet {
     flops_ = stem_.flops(pass_input);
     stem_shape_ = stem_.output_shape(pass_input);
     pool_shape_ = ops::pool2d_output_shape(stem_shape_, max_pool());
-    std::int64_t largest = std::max(stem_shape_.numel(), pool_shape_.numel());
+    // The stem and the early blocks hold early_pass_ images at a time, the rest pass_.
+    const std::int64_t early_images = early_blocks_ > 0 ? early_pass_ : pass_;
+    auto floats_for = [&](const shape& one_pass, std::int64_t images) {
+      return pass_ > 0 ? one_pass.numel() / pass_ * images : 0;
+    };
+    std::int64_t largest = std::max(floats_for(stem_shape_, early_images), floats_for(pool_shape_, early_images));
     shape s = pool_shape_;
-    for (auto& b : blocks_) {
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      auto& b = blocks_[i];
       b.in = s;
       b.mid1 = b.conv1.output_shape(s);
       b.mid2 = b.conv2.output_shape(b.mid1);
       b.out = b.conv3.output_shape(b.mid2);
       flops_ += b.conv1.flops(s) + b.conv2.flops(b.mid1) + b.conv3.flops(b.mid2) +
                 (b.has_downsample ? b.downsample.flops(s) : 0.0);
-      largest = std::max({largest, b.mid1.numel(), b.mid2.numel(), b.out.numel()});
+      const std::int64_t images = i < early_blocks_ ? early_images : pass_;
+      largest = std::max({largest, floats_for(b.mid1, images), floats_for(b.mid2, images), floats_for(b.out, images)});
       s = b.out;
     }
     features_shape_ = shape{options.batch, s[1]};
     flops_ = (pass_ > 0 ? flops_ / static_cast<double>(pass_) * static_cast<double>(options.batch) : 0.0) +
              fc_.flops(options.batch);
-    for (auto& buffer : buffers_) buffer = space_tensor(shape{largest});
-    // The early blocks' output for a whole pass, where the later blocks take it up.
-    if (early_blocks_ > 0) boundary_ = space_tensor(shape{blocks_[early_blocks_ - 1].out.numel()});
+    buffers_.clear();
+    buffers_.resize(static_cast<std::size_t>(image_threads_));
+    for (auto& set : buffers_) {
+      for (auto& buffer : set.activations) buffer = space_tensor(shape{largest});
+      // The early blocks' output for a whole pass, where the later blocks take it up.
+      if (early_blocks_ > 0) set.boundary = space_tensor(shape{blocks_[early_blocks_ - 1].out.numel()});
+    }
     pooled_ = space_tensor(features_shape_);
     logits_ = space_tensor(shape{options.batch, config_.num_classes});
     example_ = tensor<float>(input_shape_);
@@ -183,45 +206,68 @@ class resnet {
     if (!(image.shape() == input_shape_))
       fail(name(), ": input must be ", input_shape_, " (as compiled), got ", image.shape());
     // pass_ images at a time through every layer up to the pooled features, then one fc for all.
-    for (std::int64_t first = 0; first < input_shape_[0]; first += pass_) {
-      const std::int64_t n = std::min(pass_, input_shape_[0] - first);
-      features(ctx, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
+    const std::int64_t batch = input_shape_[0];
+    auto run_images = [&](context<P>& c, buffer_set& buffers, std::int64_t begin, std::int64_t end) {
+      for (std::int64_t first = begin; first < end; first += pass_) {
+        const std::int64_t n = std::min(pass_, end - first);
+        features(c, buffers, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
+      }
+    };
+    const int threads = static_cast<int>(std::min<std::int64_t>({image_threads_, ctx.threads(), batch}));
+    if constexpr (!device_policy<P>) {
+      if (threads > 1) {  // each thread its share of the images, on its one-thread context and buffers
+        workers_.ensure(threads);
+        ctx.pool().run([&](int t) {
+          if (t < threads)
+            run_images(workers_.at(t), buffers_[static_cast<std::size_t>(t)], batch * t / threads,
+                       batch * (t + 1) / threads);
+        });
+      }
     }
+    if (threads <= 1) run_images(ctx, buffers_[0], 0, batch);
     fc_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();
   }
 
  private:
+  /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
+  using space_tensor = tensor<float, typename P::memory_space>;
+  /** One thread's activations: block input/output ping-pong, two temporaries, downsample. */
+  struct buffer_set {
+    std::array<space_tensor, 5> activations;
+    space_tensor boundary;  // the early blocks' output for a pass
+  };
+
   /**
    * Stem, blocks and global average pool for the @p image.dim(0) images of one pass: the stem and
-   * the first early_blocks_ blocks early_pass_ images at a time into boundary_, then the rest.
+   * the first early_blocks_ blocks early_pass_ images at a time into buffers.boundary, then the rest.
    */
-  void features(context<P>& ctx, tensor_view<const float> image, tensor_view<float> pooled) {
+  void features(context<P>& ctx, buffer_set& buffers, tensor_view<const float> image, tensor_view<float> pooled) {
     const std::int64_t n = image.shape()[0];
     tensor_view<const float> current;
     if (early_blocks_ == 0 || early_pass_ >= n) {
-      current = run_blocks(ctx, stem(ctx, image), 0, blocks_.size(), nullptr);
+      current = run_blocks(ctx, buffers, stem(ctx, buffers, image), 0, blocks_.size(), nullptr);
     } else {
-      const auto boundary = nn::view_as(boundary_, nn::with_batch(blocks_[early_blocks_ - 1].out, n));
+      const auto boundary = nn::view_as(buffers.boundary, nn::with_batch(blocks_[early_blocks_ - 1].out, n));
       for (std::int64_t first = 0; first < n; first += early_pass_) {
         const std::int64_t count = std::min(early_pass_, n - first);
         const auto out = nn::items(boundary, first, count);
-        run_blocks(ctx, stem(ctx, nn::items(image, first, count)), 0, early_blocks_, &out);
+        run_blocks(ctx, buffers, stem(ctx, buffers, nn::items(image, first, count)), 0, early_blocks_, &out);
       }
-      current = run_blocks(ctx, boundary, early_blocks_, blocks_.size(), nullptr);
+      current = run_blocks(ctx, buffers, boundary, early_blocks_, blocks_.size(), nullptr);
     }
     ops::global_avg_pool(ctx, current, pooled);
   }
 
-  /** The stem and max pool of the @p image.dim(0) images: their output, in buffers_[0]. */
-  tensor_view<float> stem(context<P>& ctx, tensor_view<const float> image) {
+  /** The stem and max pool of the @p image.dim(0) images: their output, in buffers.activations[0]. */
+  tensor_view<float> stem(context<P>& ctx, buffer_set& buffers, tensor_view<const float> image) {
     const std::int64_t n = image.shape()[0];
-    const auto pooled = nn::view_as(buffers_[0], nn::with_batch(pool_shape_, n));
+    const auto pooled = nn::view_as(buffers.activations[0], nn::with_batch(pool_shape_, n));
     if constexpr (conv2d_fuses_max_pool<P>) {
       // The stem's output (3.2 MB an image at 224 x 224) pooled as it is made, never written out.
       stem_.forward_max_pool(ctx, image, pooled, max_pool());
     } else {
-      const auto stem_out = nn::view_as(buffers_[2], nn::with_batch(stem_shape_, n));
+      const auto stem_out = nn::view_as(buffers.activations[2], nn::with_batch(stem_shape_, n));
       stem_.forward(ctx, image, stem_out);
       ops::pool2d(ctx, stem_out, pooled, max_pool());
     }
@@ -229,14 +275,15 @@ class resnet {
   }
 
   /**
-   * Blocks [first, last) on @p input's images (in buffers_[0] or [1], or boundary_); the last
-   * block writes to @p last_out when given, else to buffers_[0] or [1]. Returns the last output.
+   * Blocks [first, last) on @p input's images (in @p buffers: activations[0] or [1], or boundary);
+   * the last block writes to @p last_out when given, else to activations[0] or [1]. Returns the
+   * last output.
    */
-  tensor_view<const float> run_blocks(context<P>& ctx, tensor_view<const float> input, std::size_t first,
-                                      std::size_t last, const tensor_view<float>* last_out) {
+  tensor_view<const float> run_blocks(context<P>& ctx, buffer_set& buffers, tensor_view<const float> input,
+                                      std::size_t first, std::size_t last, const tensor_view<float>* last_out) {
     const std::int64_t n = input.shape()[0];
     auto at = [n](space_tensor& buffer, const shape& s) { return nn::view_as(buffer, nn::with_batch(s, n)); };
-    auto [x, y, t1, t2, t3] = std::tie(buffers_[0], buffers_[1], buffers_[2], buffers_[3], buffers_[4]);
+    auto& [x, y, t1, t2, t3] = buffers.activations;
     tensor_view<const float> current = input;
     space_tensor* spare = current.data() == x.data() ? &y : &x;
     for (std::size_t i = first; i < last; ++i) {
@@ -258,8 +305,6 @@ class resnet {
     return current;
   }
 
-  /** Activations live in the policy's memory space: host memory, or device memory for cuda. */
-  using space_tensor = tensor<float, typename P::memory_space>;
   struct bottleneck {
     nn::conv_bn_act<P> conv1, conv2, conv3, downsample;
     bool has_downsample = false;
@@ -277,9 +322,10 @@ class resnet {
   std::int64_t pass_ = 1;                                         // images per pass (nn::images_per_pass)
   std::int64_t early_pass_ = 1;   // images at a time through the stem and the first early_blocks_ blocks
   std::size_t early_blocks_ = 0;  // 0: every layer takes pass_ images at a time
-  space_tensor boundary_;         // the early blocks' output for a pass
   double flops_ = 0;
-  std::array<space_tensor, 5> buffers_;  // block input/output ping-pong, two temporaries, downsample
+  int image_threads_ = 1;            // threads taking a share of the images each (1: the threads share each layer)
+  std::vector<buffer_set> buffers_;  // one set per such thread
+  nn::thread_contexts<P> workers_;   // their one-thread contexts
   space_tensor pooled_, logits_;
   tensor<float> example_;  // on the host: the executor uploads it for a device policy
 };
