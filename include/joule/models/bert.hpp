@@ -146,8 +146,7 @@ class bert {
     // sequences through all the layers on its own one-thread context (its rows of every buffer):
     // no join between operations. Against the threads sharing every operation (scripts/ab-models.sh
     // e9d68ad bert-base BATCH, Zen 5): 8 sequences 0.962-0.967, 2 sequences 0.985-0.991.
-    const int threads = options.threads > 0 ? options.threads : hardware_threads();
-    sequence_threads_ = !device_policy<P> && threads > 1 && batch_ >= threads ? threads : 1;
+    sequence_threads_ = nn::share_threads<P>(options.threads, batch_);
     const std::int64_t b = batch_, s = seq_, h = config_.hidden;
     hidden_ = space_tensor(shape{b, s, h});
     scratch_hidden_ = space_tensor(shape{b, s, h});
@@ -220,16 +219,11 @@ class bert {
       }
     }
 
-    const int threads = static_cast<int>(std::min<std::int64_t>({sequence_threads_, ctx.threads(), batch_}));
-    if constexpr (!device_policy<P>) {
-      if (threads > 1) {  // each thread its share of the sequences, on its one-thread context
-        workers_.ensure(threads);
-        ctx.pool().run([&](int t) {
-          if (t < threads) encode(workers_.at(t), mask, batch_ * t / threads, batch_ * (t + 1) / threads);
-        });
-      }
-    }
-    if (threads <= 1) encode(ctx, mask, 0, batch_);
+    // Each thread its share of the sequences, on its one-thread context (or all on ctx).
+    const int threads =
+        static_cast<int>(std::clamp<std::int64_t>(batch_, 1, std::min(sequence_threads_, ctx.threads())));
+    workers_.run_shares(
+        ctx, threads, [&](context<P>& c, int t) { encode(c, mask, batch_ * t / threads, batch_ * (t + 1) / threads); });
     return hidden_.cview();
   }
 

@@ -3,6 +3,7 @@
  * @file mobilenet_v2.hpp
  * @brief MobileNetV2 (torchvision's layout and names), one definition for every policy.
  */
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -145,7 +146,7 @@ class mobilenet_v2 {
     // every block (two one-thread executors on half the batch each, against one, alternated).
     const int threads = options.threads > 0 ? options.threads : hardware_threads();
     const std::int64_t passes = pass_ > 0 ? (options.batch + pass_ - 1) / pass_ : 0;
-    image_threads_ = !device_policy<P> && threads > 1 && passes >= threads ? threads : 1;
+    image_threads_ = nn::share_threads<P>(options.threads, passes);
     const int block_threads = image_threads_ > 1 ? 1 : threads;
     for (auto& b : blocks_) {
       block_inputs_.push_back(s);
@@ -186,19 +187,12 @@ class mobilenet_v2 {
       const std::int64_t first = pass * pass_, n = std::min(pass_, batch - first);
       features(c, buffers, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
     };
-    const int threads = static_cast<int>(std::min<std::int64_t>({image_threads_, ctx.threads(), passes}));
-    if constexpr (!device_policy<P>) {
-      if (threads > 1) {  // whole passes per thread, each on its one-thread context and buffers
-        workers_.ensure(threads);
-        ctx.pool().run([&](int t) {
-          if (t >= threads) return;
-          for (std::int64_t pass = passes * t / threads; pass < passes * (t + 1) / threads; ++pass)
-            run_pass(workers_.at(t), buffers_[static_cast<std::size_t>(t)], pass);
-        });
-      }
-    }
-    if (threads <= 1)
-      for (std::int64_t pass = 0; pass < passes; ++pass) run_pass(ctx, buffers_[0], pass);
+    // Whole passes per thread, each on its one-thread context and buffers (or all on ctx).
+    const int threads = static_cast<int>(std::clamp<std::int64_t>(passes, 1, std::min(image_threads_, ctx.threads())));
+    workers_.run_shares(ctx, threads, [&](context<P>& c, int t) {
+      for (std::int64_t pass = passes * t / threads; pass < passes * (t + 1) / threads; ++pass)
+        run_pass(c, buffers_[static_cast<std::size_t>(t)], pass);
+    });
     classifier_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();
   }

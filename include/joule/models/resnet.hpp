@@ -133,8 +133,7 @@ class resnet {
     // where it divides badly (a 14 x 14 plane's 17 row tiles, a 7 x 7 plane's 5). Against the
     // threads sharing every layer (scripts/ab-models.sh e9d68ad resnet50 BATCH, Zen 5): batch 64
     // 0.951-0.966, batch 8 0.953, batch 2 0.910.
-    const int threads = options.threads > 0 ? options.threads : hardware_threads();
-    image_threads_ = !device_policy<P> && threads > 1 && options.batch >= threads ? threads : 1;
+    image_threads_ = nn::share_threads<P>(options.threads, options.batch);
     if (image_threads_ > 1 && options.images_at_once == 0)
       pass_ = std::min(pass_, (options.batch + image_threads_ - 1) / image_threads_);
     // The stem and the first stage, though, one image at a time: their weights are small and their
@@ -213,18 +212,11 @@ class resnet {
         features(c, buffers, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
       }
     };
-    const int threads = static_cast<int>(std::min<std::int64_t>({image_threads_, ctx.threads(), batch}));
-    if constexpr (!device_policy<P>) {
-      if (threads > 1) {  // each thread its share of the images, on its one-thread context and buffers
-        workers_.ensure(threads);
-        ctx.pool().run([&](int t) {
-          if (t < threads)
-            run_images(workers_.at(t), buffers_[static_cast<std::size_t>(t)], batch * t / threads,
-                       batch * (t + 1) / threads);
-        });
-      }
-    }
-    if (threads <= 1) run_images(ctx, buffers_[0], 0, batch);
+    // Each thread its share of the images, on its one-thread context and buffers (or all on ctx).
+    const int threads = static_cast<int>(std::clamp<std::int64_t>(batch, 1, std::min(image_threads_, ctx.threads())));
+    workers_.run_shares(ctx, threads, [&](context<P>& c, int t) {
+      run_images(c, buffers_[static_cast<std::size_t>(t)], batch * t / threads, batch * (t + 1) / threads);
+    });
     fc_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();
   }

@@ -1,5 +1,6 @@
 #pragma once
 /** @file thread_contexts.hpp @brief One-thread contexts for work that runs whole on each thread. */
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -30,8 +31,39 @@ class thread_contexts {
   }
   context<P>& at(int t) noexcept { return *contexts_[static_cast<std::size_t>(t)]; }
 
+  /**
+   * @brief body(c, t) for t in [0, @p threads): on @p ctx's threads, each on its one-thread context
+   * at(t) (made first), when @p threads > 1 on a host policy; else body(ctx, 0) on the caller.
+   * Each t takes its own share of the work (body computes it from t and @p threads).
+   */
+  template <class Body>
+  void run_shares(context<P>& ctx, int threads, Body&& body) {
+    if constexpr (!device_policy<P>) {
+      if (threads > 1) {
+        ensure(threads);
+        ctx.pool().run([&](int t) {
+          if (t < threads) body(at(t), t);
+        });
+        return;
+      }
+    }
+    body(ctx, 0);
+  }
+
  private:
   std::vector<std::unique_ptr<context<P>>> contexts_;
 };
+
+/**
+ * @brief How many threads take a share of @p items (images, sequences, passes) each, whole, on
+ * their own one-thread contexts (thread_contexts::run_shares): the compiled thread count
+ * (@p option_threads, 0 for the hardware's) when there are at least that many items on a host
+ * policy; else 1, and the threads share each operation instead.
+ */
+template <backend P>
+int share_threads(int option_threads, std::int64_t items) noexcept {
+  const int threads = option_threads > 0 ? option_threads : hardware_threads();
+  return !device_policy<P> && threads > 1 && items >= threads ? threads : 1;
+}
 
 }  // namespace joule::nn
