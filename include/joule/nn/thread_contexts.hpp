@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <joule/core/context.hpp>
+#include <joule/core/executor.hpp>
 #include <joule/policy/backend.hpp>
 
 namespace joule::nn {
