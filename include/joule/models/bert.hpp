@@ -3,7 +3,6 @@
  * @file bert.hpp
  * @brief BERT encoder (Hugging Face BertModel's layout and names), one definition for every policy.
  */
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -220,10 +219,8 @@ class bert {
     }
 
     // Each thread its share of the sequences, on its one-thread context (or all on ctx).
-    const int threads =
-        static_cast<int>(std::clamp<std::int64_t>(batch_, 1, std::min(sequence_threads_, ctx.threads())));
-    workers_.run_shares(
-        ctx, threads, [&](context<P>& c, int t) { encode(c, mask, batch_ * t / threads, batch_ * (t + 1) / threads); });
+    workers_.run_shares(ctx, sequence_threads_, batch_,
+                        [&](context<P>& c, int, std::int64_t begin, std::int64_t end) { encode(c, mask, begin, end); });
     return hidden_.cview();
   }
 

@@ -188,10 +188,8 @@ class mobilenet_v2 {
       features(c, buffers, nn::items(image, first, n), nn::items(pooled_.view(), first, n));
     };
     // Whole passes per thread, each on its one-thread context and buffers (or all on ctx).
-    const int threads = static_cast<int>(std::clamp<std::int64_t>(passes, 1, std::min(image_threads_, ctx.threads())));
-    workers_.run_shares(ctx, threads, [&](context<P>& c, int t) {
-      for (std::int64_t pass = passes * t / threads; pass < passes * (t + 1) / threads; ++pass)
-        run_pass(c, buffers_[static_cast<std::size_t>(t)], pass);
+    workers_.run_shares(ctx, image_threads_, passes, [&](context<P>& c, int t, std::int64_t begin, std::int64_t end) {
+      for (std::int64_t pass = begin; pass < end; ++pass) run_pass(c, buffers_[static_cast<std::size_t>(t)], pass);
     });
     classifier_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();

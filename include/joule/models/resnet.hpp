@@ -213,9 +213,8 @@ class resnet {
       }
     };
     // Each thread its share of the images, on its one-thread context and buffers (or all on ctx).
-    const int threads = static_cast<int>(std::clamp<std::int64_t>(batch, 1, std::min(image_threads_, ctx.threads())));
-    workers_.run_shares(ctx, threads, [&](context<P>& c, int t) {
-      run_images(c, buffers_[static_cast<std::size_t>(t)], batch * t / threads, batch * (t + 1) / threads);
+    workers_.run_shares(ctx, image_threads_, batch, [&](context<P>& c, int t, std::int64_t begin, std::int64_t end) {
+      run_images(c, buffers_[static_cast<std::size_t>(t)], begin, end);
     });
     fc_.forward(ctx, pooled_.cview(), logits_.view());
     return logits_.cview();

@@ -1,5 +1,6 @@
 #pragma once
 /** @file thread_contexts.hpp @brief One-thread contexts for work that runs whole on each thread. */
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -33,22 +34,24 @@ class thread_contexts {
   context<P>& at(int t) noexcept { return *contexts_[static_cast<std::size_t>(t)]; }
 
   /**
-   * @brief body(c, t) for t in [0, @p threads): on @p ctx's threads, each on its one-thread context
-   * at(t) (made first), when @p threads > 1 on a host policy; else body(ctx, 0) on the caller.
-   * Each t takes its own share of the work (body computes it from t and @p threads).
+   * @brief Items [0, @p items) (images, sequences, passes) shared out in contiguous ranges over at
+   * most @p threads of @p ctx's threads: body(c, t, begin, end) for each share t, on its one-thread
+   * context c = at(t) (made first); with one share (one thread, one item, a device policy),
+   * body(ctx, 0, 0, items) on the caller.
    */
   template <class Body>
-  void run_shares(context<P>& ctx, int threads, Body&& body) {
+  void run_shares(context<P>& ctx, int threads, std::int64_t items, Body&& body) {
     if constexpr (!device_policy<P>) {
-      if (threads > 1) {
-        ensure(threads);
+      const int shares = static_cast<int>(std::clamp<std::int64_t>(items, 1, std::min(threads, ctx.threads())));
+      if (shares > 1) {
+        ensure(shares);
         ctx.pool().run([&](int t) {
-          if (t < threads) body(at(t), t);
+          if (t < shares) body(at(t), t, items * t / shares, items * (t + 1) / shares);
         });
         return;
       }
     }
-    body(ctx, 0);
+    body(ctx, 0, std::int64_t{0}, items);
   }
 
  private:
