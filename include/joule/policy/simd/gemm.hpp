@@ -151,12 +151,17 @@ struct tile_target {
   std::int64_t prefetch_b_lines = 0;  ///< cache lines from prefetch_b, spread over the tile's k steps
   /**
    * @brief The next row tile's A at this k block (prefetch_a_rows rows of stride lda; packed, kRows
-   * cache lines per kLine steps), to prefetch while the first panel is multiplied, or null. A read
-   * in place is a layer's weights: at batch 1 they come from memory, once per layer (MobileNetV2's
-   * last 1x1 layer, 1280 x 320 weights over two 7x7 panels: 34% slower with cold weights than with
-   * cached ones; the prefetch takes 21% off the cold time). A packed is a convolution's weights
-   * packed ahead, or a Linear's input packed per call (BERT at 8 sequences: 3 MB, out of L2 by the
-   * time the next k block comes back to it).
+   * cache lines per kLine steps; read transposed, prefetch_a_rows columns), to prefetch while the
+   * first panel is multiplied, or null. A read in place is a layer's weights: at batch 1 they come
+   * from memory, once per layer (MobileNetV2's last 1x1 layer, 1280 x 320 weights over two 7x7
+   * panels: 34% slower with cold weights than with cached ones; the prefetch takes 21% off the
+   * cold time). A packed is a convolution's weights packed ahead, or a Linear's input packed per
+   * call (BERT at 8 sequences: 3 MB, out of L2 by the time the next k block comes back to it). A
+   * read transposed is a layer's input with its pixels as rows (conv2d_pixel_rows.hpp), a line or
+   * two per step a plane (196 floats on 14 x 14) apart, half of it last written by the other core
+   * at two threads: ResNet-50's 14 x 14 1x1 layers at batch 1 took 0.74-0.90 of the time with the
+   * prefetch (in the model, bench/ab/resnet50_in_model.sh), the model 0.968 and 0.976
+   * (scripts/ab-models.sh); one thread an image (batch 2) and MobileNetV2 were level.
    */
   const float* prefetch_a = nullptr;
   std::int64_t prefetch_a_rows = 0;
@@ -425,11 +430,20 @@ template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
         if (residual) __builtin_prefetch(residual + r * op.ep.ldr + line, 0, 3);
       }
     // One cache line of each row of the next tile's A per line of this one (packed: the next tile's
-    // kRows lines for these kLine steps, as many as this tile reads).
-    for (std::int64_t r = 0; r < t.prefetch_a_rows; ++r)
-      __builtin_prefetch(Layout == a_layout::packed ? t.prefetch_a + p0 * lda + r * kLine : t.prefetch_a + r * lda + p0,
-                         0, 3);
+    // kRows lines for these kLine steps, as many as this tile reads; columns: the lines of the
+    // next tile's prefetch_a_rows pixels at each of these steps, p · lda apart, one or two a step).
     const std::int64_t p1 = std::min(kc, p0 + kLine);
+    if constexpr (Layout == a_layout::columns) {
+      if (t.prefetch_a)
+        for (std::int64_t p = p0; p < p1; ++p) {
+          __builtin_prefetch(t.prefetch_a + p * lda, 0, 3);
+          __builtin_prefetch(t.prefetch_a + p * lda + t.prefetch_a_rows - 1, 0, 3);
+        }
+    } else {
+      for (std::int64_t r = 0; r < t.prefetch_a_rows; ++r)
+        __builtin_prefetch(
+            Layout == a_layout::packed ? t.prefetch_a + p0 * lda + r * kLine : t.prefetch_a + r * lda + p0, 0, 3);
+    }
     if constexpr (PrefetchB)
       for (std::int64_t end = t.prefetch_b_lines * p1 / kc, l = std::exchange(b_line, end); l < end; ++l)
         __builtin_prefetch(t.prefetch_b + l * kLine, 0, 2);
@@ -647,6 +661,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
         const float* a = op.a_packed  ? op.a + ir * op.k + pc * blk::kRows
                          : op.trans_a ? op.a + pc * op.lda + ir
                                       : op.a + ir * op.lda + pc;
+        const std::int64_t a_row_stride = op.a_packed ? op.k : op.trans_a ? 1 : op.lda;  // from A's row ir to ir + 1
         const float* panel = panel_at(q);
         const bool prefetch = prefetch_b != nullptr && prefetch_b_lines > 0;
         // Column j of image `image` (gemm_op::images; image 0 and j = jc + q without images).
@@ -676,7 +691,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
             pc + kc >= op.k,
             prefetch ? prefetch_b : nullptr,
             prefetch ? prefetch_b_lines : 0,
-            prefetch_a && q == 0 ? a + rows * (op.a_packed ? op.k : op.lda) : nullptr,
+            prefetch_a && q == 0 ? a + rows * a_row_stride : nullptr,
             prefetch_a && q == 0 ? (op.a_packed ? blk::kRows : next_rows) : 0,
             split,
             straddles ? op.c + (image + 1) * op.c_image_stride + ir * op.ldc : nullptr,
@@ -718,7 +733,10 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
           for (std::int64_t r = 0; r < row_tiles;) {
             const std::int64_t run = row_tile_run(r);
             const std::int64_t first = lines * r / row_tiles, last = lines * (r + run) / row_tiles;
-            tile(r, q, next ? next + first * kLine : nullptr, last - first, false, 1, run);
+            // A read transposed is the next tile's A fetched by the first panel's tiles
+            // (tile_target::prefetch_a); on the later panels it is in L2, and fetching it again
+            // measured 1.03x the model's time.
+            tile(r, q, next ? next + first * kLine : nullptr, last - first, op.trans_a && run == 1, 1, run);
             r += run;
           }
         }
