@@ -186,10 +186,20 @@ class resnet {
              fc_.flops(options.batch);
     buffers_.clear();
     buffers_.resize(static_cast<std::size_t>(image_threads_));
+    // One image shared by the threads (batch 1): the blocks on planes of 14 x 14 and smaller each
+    // write their output to a buffer of their own (3.6 MB in all for ResNet-50), not to the one
+    // the block before last read. Both cores read every block's input, and a block writing where
+    // the other core read a block earlier took longer than one writing lines untouched since the
+    // last run: stage 3 and 4's conv3 (800 and 400 KB of output) 0.90-0.96 of the time in the
+    // model (bench/ab/resnet50_in_model.sh, alternated), the earlier stages level.
+    const bool own_outputs = image_threads_ == 1 && pass_ == 1 && !device_policy<P>;
     for (auto& set : buffers_) {
       for (auto& buffer : set.activations) buffer = space_tensor(shape{largest});
       // The early blocks' output for a whole pass, where the later blocks take it up.
       if (early_blocks_ > 0) set.boundary = space_tensor(shape{blocks_[early_blocks_ - 1].out.numel()});
+      set.block_outputs.assign(blocks_.size(), space_tensor{});
+      for (std::size_t i = 0; i < blocks_.size() && own_outputs; ++i)
+        if (blocks_[i].out[2] * blocks_[i].out[3] <= 14 * 14) set.block_outputs[i] = space_tensor(blocks_[i].out);
     }
     pooled_ = space_tensor(features_shape_);
     logits_ = space_tensor(shape{options.batch, config_.num_classes});
@@ -226,7 +236,8 @@ class resnet {
   /** One thread's activations: block input/output ping-pong, two temporaries, downsample. */
   struct buffer_set {
     std::array<space_tensor, 5> activations;
-    space_tensor boundary;  // the early blocks' output for a pass
+    space_tensor boundary;                    // the early blocks' output for a pass
+    std::vector<space_tensor> block_outputs;  // [block]: its own output buffer, or rank 0 (prepare)
   };
 
   /**
@@ -288,7 +299,8 @@ class resnet {
         b.downsample.forward(ctx, current, projected);
         identity = projected;
       }
-      const auto out = i + 1 == last && last_out ? *last_out : at(*spare, b.out);
+      space_tensor& own = buffers.block_outputs[i];
+      const auto out = i + 1 == last && last_out ? *last_out : at(own.rank() > 0 ? own : *spare, b.out);
       b.conv3.forward(ctx, mid2, out, identity);
       spare = current.data() == x.data() ? &x : &y;
       current = out;
