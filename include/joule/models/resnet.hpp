@@ -187,7 +187,7 @@ class resnet {
     buffers_.clear();
     buffers_.resize(static_cast<std::size_t>(image_threads_));
     // One image shared by the threads (batch 1): the blocks on planes of 14 x 14 and smaller each
-    // write their output to a buffer of their own (3.6 MB in all for ResNet-50), not to the one
+    // write their output to a buffer of their own (6 MB in all for ResNet-50), not to the one
     // the block before last read. Both cores read every block's input, and a block writing where
     // the other core read a block earlier took longer than one writing lines untouched since the
     // last run: stage 3 and 4's conv3 (800 and 400 KB of output) 0.90-0.96 of the time in the
