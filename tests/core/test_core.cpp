@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <pthread.h>
 #include <stdexcept>
 #include <thread>
@@ -225,6 +226,54 @@ TEST(scratch_arena, stops_growing_after_the_first_run) {
   const auto growths = ctx.scratch().growth_count();
   for (int i = 0; i < 5; ++i) one_run();
   EXPECT_EQ(ctx.scratch().growth_count(), growths);
+}
+
+TEST(context, each_thread_takes_scratch_of_its_own_that_stops_growing) {
+  joule::context<joule::scalar> ctx(3);
+  EXPECT_EQ(ctx.pool().slot(), 0) << "the calling thread is slot 0";
+  std::vector<std::atomic<int>> slots(3);
+  std::vector<std::atomic<const void*>> arenas(3);
+  std::vector<std::atomic<std::size_t>> threads(3);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> clash{false};
+  auto one_run = [&] {
+    ctx.pool().run([&](int) {
+      const int slot = ctx.pool().slot();
+      ASSERT_GE(slot, 0);
+      ASSERT_LT(slot, 3);
+      ++slots[static_cast<std::size_t>(slot)];
+      joule::scratch_arena& mine = ctx.thread_scratch();
+      const void* seen = nullptr;
+      // A slot keeps one arena, and no two slots share one.
+      if (!arenas[static_cast<std::size_t>(slot)].compare_exchange_strong(seen, &mine) && seen != &mine) clash = true;
+      if (&mine == &ctx.scratch()) clash = true;
+      // A slot is one thread: the caller's is 0, each worker's its own.
+      const std::size_t id = std::hash<std::thread::id>{}(std::this_thread::get_id());
+      std::size_t none = 0;
+      if (!threads[static_cast<std::size_t>(slot)].compare_exchange_strong(none, id) && none != id) clash = true;
+      if ((slot == 0) != (std::this_thread::get_id() == caller)) clash = true;
+      joule::scratch_frame own(mine);
+      float* a = own.take<float>(50000);
+      for (int i = 0; i < 50000; ++i) a[i] = static_cast<float>(slot);
+      for (int i = 0; i < 50000; ++i)
+        if (a[i] != static_cast<float>(slot)) clash = true;  // another thread wrote into this slice
+    });
+  };
+  one_run();
+  // A slot that ran in the first run has grown its arena then, and never again (a worker that was
+  // late may run no index in a run: the caller takes it).
+  auto growths_of = [](const std::atomic<const void*>& arena) {
+    return arena.load() ? static_cast<const joule::scratch_arena*>(arena.load())->growth_count() : ~std::size_t{0};
+  };
+  std::vector<std::size_t> growths;
+  for (const auto& arena : arenas) growths.push_back(growths_of(arena));
+  for (int i = 0; i < 20; ++i) one_run();
+  EXPECT_FALSE(clash);
+  for (std::size_t k = 0; k < arenas.size(); ++k)
+    if (growths[k] != ~std::size_t{0}) EXPECT_EQ(growths_of(arenas[k]), growths[k]) << "slot " << k;
+  int runs = 0;
+  for (const auto& s : slots) runs += s.load();
+  EXPECT_EQ(runs, 3 * 21);
 }
 
 struct only_in_scalar_op {};

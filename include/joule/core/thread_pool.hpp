@@ -77,6 +77,9 @@ bool spin_until(Done&& done, std::chrono::nanoseconds budget) noexcept {
 }
 /** True on a thread that is executing a pool job: a nested fork then runs inline. */
 inline thread_local bool tl_inside_pool_job = false;
+/** @brief The pool whose worker this thread is (null on any other thread), and its slot in it. */
+inline thread_local const void* tl_worker_of = nullptr;
+inline thread_local int tl_worker_slot = 0;
 }  // namespace detail
 
 /** @brief Number of hardware threads, at least 1. */
@@ -105,6 +108,13 @@ class thread_pool {
   }
 
   int size() const noexcept { return size_; }
+
+  /**
+   * @brief This thread's slot in the pool: its worker number in [1, size()) for a worker, 0 for
+   * any other thread (the one that calls run()). Per-thread state kept by slot stays with one
+   * thread, whichever indices it runs.
+   */
+  int slot() const noexcept { return detail::tl_worker_of == this ? detail::tl_worker_slot : 0; }
 
   /**
    * @brief While one is open (a model's run), threads waiting for the next fork or for the others
@@ -226,6 +236,8 @@ class thread_pool {
 
   /** @brief Worker @p own's loop: index @p own of each job is its own. */
   void worker_loop(int own) {
+    detail::tl_worker_of = this;
+    detail::tl_worker_slot = own;
     std::uint64_t seen = 0, scopes_seen = 0;
     for (;;) {
       std::uint64_t current = seen;

@@ -89,17 +89,15 @@ struct kernel<attention_op, simd> {
   static void run(cpu_context& ctx, const attention_op& op) {
     using blk = simd_detail::gemm_blocking;
     const simd_detail::attention_plan plan(op, ctx.threads());
-    scratch_frame frame(ctx);
     const std::int64_t score_floats = plan.block_rows * op.seq_k;
-    float* scores = frame.take<float>(plan.threads * score_floats);
-    float* packed = frame.take<float>(plan.threads * blk::kKc * blk::kNc);
     auto body = [&](int t) {
+      scratch_frame own(ctx.thread_scratch());
+      float* scores = own.take<float>(score_floats);
+      float* packed = own.take<float>(blk::kKc * blk::kNc);
       for (std::int64_t task = plan.tasks * t / plan.threads; task < plan.tasks * (t + 1) / plan.threads; ++task) {
         const std::int64_t pair = task / plan.query_blocks, block = task % plan.query_blocks;
         const std::int64_t i0 = op.seq_q * block / plan.query_blocks, i1 = op.seq_q * (block + 1) / plan.query_blocks;
-        if (i0 < i1)
-          simd_detail::attention_block(op, pair / op.heads, pair % op.heads, i0, i1, scores + t * score_floats,
-                                       packed + t * blk::kKc * blk::kNc);
+        if (i0 < i1) simd_detail::attention_block(op, pair / op.heads, pair % op.heads, i0, i1, scores, packed);
       }
     };
     if (plan.threads == 1)

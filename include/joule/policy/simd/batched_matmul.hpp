@@ -35,10 +35,9 @@ struct kernel<batched_matmul_op, simd> {
       return;
     }
     const int threads = ctx.threads();
-    scratch_frame frame(ctx);
-    float* packed = frame.take<float>(threads * blk::kKc * blk::kNc);
     ctx.pool().run([&](int t) {
-      float* mine = packed + t * blk::kKc * blk::kNc;
+      scratch_frame own(ctx.thread_scratch());
+      float* mine = own.take<float>(blk::kKc * blk::kNc);
       for (std::int64_t i = op.batch * t / threads; i < op.batch * (t + 1) / threads; ++i)
         simd_detail::gemm_block(batch_item(op, i), 0, op.m, 0, op.n, mine);
     });

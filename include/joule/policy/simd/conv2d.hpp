@@ -101,9 +101,9 @@ inline void depthwise_conv2d(cpu_context& ctx, const conv2d_op& op) {
   scratch_frame frame(ctx);
   std::int64_t* taps = frame.take<std::int64_t>(op.kh * op.kw);
   detail::window_tap_offsets(layout, g, taps);
-  float* scratch = frame.take<float>(threads * layout.scratch_floats());
-  detail::parallel_ranges(ctx, threads, planes, [&](int t, std::int64_t p0, std::int64_t p1) {
-    float* padded = scratch + t * layout.scratch_floats();
+  detail::parallel_ranges(ctx, threads, planes, [&](int, std::int64_t p0, std::int64_t p1) {
+    scratch_frame own(ctx.thread_scratch());
+    float* padded = own.take<float>(layout.scratch_floats());
     for (std::int64_t plane = p0; plane < p1; ++plane) {
       const std::int64_t c = plane % op.c_in;
       detail::fill_padded_plane(layout, g, op.input + plane * op.h * op.w, 0.f, padded);

@@ -205,11 +205,11 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t band_rows_max = few_channels_band_rows(op, run_max);
   scratch_frame frame(ctx);
   const float* weight = few_channels_weight<Vectors>(op, frame);
-  float* bands = frame.take<float>(threads * op.c_in * band_rows_max * pitch);
   const std::int64_t row_buffer_floats = op.out_w * kBlock;
-  float* row_buffers = frame.take<float>(threads * row_buffer_floats);
-  detail::parallel_ranges(ctx, threads, rows, [&](int t, std::int64_t r0, std::int64_t r1) {
-    float* band = bands + t * op.c_in * band_rows_max * pitch;
+  detail::parallel_ranges(ctx, threads, rows, [&](int, std::int64_t r0, std::int64_t r1) {
+    scratch_frame own(ctx.thread_scratch());
+    float* band = own.take<float>(op.c_in * band_rows_max * pitch);
+    float* row_buffer = own.take<float>(row_buffer_floats);
     for (std::int64_t r = r0; r < r1;) {  // one image's run of rows at a time
       const std::int64_t image = r / op.out_h, oy0 = r % op.out_h, oy1 = std::min(op.out_h, oy0 + (r1 - r));
       const std::int64_t iy0 = oy0 * op.stride_h - op.pad_h;
@@ -219,7 +219,7 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
       const few_channels_plan plan = plan_few_channels(op, band_rows, pitch, weight, taps);
       const std::int64_t offset = image * op.c_out * op.out_h * op.out_w;
       few_channels_rows<Pixels, Vectors>(plan, band, oy0, oy1, op.ep.residual ? op.ep.residual + offset : nullptr,
-                                         op.output + offset, row_buffers + t * row_buffer_floats);
+                                         op.output + offset, row_buffer);
       r += oy1 - oy0;
     }
   });

@@ -99,16 +99,15 @@ void few_channels_max_pool(cpu_context& ctx, const conv2d_max_pool_op& fused) {
   const std::int64_t band_rows_max = few_channels_band_rows(op, conv_rows_max);
   scratch_frame frame(ctx);
   const float* weight = few_channels_weight<Vectors>(op, frame);
-  float* bands = frame.take<float>(threads * op.c_in * band_rows_max * pitch);
   const std::int64_t ring_floats = pool.kh * op.out_w * kBlock, pooled_floats = pool.out_w * kBlock;
-  float* rings = frame.take<float>(threads * (ring_floats + pooled_floats));
   // The pooled rows go out through transpose_block, as a convolution with no epilogue would.
   conv2d_op pooled_out{};
   pooled_out.out_h = pool.out_h;
   pooled_out.out_w = pool.out_w;
-  detail::parallel_ranges(ctx, threads, rows, [&](int t, std::int64_t r0, std::int64_t r1) {
-    float* band = bands + t * op.c_in * band_rows_max * pitch;
-    float* ring = rings + t * (ring_floats + pooled_floats);
+  detail::parallel_ranges(ctx, threads, rows, [&](int, std::int64_t r0, std::int64_t r1) {
+    scratch_frame own(ctx.thread_scratch());
+    float* band = own.take<float>(op.c_in * band_rows_max * pitch);
+    float* ring = own.take<float>(ring_floats + pooled_floats);
     float* pooled = ring + ring_floats;
     for (std::int64_t r = r0; r < r1;) {  // one image's run of pooled rows at a time
       const std::int64_t image = r / pool.out_h, py0 = r % pool.out_h, py1 = std::min(pool.out_h, py0 + (r1 - r));

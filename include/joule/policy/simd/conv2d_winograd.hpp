@@ -557,11 +557,10 @@ inline void winograd_conv2d(cpu_context& ctx, const conv2d_op& op) {
   using blk = gemm_blocking;
   const winograd_plan plan = plan_winograd(ctx, op);
   const std::int64_t per_thread = plan.v_floats(op.c_in) + plan.m_floats() + blk::kKc * blk::kNc;
-  scratch_frame frame(ctx);
-  float* scratch = frame.take<float>(plan.threads * per_thread);
   const auto rows = plan.tile == 4 ? &winograd_rows<4> : &winograd_rows<2>;
   auto body = [&](int t) {
-    float* v = scratch + t * per_thread;
+    scratch_frame own(ctx.thread_scratch());
+    float* v = own.take<float>(per_thread);
     float* m = v + plan.v_floats(op.c_in);
     float* packed = m + plan.m_floats();
     const std::int64_t row_tiles = plan.c_out_rows / blk::kRows;

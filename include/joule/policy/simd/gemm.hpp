@@ -1053,7 +1053,6 @@ struct kernel<gemm_op, simd> {
     const std::int64_t tiles = (op.m + blk::kRows - 1) / blk::kRows;
     const bool split_columns = simd_detail::split_by_columns(op.m, columns, threads, op.b_panel_width != 0);
     scratch_frame frame(ctx);
-    float* packed = op.b_panel_width ? nullptr : frame.take<float>(threads * blk::kKc * blk::kNc);
     // A as stored, over many columns, is packed first (simd_detail::pack_a_applies).
     const bool pack_a = simd_detail::pack_a_applies(op, columns);
     float* packed_a = pack_a ? frame.take<float>(tiles * blk::kRows * op.k) : nullptr;
@@ -1077,7 +1076,8 @@ struct kernel<gemm_op, simd> {
         });
     }
     auto body = [&](int t) {
-      float* mine = packed ? packed + t * blk::kKc * blk::kNc : nullptr;
+      scratch_frame own(ctx.thread_scratch());
+      float* mine = op.b_panel_width ? nullptr : own.take<float>(blk::kKc * blk::kNc);
       if (split_columns) {
         const std::int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
         if (p0 < p1)

@@ -100,10 +100,9 @@ inline void max_pool_3x3_stride2(cpu_context& ctx, const pool2d_op& op) {
   const bool by_rows = op.n < ctx.threads();
   const std::int64_t items = by_rows ? op.out_h : planes;
   const int threads = detail::threads_for(ctx, items, planes * op.h * op.w * 2);
-  scratch_frame frame(ctx);
-  float* rows = frame.take<float>(threads * row_floats);
-  detail::parallel_ranges(ctx, threads, items, [&](int t, std::int64_t i0, std::int64_t i1) {
-    float* row = rows + t * row_floats;
+  detail::parallel_ranges(ctx, threads, items, [&](int, std::int64_t i0, std::int64_t i1) {
+    scratch_frame own(ctx.thread_scratch());
+    float* row = own.take<float>(row_floats);
     // -inf everywhere once: the vertical pass rewrites only columns [1, 1 + w).
     std::fill(row, row + row_floats, -std::numeric_limits<float>::infinity());
     const std::int64_t p0 = by_rows ? 0 : i0, p1 = by_rows ? planes : i1;

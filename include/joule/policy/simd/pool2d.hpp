@@ -144,10 +144,10 @@ struct kernel<pool2d_op, simd> {
     std::fill(col_count, col_count + op.out_w + 2 * kLanes, 1.f);
     for (std::int64_t ox = 0; ox < op.out_w; ++ox)
       col_count[ox] = simd_detail::window_count(op, ox * op.stride_w - op.pad_w, op.kw, op.w);
-    float* scratch = frame.take<float>(threads * layout.scratch_floats());
     const float pad_value = op.kind == pool_kind::max ? -std::numeric_limits<float>::infinity() : 0.f;
-    detail::parallel_ranges(ctx, threads, planes, [&](int t, std::int64_t p0, std::int64_t p1) {
-      float* padded = scratch + t * layout.scratch_floats();
+    detail::parallel_ranges(ctx, threads, planes, [&](int, std::int64_t p0, std::int64_t p1) {
+      scratch_frame own(ctx.thread_scratch());
+      float* padded = own.take<float>(layout.scratch_floats());
       for (std::int64_t plane = p0; plane < p1; ++plane) {
         detail::fill_padded_plane(layout, g, op.input + plane * op.h * op.w, pad_value, padded);
         const simd_detail::pool_plane p{
