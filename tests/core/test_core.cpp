@@ -108,6 +108,48 @@ TEST(thread_pool, uneven_bodies_back_to_back_run_each_index_exactly_once) {
   }
 }
 
+TEST(thread_pool, run_shares_covers_the_range_once_in_contiguous_ranges) {
+  joule::thread_pool pool(3);
+  for (const std::int64_t count : {0, 1, 2, 3, 7, 100, 1001})
+    for (int parts = 1; parts <= 4; ++parts) {
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(count));
+      std::array<std::pair<std::int64_t, std::int64_t>, 4> ranges{};
+      pool.run_shares(count, parts, [&](int t, std::int64_t begin, std::int64_t end) {
+        ASSERT_LT(begin, end);
+        ranges[static_cast<std::size_t>(t)] = {begin, end};
+        for (auto i = begin; i < end; ++i) ++hits[static_cast<std::size_t>(i)];
+      });
+      for (const auto& h : hits) ASSERT_EQ(h.load(), 1) << count << " units in " << parts << " parts";
+      // Range t + 1 starts where range t ends: a thread's units stay one run.
+      for (int t = 0; t + 1 < std::min(parts, 3); ++t)
+        if (ranges[t + 1].first < ranges[t + 1].second && ranges[t].first < ranges[t].second) {
+          EXPECT_EQ(ranges[t].second, ranges[t + 1].first);
+        }
+    }
+}
+
+TEST(thread_pool, run_shares_gives_a_slower_thread_less) {
+  // Thread 1 takes three times as long a unit as thread 0 (sleeps, so that the machine's load
+  // does not change it): its measured speed falls, and so does its share, towards a quarter.
+  joule::thread_pool pool(2);
+  constexpr std::int64_t kUnits = 64;
+  std::int64_t last_share = 0;
+  for (int fork = 0; fork < 150; ++fork) {
+    std::atomic<int> started{0};
+    pool.run_shares(kUnits, 2, [&](int t, std::int64_t begin, std::int64_t end) {
+      // Both ranges on their own threads (a late worker's range taken by the caller is not timed).
+      ++started;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (started.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::microseconds((t == 0 ? 10 : 30) * (end - begin)));
+      if (t == 1) last_share = end - begin;
+    });
+  }
+  EXPECT_LT(pool.speed(1), pool.speed(0));
+  EXPECT_LE(last_share, 24) << "of " << kUnits << " units (32 at even speeds, 16 at the true ones)";
+  EXPECT_GE(last_share, 8);
+}
+
 TEST(thread_pool, each_index_stays_on_its_thread_from_job_to_job) {
   // The CPU policies cut consecutive layers the same way, so that index t reads what index t
   // wrote a layer before from its own core's caches: index t must run on the same thread job
@@ -270,7 +312,9 @@ TEST(context, each_thread_takes_scratch_of_its_own_that_stops_growing) {
   for (int i = 0; i < 20; ++i) one_run();
   EXPECT_FALSE(clash);
   for (std::size_t k = 0; k < arenas.size(); ++k)
-    if (growths[k] != ~std::size_t{0}) EXPECT_EQ(growths_of(arenas[k]), growths[k]) << "slot " << k;
+    if (growths[k] != ~std::size_t{0}) {
+      EXPECT_EQ(growths_of(arenas[k]), growths[k]) << "slot " << k;
+    }
   int runs = 0;
   for (const auto& s : slots) runs += s.load();
   EXPECT_EQ(runs, 3 * 21);

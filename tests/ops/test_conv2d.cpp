@@ -132,6 +132,17 @@ class conv2d_conformance : public ::testing::Test {
                                    : how == weight_as::winograd_3x3     ? conv2d_packing::winograd_3x3
                                    : how == weight_as::winograd_4x4_3x3 ? conv2d_packing::winograd_4x4_3x3
                                                                         : conv2d_packing::pixels_as_rows;
+    // On two threads, one thread three times as fast as the other, each in turn: the kernels
+    // share their work out by the threads' measured speeds (thread_pool::run_shares) and must be
+    // right on any ranges (a stem's per-thread band once was sized for even ones).
+    std::string speeds;
+    if constexpr (requires { ctx.pool(); })
+      if (ctx.threads() == 2) {
+        const bool first_faster = calls_++ % 2 == 0;
+        ctx.pool().set_speed(0, first_faster ? 3.0 : 1.0);
+        ctx.pool().set_speed(1, first_faster ? 1.0 : 3.0);
+        speeds = first_faster ? " (thread 0 3x as fast)" : " (thread 1 3x as fast)";
+      }
     joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep,
                        {packed_weight.cview(), packing});
 
@@ -141,7 +152,7 @@ class conv2d_conformance : public ::testing::Test {
                               : how == weight_as::winograd_4x4_3x3 ? " packed for Winograd F(4x4, 3x3)"
                                                                    : "";
     const std::string what =
-        std::string(P::name()) + " " + describe(c) + packed_note + " threads=" + std::to_string(ctx.threads());
+        std::string(P::name()) + " " + describe(c) + packed_note + " threads=" + std::to_string(ctx.threads()) + speeds;
     const std::int64_t depth = c.weight[1] * c.weight[2] * c.weight[3];
     const auto indices = indices_to_check(rng, output.numel(), depth);
     if (static_cast<std::int64_t>(indices.size()) < output.numel() && nan_index < 0) {
@@ -154,6 +165,9 @@ class conv2d_conformance : public ::testing::Test {
                                    winograd_tile);
     joule_test::expect_within(r.got, r.want, r.bound, what);
   }
+
+ private:
+  int calls_ = 0;
 };
 TYPED_TEST_SUITE(conv2d_conformance, joule_test::cpu_policy_types, joule_test::policy_name);
 

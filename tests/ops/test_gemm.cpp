@@ -54,6 +54,16 @@ class gemm_conformance : public ::testing::Test {
     joule::ops::gemm_options options{.trans_b = pr.trans_b, .alpha = pr.alpha, .act = pr.act};
     if (pr.with_bias) options.bias = bias.cview();
     if (pr.with_residual) options.residual = residual.cview();
+    // On two threads, one thread three times as fast as the other, each in turn: the kernel shares
+    // its panels or row tiles out by the threads' measured speeds (thread_pool::run_shares).
+    std::string speeds;
+    if constexpr (requires { ctx.pool(); })
+      if (ctx.threads() == 2) {
+        const bool first_faster = calls_++ % 2 == 0;
+        ctx.pool().set_speed(0, first_faster ? 3.0 : 1.0);
+        ctx.pool().set_speed(1, first_faster ? 1.0 : 3.0);
+        speeds = first_faster ? " (thread 0 3x as fast)" : " (thread 1 3x as fast)";
+      }
     if constexpr (joule::ops::gemm_b_panel_width < P >> 0) {
       if (packed) {
         const tensor<float> panels = joule::ops::pack_gemm_b<P>(b.cview(), pr.trans_b);
@@ -70,9 +80,12 @@ class gemm_conformance : public ::testing::Test {
     std::ostringstream what;
     what << P::name() << " gemm m=" << pr.m << " n=" << pr.n << " k=" << pr.k << " trans_b=" << pr.trans_b
          << " bias=" << pr.with_bias << " residual=" << pr.with_residual << " alpha=" << pr.alpha
-         << " act=" << joule::activation_name(pr.act) << " threads=" << ctx.threads() << " packed=" << packed;
+         << " act=" << joule::activation_name(pr.act) << " threads=" << ctx.threads() << " packed=" << packed << speeds;
     joule_test::expect_within(c.span(), ref.value, bound, what.str());
   }
+
+ private:
+  int calls_ = 0;
 };
 TYPED_TEST_SUITE(gemm_conformance, joule_test::cpu_policy_types, joule_test::policy_name);
 

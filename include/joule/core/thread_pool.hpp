@@ -93,6 +93,10 @@ class thread_pool {
     require(threads >= 1, "thread_pool: thread count must be at least 1, got ", threads);
     workers_.reserve(threads - 1);
     index_state_ = std::make_unique<std::atomic<std::uint64_t>[]>(static_cast<std::size_t>(threads));
+    index_ns_.assign(static_cast<std::size_t>(threads), 0);
+    index_runner_.assign(static_cast<std::size_t>(threads), 0);
+    share_begin_.assign(static_cast<std::size_t>(threads) + 1, 0);
+    speed_.assign(static_cast<std::size_t>(threads), 1.0);
     for (int t = 0; t < threads; ++t) index_state_[t].store(claimed_in(0), std::memory_order_relaxed);  // no job yet
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
@@ -151,6 +155,64 @@ class thread_pool {
       return;
     }
     std::lock_guard one_job_at_a_time(run_mutex_);
+    run_locked(body);
+  }
+
+  /**
+   * @brief Splits [0, count) into @p parts contiguous ranges (at most size()), range t sized by how
+   * fast thread t has run its ranges so far, and calls body(t, begin, end) for each non-empty range
+   * t, on thread t as run() runs index t. Returns when all are done.
+   *
+   * On a shared host one vCPU can run 10-25% slower than the other for seconds at a time (another
+   * guest on its core), and which one changes: ResNet-50 at batch 1, two threads, its forks timed
+   * thread by thread, had one thread finish 4.8-6.9 ms earlier than the other over a 25-30 ms run,
+   * in every layer, the same thread all run long; pinned, the slow thread was always the one on
+   * the same vCPU. Equal ranges then wait on the slow thread at every fork. Each range's units per
+   * second, against the others' in the same fork, move that thread's speed a step towards it
+   * (kSpeedStep; one fork's ratio is taken within [1/2, 2] of the mean), so the next forks give it
+   * a range to match. The units must cost about the same (panels of a GEMM, rows of tiles).
+   */
+  template <class Body>
+  void run_shares(std::int64_t count, int parts, Body&& body) {
+    if (count <= 0) return;
+    parts = std::clamp(parts, 1, size_);
+    if (parts == 1 || size_ == 1 || detail::tl_inside_pool_job) {
+      for (int t = 0; t < parts; ++t)
+        if (count * t / parts < count * (t + 1) / parts) body(t, count * t / parts, count * (t + 1) / parts);
+      return;
+    }
+    std::lock_guard one_job_at_a_time(run_mutex_);
+    double total = 0;
+    for (int t = 0; t < parts; ++t) total += speed_[static_cast<std::size_t>(t)];
+    double below = 0;
+    for (int t = 0; t < parts; ++t) {
+      below += speed_[static_cast<std::size_t>(t)];
+      const auto end =
+          t + 1 == parts ? count : static_cast<std::int64_t>(static_cast<double>(count) * below / total + 0.5);
+      share_begin_[static_cast<std::size_t>(t) + 1] = std::clamp(end, share_begin_[static_cast<std::size_t>(t)], count);
+    }
+    run_locked([&](int t) {
+      const auto i = static_cast<std::size_t>(t);
+      if (t < parts && share_begin_[i] < share_begin_[i + 1]) body(t, share_begin_[i], share_begin_[i + 1]);
+    });
+    learn_speeds(parts);
+  }
+
+  /** @brief Thread @p slot's speed as run_shares has measured it, relative to the others' (1 at first). */
+  double speed(int slot) const noexcept { return speed_[static_cast<std::size_t>(slot)]; }
+  /**
+   * @brief Sets thread @p slot's speed (> 0), which the next run_shares forks size its ranges by
+   * and then measure again: the tests' way to have every kernel run on uneven ranges.
+   */
+  void set_speed(int slot, double speed) {
+    require(slot >= 0 && slot < size_ && speed > 0, "thread_pool: set_speed(", slot, ", ", speed, ") out of range");
+    std::lock_guard one_job_at_a_time(run_mutex_);
+    speed_[static_cast<std::size_t>(slot)] = speed;
+  }
+
+ private:
+  template <class Body>
+  void run_locked(Body&& body) {
     body_ = &body;
     invoke_ = [](void* b, int t) { (*static_cast<std::remove_reference_t<Body>*>(b))(t); };
     error_ = nullptr;
@@ -175,7 +237,31 @@ class thread_pool {
     if (error_) std::rethrow_exception(error_);
   }
 
- private:
+  /** The step each fork's measurement moves a thread's speed by (run_shares): about 20 forks to follow a change. */
+  static constexpr double kSpeedStep = 0.05;
+  /** Ranges that took less than this tell nothing of their thread's speed (a fork's own cost). */
+  static constexpr std::int64_t kMinMeasuredNs = 20000;
+
+  /** @brief After a run_shares fork: each thread's speed a step towards its units per second in it. */
+  void learn_speeds(int parts) noexcept {
+    double rate_sum = 0, speed_sum = 0;
+    for (int t = 0; t < parts; ++t) {
+      const auto i = static_cast<std::size_t>(t);
+      const std::int64_t units = share_begin_[i + 1] - share_begin_[i];
+      // Only a fork whose every range ran on its own thread, long enough to time.
+      if (units == 0 || index_runner_[i] != t || index_ns_[i] < kMinMeasuredNs) return;
+      rate_sum += static_cast<double>(units) / static_cast<double>(index_ns_[i]);
+      speed_sum += speed_[i];
+    }
+    for (int t = 0; t < parts; ++t) {
+      const auto i = static_cast<std::size_t>(t);
+      const double rate =
+          static_cast<double>(share_begin_[i + 1] - share_begin_[i]) / static_cast<double>(index_ns_[i]);
+      const double relative = std::clamp(rate * parts / rate_sum, 0.5, 2.0);
+      speed_[i] += kSpeedStep * (relative * speed_sum / parts - speed_[i]);
+    }
+  }
+
   /** How long a thread spins for work (or for the others to finish) before it sleeps: long
    *  enough to span the gap between consecutive layers, short against a scheduler time slice. */
   static constexpr std::chrono::microseconds kSpinTime{50};
@@ -224,6 +310,7 @@ class thread_pool {
 
   void run_index(int t) noexcept {
     detail::tl_inside_pool_job = true;
+    const auto start = std::chrono::steady_clock::now();
     try {
       invoke_(body_, t);
     } catch (...) {
@@ -231,6 +318,10 @@ class thread_pool {
       if (!error_) error_ = std::current_exception();
     }
     detail::tl_inside_pool_job = false;
+    // Read by the caller once every index is done (run_shares), ordered by the decrement below.
+    index_ns_[static_cast<std::size_t>(t)] =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    index_runner_[static_cast<std::size_t>(t)] = slot();
     if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
   }
 
@@ -264,6 +355,10 @@ class thread_pool {
   bool stop_ = false;
   std::atomic<std::uint64_t> generation_{0};
   std::unique_ptr<std::atomic<std::uint64_t>[]> index_state_;  // per index: open_in or claimed_in a job
+  std::vector<std::int64_t> index_ns_;                         // per index: how long its call took
+  std::vector<int> index_runner_;                              // per index: the slot that ran it
+  std::vector<std::int64_t> share_begin_;                      // run_shares: where range t starts
+  std::vector<double> speed_;                                  // per slot: run_shares' measured speed
   std::atomic<int> remaining_{0};                              // indices of the current job not yet finished
   std::atomic<int> busy_{0};                                   // busy scopes open
   std::uint64_t busy_scopes_opened_ = 0;                       // under mutex_: wakes workers to spin

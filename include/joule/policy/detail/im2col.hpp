@@ -851,9 +851,10 @@ inline int threads_for(const cpu_context& ctx, std::int64_t count, std::int64_t 
 }
 
 /**
- * @brief Splits [0, count) into @p threads contiguous ranges and calls body(t, begin, end) for range
- * t, each range on one thread. Unlike cpu_context::parallel_for, the body learns its range index,
- * so each range can use its own slice of scratch memory taken before the fork.
+ * @brief Splits [0, count) into @p threads contiguous ranges, each sized by its thread's measured
+ * speed (thread_pool::run_shares), and calls body(t, begin, end) for range t, each range on one thread. Unlike
+ * cpu_context::parallel_for, the body learns its range index, so each range can use its own slice of scratch memory
+ * taken before the fork.
  */
 template <class Body>
 void parallel_ranges(cpu_context& ctx, int threads, std::int64_t count, Body&& body) {
@@ -861,11 +862,7 @@ void parallel_ranges(cpu_context& ctx, int threads, std::int64_t count, Body&& b
     if (count > 0) body(0, std::int64_t{0}, count);
     return;
   }
-  ctx.pool().run([&](int t) {
-    if (t >= threads) return;
-    const std::int64_t begin = count * t / threads, end = count * (t + 1) / threads;
-    if (begin < end) body(t, begin, end);
-  });
+  ctx.pool().run_shares(count, threads, body);
 }
 
 }  // namespace joule::detail

@@ -200,13 +200,13 @@ void few_channels_conv2d(cpu_context& ctx, const conv2d_op& op) {
   const std::int64_t depth = op.c_in * op.kh * op.kw, rows = op.n * op.out_h;
   const std::int64_t pitch = few_channels_pitch(op);
   const int threads = detail::threads_for(ctx, rows, rows * op.out_w * op.c_out * depth);
-  // A thread's band: the input rows that its longest run of output rows in one image reads.
-  const std::int64_t run_max = std::min(op.out_h, (rows + threads - 1) / threads);
-  const std::int64_t band_rows_max = few_channels_band_rows(op, run_max);
   scratch_frame frame(ctx);
   const float* weight = few_channels_weight<Vectors>(op, frame);
   const std::int64_t row_buffer_floats = op.out_w * kBlock;
   detail::parallel_ranges(ctx, threads, rows, [&](int, std::int64_t r0, std::int64_t r1) {
+    // The thread's band: the input rows that its longest run of output rows in one image reads
+    // (its range is sized by its speed: thread_pool::run_shares).
+    const std::int64_t band_rows_max = few_channels_band_rows(op, std::min(op.out_h, r1 - r0));
     scratch_frame own(ctx.thread_scratch());
     float* band = own.take<float>(op.c_in * band_rows_max * pitch);
     float* row_buffer = own.take<float>(row_buffer_floats);

@@ -92,11 +92,6 @@ void few_channels_max_pool(cpu_context& ctx, const conv2d_max_pool_op& fused) {
   const std::int64_t depth = op.c_in * op.kh * op.kw, rows = op.n * pool.out_h;
   const std::int64_t pitch = few_channels_pitch(op);
   const int threads = detail::threads_for(ctx, rows, op.n * op.out_h * op.out_w * op.c_out * depth);
-  // A thread's longest run of pooled rows in one image, the convolution rows they read (at most),
-  // and the input rows those read.
-  const std::int64_t run_max = std::min(pool.out_h, (rows + threads - 1) / threads);
-  const std::int64_t conv_rows_max = std::min(op.out_h, (run_max - 1) * pool.stride_h + pool.kh);
-  const std::int64_t band_rows_max = few_channels_band_rows(op, conv_rows_max);
   scratch_frame frame(ctx);
   const float* weight = few_channels_weight<Vectors>(op, frame);
   const std::int64_t ring_floats = pool.kh * op.out_w * kBlock, pooled_floats = pool.out_w * kBlock;
@@ -105,6 +100,11 @@ void few_channels_max_pool(cpu_context& ctx, const conv2d_max_pool_op& fused) {
   pooled_out.out_h = pool.out_h;
   pooled_out.out_w = pool.out_w;
   detail::parallel_ranges(ctx, threads, rows, [&](int, std::int64_t r0, std::int64_t r1) {
+    // The thread's longest run of pooled rows in one image (its range is sized by its speed:
+    // thread_pool::run_shares), the convolution rows they read (at most), and the input rows those read.
+    const std::int64_t run_max = std::min(pool.out_h, r1 - r0);
+    const std::int64_t conv_rows_max = std::min(op.out_h, (run_max - 1) * pool.stride_h + pool.kh);
+    const std::int64_t band_rows_max = few_channels_band_rows(op, conv_rows_max);
     scratch_frame own(ctx.thread_scratch());
     float* band = own.take<float>(op.c_in * band_rows_max * pitch);
     float* ring = own.take<float>(ring_floats + pooled_floats);

@@ -1075,26 +1075,18 @@ struct kernel<gemm_op, simd> {
           if (t < threads) pack_tiles(tiles * t / threads, tiles * (t + 1) / threads);
         });
     }
-    auto body = [&](int t) {
+    // Whole panels [p0, p1) or whole row tiles, as many as the thread's measured speed asks for
+    // (thread_pool::run_shares).
+    ctx.pool().run_shares(split_columns ? panels : tiles, threads, [&](int, std::int64_t u0, std::int64_t u1) {
       scratch_frame own(ctx.thread_scratch());
       float* mine = op.b_panel_width ? nullptr : own.take<float>(blk::kKc * blk::kNc);
       if (split_columns) {
-        const std::int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
-        if (p0 < p1)
-          simd_detail::gemm_block(run_op, 0, op.m, p0 * blk::kPanel, std::min(columns, p1 * blk::kPanel), mine);
+        simd_detail::gemm_block(run_op, 0, op.m, u0 * blk::kPanel, std::min(columns, u1 * blk::kPanel), mine);
       } else {
-        const std::int64_t r0 = tiles * t / threads, r1 = tiles * (t + 1) / threads;
-        if (pack_a) pack_tiles(r0, r1);  // the thread's own rows of A
-        if (r0 < r1)
-          simd_detail::gemm_block(run_op, r0 * blk::kRows, std::min(op.m, r1 * blk::kRows), 0, columns, mine);
+        if (pack_a) pack_tiles(u0, u1);  // the thread's own rows of A
+        simd_detail::gemm_block(run_op, u0 * blk::kRows, std::min(op.m, u1 * blk::kRows), 0, columns, mine);
       }
-    };
-    if (threads == 1)
-      body(0);
-    else
-      ctx.pool().run([&](int t) {
-        if (t < threads) body(t);
-      });
+    });
   }
 };
 
