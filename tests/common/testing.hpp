@@ -133,6 +133,24 @@ struct policy_name {
   }
 };
 
+/**
+ * @brief On a context of several threads, makes thread turn % threads three times as fast as the
+ * others (thread_pool::set_speed) and returns a note for a failure message; "" otherwise. The CPU
+ * kernels share their work out by the threads' measured speeds (thread_pool::run_shares) and must
+ * be right on any ranges: a stem's per-thread band was once sized for equal ones.
+ */
+template <class Context>
+std::string set_uneven_speeds(Context& ctx, int turn) {
+  if constexpr (requires { ctx.pool(); }) {
+    const int threads = ctx.threads();
+    if (threads < 2) return "";
+    const int fast = turn % threads;
+    for (int t = 0; t < threads; ++t) ctx.pool().set_speed(t, t == fast ? 3.0 : 1.0);
+    return " (thread " + std::to_string(fast) + " 3x as fast)";
+  }
+  return "";
+}
+
 }  // namespace joule_test
 
 /** @brief Skips the current test, with the reason, when policy P cannot run on this machine. */

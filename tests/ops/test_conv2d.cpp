@@ -132,17 +132,7 @@ class conv2d_conformance : public ::testing::Test {
                                    : how == weight_as::winograd_3x3     ? conv2d_packing::winograd_3x3
                                    : how == weight_as::winograd_4x4_3x3 ? conv2d_packing::winograd_4x4_3x3
                                                                         : conv2d_packing::pixels_as_rows;
-    // On two threads, one thread three times as fast as the other, each in turn: the kernels
-    // share their work out by the threads' measured speeds (thread_pool::run_shares) and must be
-    // right on any ranges (a stem's per-thread band once was sized for even ones).
-    std::string speeds;
-    if constexpr (requires { ctx.pool(); })
-      if (ctx.threads() == 2) {
-        const bool first_faster = calls_++ % 2 == 0;
-        ctx.pool().set_speed(0, first_faster ? 3.0 : 1.0);
-        ctx.pool().set_speed(1, first_faster ? 1.0 : 3.0);
-        speeds = first_faster ? " (thread 0 3x as fast)" : " (thread 1 3x as fast)";
-      }
+    const std::string speeds = joule_test::set_uneven_speeds(ctx, calls_++);  // any ranges must do
     joule::ops::conv2d(ctx, input.cview(), weight.cview(), output.view(), c.params, ep,
                        {packed_weight.cview(), packing});
 

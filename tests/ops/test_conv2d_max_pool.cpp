@@ -68,17 +68,7 @@ class conv2d_max_pool_conformance : public ::testing::Test {
       for (auto& v : output.span()) v = std::numeric_limits<float>::quiet_NaN();  // must be written
       joule::ops::conv2d_epilogue ep{.act = c.act};
       if (c.bias) ep.bias = bias.cview();
-      // On several threads, every other call with thread 0 three times as fast as the others: the
-      // rows go out by the threads' measured speeds (thread_pool::run_shares), and a longer range
-      // once overran a per-thread band sized for equal ones.
-      std::string speeds;
-      if constexpr (requires { ctx.pool(); })
-        if (ctx.threads() > 1) {
-          const bool uneven = calls_++ % 2 == 0;
-          ctx.pool().set_speed(0, uneven ? 3.0 : 1.0);
-          for (int t = 1; t < ctx.threads(); ++t) ctx.pool().set_speed(t, 1.0);
-          if (uneven) speeds = " (thread 0 3x as fast)";
-        }
+      const std::string speeds = joule_test::set_uneven_speeds(ctx, calls_++);  // any ranges must do
       joule::ops::conv2d_max_pool(ctx, input.cview(), weight.cview(), output.view(), c.conv, ep, c.pool);
 
       const auto problem = joule_test::problem_of(c.input, c.weight, c.conv);

@@ -54,16 +54,7 @@ class gemm_conformance : public ::testing::Test {
     joule::ops::gemm_options options{.trans_b = pr.trans_b, .alpha = pr.alpha, .act = pr.act};
     if (pr.with_bias) options.bias = bias.cview();
     if (pr.with_residual) options.residual = residual.cview();
-    // On two threads, one thread three times as fast as the other, each in turn: the kernel shares
-    // its panels or row tiles out by the threads' measured speeds (thread_pool::run_shares).
-    std::string speeds;
-    if constexpr (requires { ctx.pool(); })
-      if (ctx.threads() == 2) {
-        const bool first_faster = calls_++ % 2 == 0;
-        ctx.pool().set_speed(0, first_faster ? 3.0 : 1.0);
-        ctx.pool().set_speed(1, first_faster ? 1.0 : 3.0);
-        speeds = first_faster ? " (thread 0 3x as fast)" : " (thread 1 3x as fast)";
-      }
+    const std::string speeds = joule_test::set_uneven_speeds(ctx, calls_++);  // any ranges must do
     if constexpr (joule::ops::gemm_b_panel_width < P >> 0) {
       if (packed) {
         const tensor<float> panels = joule::ops::pack_gemm_b<P>(b.cview(), pr.trans_b);
