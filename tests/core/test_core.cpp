@@ -307,8 +307,8 @@ TEST(context, each_thread_takes_scratch_of_its_own_that_stops_growing) {
   auto growths_of = [](const std::atomic<const void*>& arena) {
     return arena.load() ? static_cast<const joule::scratch_arena*>(arena.load())->growth_count() : ~std::size_t{0};
   };
-  std::vector<std::size_t> growths;
-  for (const auto& arena : arenas) growths.push_back(growths_of(arena));
+  std::vector<std::size_t> growths(arenas.size());
+  for (std::size_t k = 0; k < arenas.size(); ++k) growths[k] = growths_of(arenas[k]);
   for (int i = 0; i < 20; ++i) one_run();
   EXPECT_FALSE(clash);
   for (std::size_t k = 0; k < arenas.size(); ++k)

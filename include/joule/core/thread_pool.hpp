@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -187,8 +188,7 @@ class thread_pool {
     double below = 0;
     for (int t = 0; t < parts; ++t) {
       below += speed_[static_cast<std::size_t>(t)];
-      const auto end =
-          t + 1 == parts ? count : static_cast<std::int64_t>(static_cast<double>(count) * below / total + 0.5);
+      const std::int64_t end = t + 1 == parts ? count : std::llround(static_cast<double>(count) * below / total);
       share_begin_[static_cast<std::size_t>(t) + 1] = std::clamp(end, share_begin_[static_cast<std::size_t>(t)], count);
     }
     run_locked([&](int t) {
