@@ -96,7 +96,7 @@ class cpu_context {
    * writes and reads within a fork (GEMM packing panels, Winograd's transformed tiles). Taken from
    * the shared arena, a thread's slice sat wherever the kernel before had put the other thread's:
    * each line it wrote was first taken from the other core's cache. ResNet-50's F(4x4, 3x3) layers
-   * at batch 1 took 0.71-0.78 ms on the thread with the arena's first slice against 0.52-0.56 on
+   * at batch 1 took 0.71-0.84 ms on the thread with the arena's first slice against 0.52-0.56 on
    * the other; swapping the slices swapped the times.
    */
   scratch_arena& thread_scratch() noexcept { return *thread_scratch_[static_cast<std::size_t>(pool_->slot())]; }

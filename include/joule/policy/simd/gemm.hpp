@@ -1075,8 +1075,8 @@ struct kernel<gemm_op, simd> {
           if (t < threads) pack_tiles(tiles * t / threads, tiles * (t + 1) / threads);
         });
     }
-    // Whole panels [p0, p1) or whole row tiles, as many as the thread's measured speed asks for
-    // (thread_pool::run_shares).
+    // Units [u0, u1), whole panels or whole row tiles, as many as the thread's measured speed asks
+    // for (thread_pool::run_shares).
     ctx.pool().run_shares(split_columns ? panels : tiles, threads, [&](int, std::int64_t u0, std::int64_t u1) {
       scratch_frame own(ctx.thread_scratch());
       float* mine = op.b_panel_width ? nullptr : own.take<float>(blk::kKc * blk::kNc);
