@@ -222,14 +222,20 @@ inline winograd_plan plan_winograd(const cpu_context& ctx, const conv2d_op& op) 
   const std::int64_t flops = 2 * plan.xis * op.c_out * op.c_in * tiles;
   plan.threads = flops < 400000 ? 1 : ctx.threads();
   // The busiest thread's multiply-add lanes either way: its whole panels of tiles times all the
-  // channels, or all the panels times its row tiles of channels.
+  // channels, or all the panels times its row tiles of channels. Split by channels, each thread
+  // transforms every tile's input, not its share, and the row tiles of channels split unevenly
+  // (ResNet-50's 64 channels: 36 and 28), so the channels must save kChannelsMargin: on ResNet-50's
+  // 56 x 56 layers at batch 1 they counted 252 lanes against 288, yet split by rows (7 rows of tiles
+  // each) the layers took 0.38-0.51 ms against 0.55-0.63, and the model 0.983 of the time
+  // (scripts/ab-models.sh, Zen 5, five runs of 20 rounds: 0.973 to 0.999).
+  constexpr double kChannelsMargin = 0.85;
   const int t = plan.threads;
   const std::int64_t row_tiles = plan.c_out_rows / blk::kRows;
   const double by_rows = static_cast<double>(ceil_div(ceil_div(plan.tile_rows, t) * plan.tiles_w, blk::kPanel)) *
                          static_cast<double>(plan.c_out_rows);
   const double by_channels =
       static_cast<double>(ceil_div(tiles, blk::kPanel)) * static_cast<double>(ceil_div(row_tiles, t) * blk::kRows);
-  plan.split_channels = t > 1 && by_channels < by_rows;
+  plan.split_channels = t > 1 && by_channels < kChannelsMargin * by_rows;
   // A chunk's V and M (xis floats per tile for each input and each output channel) in about 2 MB,
   // but at least 96 tiles, so that a chunk's GEMMs reuse each weight element over 3 panels. On
   // ResNet-50's 3x3 layers at 16 images (Zen 5, F(2x2, 3x3)), 2 MB beat 0.5, 1, 4 and 8 MB by 2-20%.
