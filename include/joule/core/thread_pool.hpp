@@ -171,10 +171,12 @@ class thread_pool {
    * the same vCPU. Equal ranges then wait on the slow thread at every fork. Each range's units per
    * second, against the others' in the same fork, move that thread's speed a step towards it
    * (kSpeedStep; one fork's ratio is taken within [1/2, 2] of the mean), so the next forks give it
-   * a range to match. The units must cost about the same (panels of a GEMM, rows of tiles).
+   * a range to match. The units must cost about the same (panels of a GEMM, rows of tiles); a fork
+   * whose units do not (@p learn false: Winograd's rows of tiles, whose GEMMs round them up to
+   * whole panels) takes its ranges from the speeds and leaves them as they are.
    */
   template <class Body>
-  void run_shares(std::int64_t count, int parts, Body&& body) {
+  void run_shares(std::int64_t count, int parts, Body&& body, bool learn = true) {
     if (count <= 0) return;
     parts = std::clamp(parts, 1, size_);
     if (parts == 1 || size_ == 1 || detail::tl_inside_pool_job) {
@@ -195,7 +197,7 @@ class thread_pool {
       const auto i = static_cast<std::size_t>(t);
       if (t < parts && share_begin_[i] < share_begin_[i + 1]) body(t, share_begin_[i], share_begin_[i + 1]);
     });
-    learn_speeds(parts);
+    if (learn) learn_speeds(parts);
   }
 
   /** @brief Thread @p slot's speed as run_shares has measured it, relative to the others' (1 at first). */
