@@ -852,9 +852,9 @@ inline int threads_for(const cpu_context& ctx, std::int64_t count, std::int64_t 
 
 /**
  * @brief Splits [0, count) into @p threads contiguous ranges, each sized by its thread's measured
- * speed (thread_pool::run_shares), and calls body(t, begin, end) for range t, each range on one thread. Unlike
- * cpu_context::parallel_for, the body learns its range index, so each range can use its own slice of scratch memory
- * taken before the fork.
+ * speed (thread_pool::run_shares), and calls body(t, begin, end) for range t, each range on one
+ * thread. Unlike cpu_context::parallel_for, the body learns its range index, so each range can use
+ * its own slice of scratch memory taken before the fork.
  */
 template <class Body>
 void parallel_ranges(cpu_context& ctx, int threads, std::int64_t count, Body&& body) {

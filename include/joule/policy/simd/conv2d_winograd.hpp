@@ -21,7 +21,8 @@
  * outer caches: transform the chunk's input (all channels), run the 16 GEMMs on the packed kernel
  * (simd_detail::gemm_block, one thread each), transform back with the bias, residual and
  * activation while writing the output. Two threads split the rows of tiles, or, when there are too
- * few tiles for two (ResNet-50's 7 x 7 layers at batch 1: 16 tiles), the output channels.
+ * few tiles for two (ResNet-50's 7 x 7 layers at batch 1: 16 tiles), the output channels, each
+ * thread a share sized by its measured speed (thread_pool::run_shares).
  *
  * Numerically, each stage's roundings are relative to the absolute values of the transformed
  * operands, which count products that cancel in exact arithmetic: the error is bounded by
@@ -188,9 +189,10 @@ struct winograd_plan {
 
 /**
  * @brief Tile rows per chunk near @p target (within a half of it either way, at most @p my_rows and
- * @p max_rows) that leave the fewest panel columns empty over a thread's @p my_rows rows: each chunk's GEMMs
- * round its tiles up to whole panels (32 columns). ResNet-50's 56 x 56 layers have 14 tiles of 4 x 4
- * a row: chunks of 7 rows, 98 tiles, filled 98 of 4 panels' 128 columns; chunks of 9 fill 126.
+ * @p max_rows) that leave the fewest panel columns empty over a thread's @p my_rows rows: each
+ * chunk's GEMMs round its tiles up to whole panels (32 columns). ResNet-50's 56 x 56 layers have
+ * 14 tiles of 4 x 4 a row: chunks of 7 rows, 98 tiles, filled 98 of 4 panels' 128 columns; chunks
+ * of 9 fill 126.
  */
 inline std::int64_t winograd_chunk_rows(std::int64_t target, std::int64_t my_rows, std::int64_t tiles_w,
                                         std::int64_t max_rows) noexcept {
