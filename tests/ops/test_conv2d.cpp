@@ -386,8 +386,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   // planes fall back to the usual lowering), then pixel counts that leave ragged row tiles and
   // ragged 16-pixel blocks (1, 35, 49, 169, 196), output channels that are not a multiple of the
   // vector width or the 32-column panel (5, 20, 37), several k blocks (depth 576, 1152) and column
-  // blocks (c_out 600), strided 1x1, 3x3 and 5x5, a 5x5 window read flat, every activation, on 1
-  // and 2 threads.
+  // blocks (c_out 600), the input packed into row tiles (c_out 512 and up), strided 1x1, 3x3 and
+  // 5x5, a 5x5 window read flat, every activation, on 1 and 2 threads.
   if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
     GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
   } else {
@@ -403,6 +403,12 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
           {"1x1 13x13", shape{1, 48, 13, 13}, shape{5, 48, 1, 1}, stride_pad(1, 0), false, true, activation::tanh},
           {"1x1 14x14 wide", shape{1, 64, 14, 14}, shape{600, 64, 1, 1}, stride_pad(1, 0), true, true,
            activation::relu},
+          // 512 output channels and more: the input is packed into row tiles first (pack_a_applies),
+          // here a last tile of 11 rows, a ragged panel, a depth of no whole vector; then whole tiles.
+          {"1x1 5x7 wide, A packed", shape{1, 45, 5, 7}, shape{520, 45, 1, 1}, stride_pad(1, 0), true, true,
+           activation::relu6},
+          {"1x1 12x12 wide, A packed", shape{1, 300, 12, 12}, shape{512, 300, 1, 1}, stride_pad(1, 0), false, true,
+           activation::none},
           {"1x1 stride 2", shape{1, 96, 27, 27}, shape{48, 96, 1, 1}, stride_pad(2, 0), true, false,
            activation::gelu_erf},
           {"3x3 stride 2 to 7x7", shape{1, 64, 14, 14}, shape{33, 64, 3, 3}, stride_pad(2, 1), true, true,

@@ -601,6 +601,9 @@ struct row_tiling {
   }
 };
 
+/** @brief Rows below which a last row tile is too short to keep the FMA units busy (tile_rows). */
+inline constexpr std::int64_t kShortTailRows = 4;
+
 /**
  * @brief kRows rows a tile and a ragged last one; but where that last one would have fewer than
  * kShortTail rows and A is not packed in kRows-row tiles, the same number of tiles evened out. A
@@ -610,7 +613,7 @@ struct row_tiling {
  * 10, 10, 10, 10 and 9.
  */
 inline row_tiling tile_rows(const gemm_op& op, std::int64_t first, std::int64_t end) noexcept {
-  constexpr std::int64_t kRows = gemm_blocking::kRows, kShortTail = 4;
+  constexpr std::int64_t kRows = gemm_blocking::kRows, kShortTail = kShortTailRows;
   row_tiling t{first, end, (end - first + kRows - 1) / kRows};
   const std::int64_t tail = (end - first) % kRows;
   if (!op.a_packed && tail > 0 && tail < kShortTail && t.count > 1) {
@@ -802,8 +805,9 @@ inline bool split_by_columns(std::int64_t m, std::int64_t columns, int threads, 
 inline constexpr std::int64_t kPackAColumns = 512;
 
 /**
- * @brief Whether the simd gemm packs A per call (gemm_a_packing<simd>) before multiplying: an A read
- * as stored (not transposed, not packed ahead) and a C of at least kPackAColumns columns.
+ * @brief Whether the simd gemm packs A per call (gemm_a_packing<simd>) before multiplying, for a C
+ * of at least kPackAColumns columns: an A as stored (not packed ahead), or an A stored transposed
+ * whose rows fill whole row tiles or leave a last one of at least kShortTailRows.
  *
  * Read in place, each step of the micro-kernel broadcasts one float from each of 12 rows lda
  * apart: 12 cache lines live per 16 steps, all in one L1 set when lda is a multiple of 1024
@@ -813,9 +817,24 @@ inline constexpr std::int64_t kPackAColumns = 512;
  * included, took 0.96-1.00 of the time (A packed ahead: 0.90-0.95). A convolution's weight comes
  * packed ahead instead (ops::conv2d_packing::channels_as_rows): ResNet-50's 3x3 layer 4 at 8
  * images took 1.03-1.06 of the time packing its 9.4 MB weight per call, 0.94-0.97 packed ahead.
+ *
+ * Transposed (gemm_op::trans_a: a convolution's input with its pixels as rows), a step's 12 floats
+ * sit in one or two cache lines of their own, lda floats after the last step's: a tile's A over a
+ * k block of 256 spans 24 KB of lines for 12 KB of floats, and with the panel of B it multiplies
+ * (32 KB) outgrows L1 (48 KB), so every later panel reads both back from L2. Packed, the tile's A
+ * is 12 KB in one stream. ResNet-50's 14 x 14 layers at batch 1 (build/ab/resnet50_layers 1 2,
+ * weights flushed; the Intel Xeon with AVX-512 and AMX of 2026-12-07): 256 -> 1024 0.383 ->
+ * 0.356-0.366 ms, the strided 512 -> 1024 downsample 0.81 -> 0.72-0.76; on one thread 256 -> 1024
+ * 0.69-0.71 -> 0.62-0.65. With fewer columns the copy is spread over too few panels: 1024 -> 256
+ * (8 panels) 0.332 -> 0.355-0.375 on two threads. A tile that packing leaves short (rows % 12
+ * below kShortTailRows: the 7 x 7 layers' 49 pixels) would cost more than packing saves; read in
+ * place, those rows are evened out over the tiles (tile_rows).
  */
 inline bool pack_a_applies(const gemm_op& op, std::int64_t columns) noexcept {
-  return !op.trans_a && !op.a_packed && op.m > kSmallRows && columns >= kPackAColumns;
+  if (op.a_packed || columns < kPackAColumns) return false;
+  if (!op.trans_a) return op.m > kSmallRows;
+  const std::int64_t tail = op.m % gemm_blocking::kRows;
+  return tail == 0 || tail >= kShortTailRows;
 }
 
 /**
@@ -963,6 +982,25 @@ template <>
 struct gemm_a_packing<simd> {
   static constexpr std::int64_t rows = simd_detail::gemm_blocking::kRows;
 
+  /**
+   * @brief As pack, from A stored transposed (gemm_op::trans_a): row i, step p at src[p · lda + i].
+   * A tile's step is then its rows' floats side by side already: one masked copy a vector (rows is
+   * 12 of AVX-512's 16 lanes, 6 of AVX2's 8; two vectors where a vector holds 4), zeros below m.
+   */
+  static void pack_transposed(const float* src, std::int64_t lda, std::int64_t m, std::int64_t k,
+                              float* packed) noexcept {
+    using simd_detail::kLanes;
+    for (std::int64_t i0 = 0; i0 < m; i0 += rows) {
+      float* tile = packed + i0 * k;
+      const std::int64_t tile_rows = std::min(rows, m - i0);
+      for (std::int64_t p = 0; p < k; ++p)
+        for (std::int64_t r0 = 0; r0 < rows; r0 += kLanes)
+          simd_detail::store_first(
+              simd_detail::load_first(src + p * lda + i0 + r0, std::clamp<std::int64_t>(tile_rows - r0, 0, kLanes)),
+              tile + p * rows + r0, std::min(kLanes, rows - r0));
+    }
+  }
+
   static void pack(const float* src, std::int64_t lda, std::int64_t m, std::int64_t k, float* packed) noexcept {
     for (std::int64_t i0 = 0; i0 < m; i0 += rows) {
       float* tile = packed + i0 * k;
@@ -1061,7 +1099,11 @@ struct kernel<gemm_op, simd> {
     packed_a_op.a_packed = true;
     const gemm_op& run_op = pack_a ? packed_a_op : op;
     auto pack_tiles = [&](std::int64_t t0, std::int64_t t1) {
-      if (t0 < t1)
+      if (t0 < t1 && op.trans_a)
+        gemm_a_packing<simd>::pack_transposed(op.a + t0 * blk::kRows, op.lda,
+                                              std::min(op.m, t1 * blk::kRows) - t0 * blk::kRows, op.k,
+                                              packed_a + t0 * blk::kRows * op.k);
+      else if (t0 < t1)
         gemm_a_packing<simd>::pack(op.a + t0 * blk::kRows * op.lda, op.lda,
                                    std::min(op.m, t1 * blk::kRows) - t0 * blk::kRows, op.k,
                                    packed_a + t0 * blk::kRows * op.k);
