@@ -606,17 +606,17 @@ inline constexpr std::int64_t kShortTailRows = 4;
 
 /**
  * @brief kRows rows a tile and a ragged last one; but where that last one would have fewer than
- * kShortTail rows and A is not packed in kRows-row tiles, the same number of tiles evened out. A
+ * kShortTailRows rows and A is not packed in kRows-row tiles, the same number of tiles evened out. A
  * tile of 1 to 3 rows has 2 to 6 accumulators, fewer than the FMA units' latency times their count
  * (8 on Zen 5), and waits on each step: ResNet-50's 7 x 7 layers at batch 1, with their 49 pixels
  * as rows, were 4 tiles of 12 and one of 1 that took a third of a full tile's time; evened out,
  * 10, 10, 10, 10 and 9.
  */
 inline row_tiling tile_rows(const gemm_op& op, std::int64_t first, std::int64_t end) noexcept {
-  constexpr std::int64_t kRows = gemm_blocking::kRows, kShortTail = kShortTailRows;
+  constexpr std::int64_t kRows = gemm_blocking::kRows;
   row_tiling t{first, end, (end - first + kRows - 1) / kRows};
   const std::int64_t tail = (end - first) % kRows;
-  if (!op.a_packed && tail > 0 && tail < kShortTail && t.count > 1) {
+  if (!op.a_packed && tail > 0 && tail < kShortTailRows && t.count > 1) {
     t.base = (end - first) / t.count;
     t.longer = (end - first) % t.count;
   }
@@ -1099,14 +1099,13 @@ struct kernel<gemm_op, simd> {
     packed_a_op.a_packed = true;
     const gemm_op& run_op = pack_a ? packed_a_op : op;
     auto pack_tiles = [&](std::int64_t t0, std::int64_t t1) {
-      if (t0 < t1 && op.trans_a)
-        gemm_a_packing<simd>::pack_transposed(op.a + t0 * blk::kRows, op.lda,
-                                              std::min(op.m, t1 * blk::kRows) - t0 * blk::kRows, op.k,
-                                              packed_a + t0 * blk::kRows * op.k);
-      else if (t0 < t1)
-        gemm_a_packing<simd>::pack(op.a + t0 * blk::kRows * op.lda, op.lda,
-                                   std::min(op.m, t1 * blk::kRows) - t0 * blk::kRows, op.k,
-                                   packed_a + t0 * blk::kRows * op.k);
+      if (t0 >= t1) return;
+      const std::int64_t first = t0 * blk::kRows, rows = std::min(op.m, t1 * blk::kRows) - first;
+      float* tiles_out = packed_a + first * op.k;
+      if (op.trans_a)
+        gemm_a_packing<simd>::pack_transposed(op.a + first, op.lda, rows, op.k, tiles_out);
+      else
+        gemm_a_packing<simd>::pack(op.a + first * op.lda, op.lda, rows, op.k, tiles_out);
     };
     // Split by columns, every thread reads all of A: it is packed in a fork of its own first.
     if (pack_a && split_columns) {
