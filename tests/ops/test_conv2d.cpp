@@ -386,8 +386,9 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   // planes fall back to the usual lowering), then pixel counts that leave ragged row tiles and
   // ragged 16-pixel blocks (1, 35, 49, 169, 196), output channels that are not a multiple of the
   // vector width or the 32-column panel (5, 20, 37), several k blocks (depth 576, 1152) and column
-  // blocks (c_out 600), the input packed into row tiles (c_out 512 and up), strided 1x1, 3x3 and
-  // 5x5, a 5x5 window read flat, every activation, on 1 and 2 threads.
+  // blocks (c_out 600), the input packed into row tiles (c_out 512 and up), strided 1x1, 2x2, 3x3,
+  // 5x5 and 7x7 (read by phases: their columns made straight into row tiles), a 5x5 window read
+  // flat, every activation, on 1 and 2 threads.
   if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
     GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
   } else {
@@ -424,6 +425,12 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
            activation::none},
           {"7x7 stride 2 16x16 phases", shape{1, 16, 16, 16}, shape{10, 16, 7, 7}, stride_pad(2, 3), false, true,
            activation::relu},
+          // Read by phases, the columns go straight into the GEMM's row tiles, blocks of channels
+          // of at least 16 rows: 16 channels and 4 (a 1x1 window), 4 and 2 (2x2).
+          {"1x1 stride 2 12x10 phases", shape{1, 20, 12, 10}, shape{24, 20, 1, 1}, stride_pad(2, 0), true, true,
+           activation::relu6},
+          {"2x2 stride 2 8x12 phases", shape{1, 6, 8, 12}, shape{9, 6, 2, 2}, stride_pad(2, 0), true, false,
+           activation::none},
       };
       for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
     }

@@ -412,17 +412,31 @@ inline constexpr std::int64_t kPhaseFloats = 64 * 64, kPhaseMargin = kPhaseFloat
 inline bool im2col_by_phases_applies(const window_geometry& g) noexcept {
   return reads_phases(g) && g.h * g.w <= kPhaseFloats && phase_margin(g) <= kPhaseMargin;
 }
+/**
+ * @brief The kh · kw rows of the columns matrix of one input @p plane read by phases, out_h · out_w
+ * floats apart at @p rows: the plane split into @p phases (a buffer with phase_margin(g) floats
+ * free on each side), then each tap's row read flat from its phase.
+ */
+inline void channel_rows_by_phases(const window_geometry& g, const phase_taps& pt, const float* plane, float* phases,
+                                   float* rows) noexcept {
+  const std::int64_t pixels = g.out_h * g.out_w;
+  split_phases(g, pt, plane, phases);
+  for (std::int64_t t = 0; t < pt.flat.taps; ++t)
+    flat_tap_row(pt.flat, t, phases + pt.phase[t] * pixels + pt.flat.offsets[t], 0, pixels, rows + t * pixels);
+}
+
+/**
+ * @brief Floats of a buffer for one plane's phases (channel_rows_by_phases): kPhaseFloats and their
+ * margins; the phases start phase_margin(g) floats in.
+ */
+inline constexpr std::int64_t kPhaseBufferFloats = kPhaseFloats + 2 * kPhaseMargin;
+
 inline void im2col_by_phases(const window_geometry& g, const phase_taps& pt, const float* input, std::int64_t c0,
                              std::int64_t c1, float* cols) noexcept {
   const std::int64_t plane = g.h * g.w, pixels = g.out_h * g.out_w, taps = pt.flat.taps;
-  alignas(64) float buffer[kPhaseFloats + 2 * kPhaseMargin];
-  float* phases = buffer + phase_margin(g);
-  for (std::int64_t c = c0; c < c1; ++c) {
-    split_phases(g, pt, input + c * plane, phases);
-    for (std::int64_t t = 0; t < taps; ++t)
-      flat_tap_row(pt.flat, t, phases + pt.phase[t] * pixels + pt.flat.offsets[t], 0, pixels,
-                   cols + (c * taps + t) * pixels);
-  }
+  alignas(64) float buffer[kPhaseBufferFloats];
+  for (std::int64_t c = c0; c < c1; ++c)
+    channel_rows_by_phases(g, pt, input + c * plane, buffer + phase_margin(g), cols + c * taps * pixels);
 }
 #endif
 

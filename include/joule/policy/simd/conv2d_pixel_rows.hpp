@@ -122,6 +122,50 @@ inline void pixel_rows_sink(const void* target, const float* tile, std::int64_t 
 }
 
 /**
+ * @brief Whether conv2d_pixel_rows writes the columns straight into the GEMM's packed A tiles
+ * (columns_into_tiles): a window read by phases (detail::im2col_by_phases_applies: ResNet-50's
+ * stride-2 layers) whose pixels fill whole row tiles or leave a last one of kShortTailRows or more
+ * (14 x 14 outputs: 16 tiles and one of 4; not 7 x 7's 49 pixels, whose tiles are evened out).
+ */
+inline bool columns_into_tiles_applies(const detail::window_geometry& g) noexcept {
+  const std::int64_t tail = g.out_h * g.out_w % gemm_blocking::kRows;
+  return detail::im2col_by_phases_applies(g) && (tail == 0 || tail >= kShortTailRows);
+}
+
+/**
+ * @brief The columns matrix of @p channels planes of @p input (columns_into_tiles_applies) as the
+ * simd GEMM's packed A (gemm_a_packing<simd>): the output pixels in tiles of kRows, each tile
+ * [depth][kRows], zeros past the last pixel. A block of channels at a time makes its rows in a
+ * buffer that stays in L1 (detail::channel_rows_by_phases), then each tile takes them as one run of
+ * rows · kRows floats. Written as a matrix, the GEMM read each step's 12 pixels from lines of
+ * their own (gemm_op::trans_a), or packed them in a pass of its own (pack_a_applies).
+ */
+inline void columns_into_tiles(cpu_context& ctx, const detail::window_geometry& g, std::int64_t channels,
+                               const float* input, float* tiles) {
+  constexpr std::int64_t kRows = gemm_blocking::kRows;
+  const std::int64_t plane = g.h * g.w, pixels = g.out_h * g.out_w, taps = g.kh * g.kw, depth = channels * taps;
+  // At least kLanes rows a block (16 channels of a 1x1 window, one of a 3x3), so that a tile's run
+  // spans whole lines.
+  const std::int64_t block = std::max<std::int64_t>(1, kLanes / taps), blocks = detail::ceil_div(channels, block);
+  scratch_frame frame(ctx);
+  const detail::phase_taps pt = detail::plan_phase_taps(g, frame);
+  const int threads = detail::threads_for(ctx, blocks, depth * pixels, 16384);
+  detail::parallel_ranges(ctx, threads, blocks, [&](int, std::int64_t b0, std::int64_t b1) {
+    scratch_frame own(ctx.thread_scratch());
+    float* rows = own.take<float>(block * taps * pixels);
+    alignas(64) float buffer[detail::kPhaseBufferFloats];
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t c0 = b * block, c1 = std::min(channels, c0 + block);
+      for (std::int64_t c = c0; c < c1; ++c)
+        detail::channel_rows_by_phases(g, pt, input + c * plane, buffer + detail::phase_margin(g),
+                                       rows + (c - c0) * taps * pixels);
+      gemm_a_packing<simd>::pack_transposed(rows, pixels, pixels, (c1 - c0) * taps, tiles + c0 * taps * kRows,
+                                            kRows * depth);
+    }
+  });
+}
+
+/**
  * @brief The convolution with its pixels as the GEMM's rows (pixel_rows_apply), image by image:
  * A is the input itself for a 1x1 stride-1 unpadded convolution, else its columns matrix written
  * out (k x pixels, at most 14 x 14 pixels: about 1.8 MB for ResNet-50's widest); B is the packed
@@ -134,17 +178,23 @@ inline void conv2d_pixel_rows(cpu_context& ctx, const conv2d_op& op) {
       op.kh == 1 && op.kw == 1 && op.stride_h == 1 && op.stride_w == 1 && op.pad_h == 0 && op.pad_w == 0;
   const detail::window_geometry g = detail::geometry_of(op);
   const std::int64_t ld = pixel_rows_stride(op.c_out);
+  const bool into_tiles = !direct && columns_into_tiles_applies(g);
+  const std::int64_t tiles = detail::ceil_div(pixels, gemm_blocking::kRows);
   scratch_frame frame(ctx);
-  float* cols = direct ? nullptr : frame.take<float>(depth * pixels);
+  float* cols =
+      direct ? nullptr : frame.take<float>(into_tiles ? tiles * gemm_blocking::kRows * depth : depth * pixels);
   float* partial_sums = frame.take<float>(pixels * ld);  // untouched when the depth is one k block
   for (std::int64_t b = 0; b < op.n; ++b) {
     const float* in = op.input + b * op.c_in * in_plane;
-    if (!direct) detail::im2col(ctx, g, op.c_in, in, cols);
+    if (into_tiles)
+      columns_into_tiles(ctx, g, op.c_in, in, cols);
+    else if (!direct)
+      detail::im2col(ctx, g, op.c_in, in, cols);
     gemm_op gemm{.m = pixels,
                  .n = op.c_out,
                  .k = depth,
                  .a = direct ? in : cols,
-                 .lda = pixels,
+                 .lda = into_tiles ? depth : pixels,
                  .b = op.packed_weight,
                  .ldb = 0,
                  .trans_b = false,
@@ -153,7 +203,8 @@ inline void conv2d_pixel_rows(cpu_context& ctx, const conv2d_op& op) {
                  .alpha = 1.f,
                  .ep = {}};
     gemm.b_panel_width = gemm_blocking::kPanel;
-    gemm.trans_a = true;
+    gemm.trans_a = !into_tiles;
+    gemm.a_packed = into_tiles;
     const std::int64_t offset = b * op.c_out * pixels;
     const pixel_rows_output target{&op, op.ep.residual ? op.ep.residual + offset : nullptr, op.output + offset};
     gemm.tile_sink = &pixel_rows_sink;

@@ -986,12 +986,14 @@ struct gemm_a_packing<simd> {
    * @brief As pack, from A stored transposed (gemm_op::trans_a): row i, step p at src[p · lda + i].
    * A tile's step is then its rows' floats side by side already: one masked copy a vector (rows is
    * 12 of AVX-512's 16 lanes, 6 of AVX2's 8; two vectors where a vector holds 4), zeros below m.
+   * The tiles are @p tile_stride floats apart (rows · k: a whole A; rows · depth: steps [p0, p0 + k)
+   * of an A of that depth, packed at packed = its tiles' start + p0 · rows).
    */
-  static void pack_transposed(const float* src, std::int64_t lda, std::int64_t m, std::int64_t k,
-                              float* packed) noexcept {
+  static void pack_transposed(const float* src, std::int64_t lda, std::int64_t m, std::int64_t k, float* packed,
+                              std::int64_t tile_stride) noexcept {
     using simd_detail::kLanes;
     for (std::int64_t i0 = 0; i0 < m; i0 += rows) {
-      float* tile = packed + i0 * k;
+      float* tile = packed + i0 / rows * tile_stride;
       const std::int64_t tile_rows = std::min(rows, m - i0);
       for (std::int64_t p = 0; p < k; ++p)
         for (std::int64_t r0 = 0; r0 < rows; r0 += kLanes)
@@ -1103,7 +1105,7 @@ struct kernel<gemm_op, simd> {
       const std::int64_t first = t0 * blk::kRows, rows = std::min(op.m, t1 * blk::kRows) - first;
       float* tiles_out = packed_a + first * op.k;
       if (op.trans_a)
-        gemm_a_packing<simd>::pack_transposed(op.a + first, op.lda, rows, op.k, tiles_out);
+        gemm_a_packing<simd>::pack_transposed(op.a + first, op.lda, rows, op.k, tiles_out, blk::kRows * op.k);
       else
         gemm_a_packing<simd>::pack(op.a + first * op.lda, op.lda, rows, op.k, tiles_out);
     };
