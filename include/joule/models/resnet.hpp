@@ -191,15 +191,25 @@ class resnet {
     // the block before last read. Both cores read every block's input, and a block writing where
     // the other core read a block earlier took longer than one writing lines untouched since the
     // last run: stage 3 and 4's conv3 (800 and 400 KB of output) 0.90-0.96 of the time in the
-    // model (bench/ab/resnet50_in_model.sh, alternated), the earlier stages level.
+    // model (bench/ab/resnet50_in_model.sh, alternated), the earlier stages level. The outputs lie
+    // one after another in one buffer, on huge pages (aligned_buffer): 800 and 400 KB each, on
+    // buffers of their own they had 4 KiB pages, and the GEMM writing an output's channel rows
+    // (pixel_rows_sink) crosses many.
     const bool own_outputs = image_threads_ == 1 && pass_ == 1 && !device_policy<P>;
+    constexpr std::int64_t kPageFloats = 4096 / sizeof(float);  // each output starts on a page of its own
+    std::vector<std::int64_t> own_at(blocks_.size(), -1);
+    std::int64_t own_floats = 0;
+    for (std::size_t i = 0; i < blocks_.size() && own_outputs; ++i)
+      if (blocks_[i].out[2] * blocks_[i].out[3] <= 14 * 14) {
+        own_at[i] = own_floats;
+        own_floats += (blocks_[i].out.numel() + kPageFloats - 1) / kPageFloats * kPageFloats;
+      }
     for (auto& set : buffers_) {
       for (auto& buffer : set.activations) buffer = space_tensor(shape{largest});
       // The early blocks' output for a whole pass, where the later blocks take it up.
       if (early_blocks_ > 0) set.boundary = space_tensor(shape{blocks_[early_blocks_ - 1].out.numel()});
-      set.block_outputs.assign(blocks_.size(), space_tensor{});
-      for (std::size_t i = 0; i < blocks_.size() && own_outputs; ++i)
-        if (blocks_[i].out[2] * blocks_[i].out[3] <= 14 * 14) set.block_outputs[i] = space_tensor(blocks_[i].out);
+      set.own_outputs = own_floats > 0 ? space_tensor(shape{own_floats}) : space_tensor{};
+      set.own_output_at = own_at;
     }
     pooled_ = space_tensor(features_shape_);
     logits_ = space_tensor(shape{options.batch, config_.num_classes});
@@ -237,7 +247,8 @@ class resnet {
   struct buffer_set {
     std::array<space_tensor, 5> activations;
     space_tensor boundary;                    // the early blocks' output for a pass
-    std::vector<space_tensor> block_outputs;  // [block]: its own output buffer, or rank 0 (prepare)
+    space_tensor own_outputs;                 // the blocks' own outputs, one after another (prepare)
+    std::vector<std::int64_t> own_output_at;  // [block]: where its own output starts in own_outputs, or -1
   };
 
   /**
@@ -299,8 +310,10 @@ class resnet {
         b.downsample.forward(ctx, current, projected);
         identity = projected;
       }
-      space_tensor& own = buffers.block_outputs[i];
-      const auto out = i + 1 == last && last_out ? *last_out : at(own.rank() > 0 ? own : *spare, b.out);
+      const std::int64_t own = buffers.own_output_at[i];
+      const auto out = i + 1 == last && last_out ? *last_out
+                       : own >= 0 ? tensor_view<float>{buffers.own_outputs.data() + own, nn::with_batch(b.out, n)}
+                                  : at(*spare, b.out);
       b.conv3.forward(ctx, mid2, out, identity);
       spare = current.data() == x.data() ? &x : &y;
       current = out;
