@@ -112,8 +112,12 @@ struct pixel_rows_output {
 inline void pixel_rows_sink(const void* target, const float* tile, std::int64_t ld, std::int64_t row, std::int64_t col,
                             std::int64_t rows, std::int64_t cols) {
   const auto& to = *static_cast<const pixel_rows_output*>(target);
-  for (std::int64_t j = 0; j < cols; j += kLanes)
-    transpose_block(*to.op, tile + j, ld, col + j, std::min(kLanes, cols - j), row, rows, to.residual, to.out);
+  // Blocks of at most kLanes pixels too: a tile's kRows exceed a vector's lanes where a vector holds
+  // 4 floats (SSE: 6 rows), and the pixels past the fourth went unwritten.
+  for (std::int64_t i = 0; i < rows; i += kLanes)
+    for (std::int64_t j = 0; j < cols; j += kLanes)
+      transpose_block(*to.op, tile + i * ld + j, ld, col + j, std::min(kLanes, cols - j), row + i,
+                      std::min(kLanes, rows - i), to.residual, to.out);
   // The next tile of these channels (the GEMM goes down a panel's row tiles) stores the next
   // pixels of the same channel rows: the line its run ends in (the one it starts in is this run's
   // last) of the residual and the output is fetched now.
