@@ -425,8 +425,8 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
            activation::none},
           {"7x7 stride 2 16x16 phases", shape{1, 16, 16, 16}, shape{10, 16, 7, 7}, stride_pad(2, 3), false, true,
            activation::relu},
-          // Read by phases, the columns go straight into the GEMM's row tiles, blocks of channels
-          // of at least 16 rows: 16 channels and 4 (a 1x1 window), 4 and 2 (2x2).
+          // Read by phases, the columns go straight into the GEMM's row tiles a block of channels
+          // at a time: 16 channels and 4 (a 1x1 window), 4 and 2 (2x2).
           {"1x1 stride 2 12x10 phases", shape{1, 20, 12, 10}, shape{24, 20, 1, 1}, stride_pad(2, 0), true, true,
            activation::relu6},
           {"2x2 stride 2 8x12 phases", shape{1, 6, 8, 12}, shape{9, 6, 2, 2}, stride_pad(2, 0), true, false,

@@ -197,11 +197,11 @@ class resnet {
     // (pixel_rows_sink) crosses many.
     const bool own_outputs = image_threads_ == 1 && pass_ == 1 && !device_policy<P>;
     constexpr std::int64_t kPageFloats = 4096 / sizeof(float);  // each output starts on a page of its own
-    std::vector<std::int64_t> own_at(blocks_.size(), -1);
+    own_output_at_.assign(blocks_.size(), -1);
     std::int64_t own_floats = 0;
     for (std::size_t i = 0; i < blocks_.size() && own_outputs; ++i)
       if (blocks_[i].out[2] * blocks_[i].out[3] <= 14 * 14) {
-        own_at[i] = own_floats;
+        own_output_at_[i] = own_floats;
         own_floats += (blocks_[i].out.numel() + kPageFloats - 1) / kPageFloats * kPageFloats;
       }
     for (auto& set : buffers_) {
@@ -209,7 +209,6 @@ class resnet {
       // The early blocks' output for a whole pass, where the later blocks take it up.
       if (early_blocks_ > 0) set.boundary = space_tensor(shape{blocks_[early_blocks_ - 1].out.numel()});
       set.own_outputs = own_floats > 0 ? space_tensor(shape{own_floats}) : space_tensor{};
-      set.own_output_at = own_at;
     }
     pooled_ = space_tensor(features_shape_);
     logits_ = space_tensor(shape{options.batch, config_.num_classes});
@@ -246,9 +245,8 @@ class resnet {
   /** One thread's activations: block input/output ping-pong, two temporaries, downsample. */
   struct buffer_set {
     std::array<space_tensor, 5> activations;
-    space_tensor boundary;                    // the early blocks' output for a pass
-    space_tensor own_outputs;                 // the blocks' own outputs, one after another (prepare)
-    std::vector<std::int64_t> own_output_at;  // [block]: where its own output starts in own_outputs, or -1
+    space_tensor boundary;     // the early blocks' output for a pass
+    space_tensor own_outputs;  // the blocks' own outputs, one after another (own_output_at_)
   };
 
   /**
@@ -310,7 +308,7 @@ class resnet {
         b.downsample.forward(ctx, current, projected);
         identity = projected;
       }
-      const std::int64_t own = buffers.own_output_at[i];
+      const std::int64_t own = own_output_at_[i];
       const auto out = i + 1 == last && last_out ? *last_out
                        : own >= 0 ? tensor_view<float>{buffers.own_outputs.data() + own, nn::with_batch(b.out, n)}
                                   : at(*spare, b.out);
@@ -341,7 +339,8 @@ class resnet {
   double flops_ = 0;
   int image_threads_ = 1;            // threads taking a share of the images each (1: the threads share each layer)
   std::vector<buffer_set> buffers_;  // one set per such thread
-  nn::thread_contexts<P> workers_;   // their one-thread contexts
+  std::vector<std::int64_t> own_output_at_;  // [block]: where its own output starts in own_outputs, or -1
+  nn::thread_contexts<P> workers_;           // their one-thread contexts
   space_tensor pooled_, logits_;
   tensor<float> example_;  // on the host: the executor uploads it for a device policy
 };

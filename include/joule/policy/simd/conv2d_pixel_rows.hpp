@@ -153,8 +153,8 @@ inline void columns_into_tiles(cpu_context& ctx, const detail::window_geometry& 
                                const float* input, float* tiles) {
   constexpr std::int64_t kRows = gemm_blocking::kRows;
   const std::int64_t plane = g.h * g.w, pixels = g.out_h * g.out_w, taps = g.kh * g.kw, depth = channels * taps;
-  // At least kLanes rows a block (16 channels of a 1x1 window, one of a 3x3), so that a tile's run
-  // spans whole lines.
+  // kLanes rows a block where the window allows (16 channels of a 1x1 window; one channel, 9 rows,
+  // of a 3x3), so that a tile's run of them spans whole lines.
   const std::int64_t block = std::max<std::int64_t>(1, kLanes / taps), blocks = detail::ceil_div(channels, block);
   scratch_frame frame(ctx);
   const detail::phase_taps pt = detail::plan_phase_taps(g, frame);
