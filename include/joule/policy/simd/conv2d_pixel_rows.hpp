@@ -137,8 +137,7 @@ inline void pixel_rows_sink(const void* target, const float* tile, std::int64_t 
  * (14 x 14 outputs: 16 tiles and one of 4; not 7 x 7's 49 pixels, whose tiles are evened out).
  */
 inline bool columns_into_tiles_applies(const detail::window_geometry& g) noexcept {
-  const std::int64_t tail = g.out_h * g.out_w % gemm_blocking::kRows;
-  return detail::im2col_by_phases_applies(g) && (tail == 0 || tail >= kShortTailRows);
+  return detail::im2col_by_phases_applies(g) && fills_row_tiles(g.out_h * g.out_w);
 }
 
 /**

@@ -605,6 +605,16 @@ struct row_tiling {
 inline constexpr std::int64_t kShortTailRows = 4;
 
 /**
+ * @brief Whether @p rows fill whole kRows-row tiles or leave a last one of kShortTailRows or more:
+ * the rows an A packed in tiles (pack_a_applies, conv2d_pixel_rows' columns_into_tiles) may have,
+ * since packed tiles cannot be evened out (tile_rows).
+ */
+inline bool fills_row_tiles(std::int64_t rows) noexcept {
+  const std::int64_t tail = rows % gemm_blocking::kRows;
+  return tail == 0 || tail >= kShortTailRows;
+}
+
+/**
  * @brief kRows rows a tile and a ragged last one; but where that last one would have fewer than
  * kShortTailRows rows and A is not packed in kRows-row tiles, the same number of tiles evened out. A
  * tile of 1 to 3 rows has 2 to 6 accumulators, fewer than the FMA units' latency times their count
@@ -615,8 +625,7 @@ inline constexpr std::int64_t kShortTailRows = 4;
 inline row_tiling tile_rows(const gemm_op& op, std::int64_t first, std::int64_t end) noexcept {
   constexpr std::int64_t kRows = gemm_blocking::kRows;
   row_tiling t{first, end, (end - first + kRows - 1) / kRows};
-  const std::int64_t tail = (end - first) % kRows;
-  if (!op.a_packed && tail > 0 && tail < kShortTailRows && t.count > 1) {
+  if (!op.a_packed && !fills_row_tiles(end - first) && t.count > 1) {
     t.base = (end - first) / t.count;
     t.longer = (end - first) % t.count;
   }
@@ -832,9 +841,7 @@ inline constexpr std::int64_t kPackAColumns = 512;
  */
 inline bool pack_a_applies(const gemm_op& op, std::int64_t columns) noexcept {
   if (op.a_packed || columns < kPackAColumns) return false;
-  if (!op.trans_a) return op.m > kSmallRows;
-  const std::int64_t tail = op.m % gemm_blocking::kRows;
-  return tail == 0 || tail >= kShortTailRows;
+  return op.trans_a ? fills_row_tiles(op.m) : op.m > kSmallRows;
 }
 
 /**
