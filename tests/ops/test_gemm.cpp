@@ -260,6 +260,26 @@ TYPED_TEST(gemm_conformance, a_packed_per_call_over_many_columns) {
   }
 }
 
+TYPED_TEST(gemm_conformance, b_read_in_place_and_packed_by_the_first_row_tile) {
+  // With A packed and few rows (up to 128), the simd policy's first row tile of each block reads B
+  // where it lies and packs it for the tiles after it; a single tile only reads it; a ragged last
+  // panel is packed ahead. Rows of one tile (12), one and a row (13), the limit (128) and past it
+  // (129); depths of one k block and of three, the last short (600); widths of a whole column block
+  // (512), three blocks with a ragged last panel (1100) and one with a ragged panel only (530); an
+  // Inf in B that must stay in its column; one and two threads, uneven speeds.
+  auto rng = joule_test::rng_for_test();
+  for (int threads : {1, 2}) {
+    joule::context<TypeParam> ctx(threads);
+    for (std::int64_t m : {12, 13, 128, 129})
+      for (std::int64_t k : {40, 600}) {
+        this->check(ctx, {m, 1100, k, false, true, true, 1.f, activation::relu}, rng);
+        this->check(ctx, {m, 512, k, false, false, false, 0.5f, activation::none}, rng);
+      }
+    this->check(ctx, {64, 530, 300, false, true, false, 1.f, activation::relu6}, rng, 0.f,
+                std::numeric_limits<float>::infinity());
+  }
+}
+
 TYPED_TEST(gemm_conformance, degenerate_sizes) {
   auto rng = joule_test::rng_for_test();
   joule::context<TypeParam> ctx(1);

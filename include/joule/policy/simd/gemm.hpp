@@ -5,7 +5,8 @@
  *
  * Goto-style blocking: a kc x nc block of B is packed into panels kLanes * kPanelVectors wide
  * (zero-padded, so the micro-kernel never branches on the column count), and a kRows x panel tile
- * of C is accumulated in registers over kc. The epilogue runs on the tile while it is still in
+ * of C is accumulated in registers over kc. On few rows the first row tile reads B in place and
+ * packs it as it goes (b_in_place_applies). The epilogue runs on the tile while it is still in
  * registers, on the last k block. The same source builds the AVX-512, AVX2 or SSE kernel,
  * whichever xsimd::default_arch the compiler flags select.
  *
@@ -185,6 +186,10 @@ struct tile_target {
    * packed ahead), and so on (gemm_block's row_tile_run). They share prefetch_b_lines evenly.
    */
   std::int64_t row_tiles = 1;
+  /** @brief B's row stride when the micro-kernel reads B in place (b_read::in_place, in_place_packing). */
+  std::int64_t ldb = 0;
+  /** @brief Where b_read::in_place_packing copies the panels it reads, packed, for the row tiles after. */
+  float* pack_b_to = nullptr;
 };
 
 /**
@@ -367,10 +372,17 @@ template <std::int64_t Rows>
 enum class a_layout { rows = 0, columns = 1, packed = 2 };
 
 /**
+ * @brief How the micro-kernel reads B: packed in panels (kc rows of kPanel floats), or in place,
+ * rows tile_target::ldb apart (a 1x1 convolution's input, B as stored), and then perhaps copying
+ * each row it reads into the packed panel for the row tiles after it (tile_target::pack_b_to).
+ */
+enum class b_read { packed, in_place, in_place_packing };
+
+/**
  * @brief Accumulates a Rows x kPanel tile over kc and stores it to @p t. B comes packed; A is read
  * as @p Layout says (a_layout).
  */
-template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
+template <std::int64_t Rows, bool PrefetchB, a_layout Layout, b_read BRead = b_read::packed>
 [[gnu::always_inline]] inline void micro_kernel_tile(const gemm_op& op, const float* a, std::int64_t kc,
                                                      const float* packed_b, const tile_target& t) {
   constexpr std::int64_t kV = gemm_blocking::kPanelVectors;
@@ -404,11 +416,28 @@ template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
   const float* residual = t.last_k_block && op.ep.residual ? op.ep.residual + t.row * op.ep.ldr + t.col : nullptr;
   const bool fetch_c = t.first_k_block && t.last_k_block && !op.tile_sink;  // a sink's tile never reaches C
   const std::int64_t epilogue_steps = (kc + kLine - 1) / kLine;
+  constexpr bool kBInPlace = BRead != b_read::packed;
+  // B read in place: its rows are prefetched this many steps ahead, as no hardware prefetcher follows
+  // rows a plane apart (12.5 KB on 56 x 56); 8 steps ahead measured slower than 16 and 24 on
+  // ResNet-50's 256 -> 64 and 256 -> 128 layers (build/ab/resnet50_layers 1 3).
+  constexpr std::int64_t kBAhead = 24;
   // Step p of depth: B's row p times A's column p, into every accumulator.
   const auto multiply_step = [&](std::int64_t p) __attribute__((always_inline)) {
     batch b[kV];
 #pragma GCC unroll 4
-    for (std::int64_t v = 0; v < kV; ++v) b[v] = batch::load_aligned(packed_b + p * kPanel + v * kLanes);
+    for (std::int64_t v = 0; v < kV; ++v)
+      b[v] = kBInPlace ? batch::load_unaligned(packed_b + p * t.ldb + v * kLanes)
+                       : batch::load_aligned(packed_b + p * kPanel + v * kLanes);
+    if constexpr (kBInPlace) {
+      // kBAhead rows on, into the next panel's first rows near the end of this one.
+      const float* ahead =
+          p + kBAhead < kc ? packed_b + (p + kBAhead) * t.ldb : packed_b + kPanel + (p + kBAhead - kc) * t.ldb;
+      __builtin_prefetch(ahead, 0, 3);
+      __builtin_prefetch(ahead + kPanel - 1, 0, 3);
+    }
+    if constexpr (BRead == b_read::in_place_packing)
+#pragma GCC unroll 4
+      for (std::int64_t v = 0; v < kV; ++v) b[v].store_aligned(t.pack_b_to + p * kPanel + v * kLanes);
 #pragma GCC unroll 16
     for (std::int64_t r = 0; r < Rows; ++r) {
       const batch a_rp = kRowsOfA                     ? batch(a_rows[r / 3][(r % 3) * lda + p])
@@ -486,7 +515,7 @@ template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
  * at 112 x 112 (k = 16, one line) a fifth of micro_kernel<6>'s samples fell before its k loop (Zen
  * 1, perf annotate). A run of panels pays them once: that layer one thread 0.84-0.89 of the time.
  */
-template <std::int64_t Rows, bool PrefetchB, a_layout Layout>
+template <std::int64_t Rows, bool PrefetchB, a_layout Layout, b_read BRead = b_read::packed>
 inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, const float* packed_b,
                          const tile_target& t) {
   constexpr std::int64_t kPanel = gemm_blocking::kPanel, kLine = 64 / sizeof(float);
@@ -502,7 +531,9 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
     tile.row = t.row + i * Rows;
     tile_target panel = tile;
     for (std::int64_t q = 0; q < t.panels; ++q) {
-      micro_kernel_tile<Rows, PrefetchB, Layout>(op, a + i * a_step, kc, packed_b + q * kc * kPanel, panel);
+      micro_kernel_tile<Rows, PrefetchB, Layout, BRead>(
+          op, a + i * a_step, kc, packed_b + q * (BRead == b_read::packed ? kc : 1) * kPanel, panel);
+      if (panel.pack_b_to) panel.pack_b_to += kc * kPanel;
       panel.c += kPanel;
       panel.col += kPanel;
       panel.prefetch_a = nullptr;  // fetched while the first panel was multiplied
@@ -516,6 +547,24 @@ using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, con
 template <bool PrefetchB, a_layout Layout, std::int64_t... Rows>
 constexpr std::array<micro_kernel_fn, sizeof...(Rows)> micro_kernels(std::integer_sequence<std::int64_t, Rows...>) {
   return {&micro_kernel<Rows + 1, PrefetchB, Layout>...};
+}
+
+template <b_read BRead, std::int64_t... Rows>
+constexpr std::array<micro_kernel_fn, sizeof...(Rows)> b_in_place_kernels(
+    std::integer_sequence<std::int64_t, Rows...>) {
+  return {&micro_kernel<Rows + 1, false, a_layout::packed, BRead>...};
+}
+
+/**
+ * @brief The micro-kernel for a tile of @p rows rows, A packed, B read in place (tile_target::ldb),
+ * copying it packed to tile_target::pack_b_to when @p packing.
+ */
+inline micro_kernel_fn micro_kernel_b_in_place(std::int64_t rows, bool packing) noexcept {
+  using rows_sequence = std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>;
+  static constexpr std::array<std::array<micro_kernel_fn, gemm_blocking::kRows>, 2> kernels{
+      b_in_place_kernels<b_read::in_place>(rows_sequence{}),
+      b_in_place_kernels<b_read::in_place_packing>(rows_sequence{})};
+  return kernels[packing ? 1 : 0][rows - 1];
 }
 
 /**
@@ -632,6 +681,28 @@ inline row_tiling tile_rows(const gemm_op& op, std::int64_t first, std::int64_t 
   return t;
 }
 
+/** @brief Rows of C up to which gemm_block packs B as its first row tile reads it (b_in_place_applies). */
+inline constexpr std::int64_t kPackWhileReadingRows = 128;
+
+/**
+ * @brief Whether gemm_block's first row tile of each block reads B where it lies, rows ldb apart,
+ * and copies it into the packed panels as it goes (b_read::in_place_packing; a single row tile
+ * only reads it, b_read::in_place), instead of a pass that packs the block first: B as stored (a
+ * 1x1 convolution's input at batch 1), A packed, at most kPackWhileReadingRows rows. Only a ragged
+ * last panel is packed ahead. The packing pass reads every float of B once more, from L2 or
+ * further, and writes it, for 2 · m multiply-adds: on few rows it costs a sizeable share.
+ * ResNet-50's 1x1 layers at batch 1 (build/ab/resnet50_layers 1 0, two threads; the Intel Xeon of
+ * 2026-12-07): 256 -> 64 on 56 x 56 0.386-0.396 -> 0.329-0.345 ms, 256 -> 128 0.69-0.75 ->
+ * 0.63-0.67, 512 -> 128 on 28 x 28 0.346-0.358 -> 0.318-0.359; MobileNetV2 at batch 1 0.961 and
+ * 0.965 of the time (scripts/ab-models.sh, 100 rounds), ResNet-50 0.996. On more rows the copy is
+ * spread over more tiles and gains less than reading B a plane apart costs: with every row count,
+ * ResNet-50 read 1.003-1.009 (its 64 -> 256 layers slower).
+ */
+inline bool b_in_place_applies(const gemm_op& op) noexcept {
+  return op.m <= kPackWhileReadingRows && op.a_packed && !op.b_panel_width && !op.b_rows && !op.trans_b &&
+         op.images <= 1 && !op.tile_sink;
+}
+
 /**
  * @brief Computes C[i0:i1, j0:j1] (j0 on a panel boundary), packing B blocks into @p packed
  * (kKc * kNc floats), or reading them in place when B came packed (op.b_panel_width).
@@ -650,6 +721,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
   const row_tiling tiling = tile_rows(op, i0, i1);
   const std::int64_t row_tiles = tiling.count;
   const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
+  const bool b_in_place = b_in_place_applies(op);
   // Rows [pc, pc + kc) of B's panel of columns [column, column + kPanel), B packed ahead.
   auto packed_panel = [&](std::int64_t column, std::int64_t pc, std::int64_t kc) {
     return op.b + packed_panel_offset(op.k, all_panels, column / blk::kPanel, pc, kc);
@@ -658,7 +730,9 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
     const std::int64_t nc = std::min(blk::kNc, j1 - jc);
     for (std::int64_t pc = 0; pc < op.k; pc += blk::kKc) {
       const std::int64_t kc = std::min(blk::kKc, op.k - pc);
-      if (!packed_ahead) pack_b(op, pc, kc, jc, nc, packed);
+      // Columns [jc, jc + in_place) are read where they lie (b_in_place_applies): whole panels.
+      const std::int64_t in_place = b_in_place ? nc / blk::kPanel * blk::kPanel : 0;
+      if (!packed_ahead && in_place < nc) pack_b(op, pc, kc, jc + in_place, nc - in_place, packed + in_place * kc);
       // Rows [pc, pc + kc) of the panel of columns [jc + q, jc + q + kPanel).
       auto panel_at = [&](std::int64_t q) { return packed_ahead ? packed_panel(jc + q, pc, kc) : packed + q * kc; };
       // Row tile [ir, ir + kRows) x panel q, prefetching prefetch_b_lines lines from prefetch_b (B
@@ -692,7 +766,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
           target.ep.residual = op.ep.residual ? op.ep.residual + image * op.c_image_stride : nullptr;
           target_image = image;
         }
-        const tile_target t{
+        tile_target t{
             target.c + ir * op.ldc + j,
             op.ldc,
             ir,
@@ -710,6 +784,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
             straddles && op.ep.residual ? op.ep.residual + (image + 1) * op.c_image_stride + ir * op.ep.ldr : nullptr,
             panels,
             row_run};
+        if (q < in_place && r == 0) {  // the first row tile reads B in place, and packs it for the others
+          t.ldb = op.ldb;
+          t.pack_b_to = row_tiles > 1 ? packed + q * kc : nullptr;
+          return micro_kernel_b_in_place(rows, row_tiles > 1)(target, a, kc, op.b + pc * op.ldb + jc + q, t);
+        }
         micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
       };
       // Full panels from column q on that one micro-kernel call can take (tile_target::panels): in one
