@@ -696,7 +696,9 @@ inline constexpr std::int64_t kPackWhileReadingRows = 128;
  * 0.63-0.67, 512 -> 128 on 28 x 28 0.346-0.358 -> 0.318-0.359; MobileNetV2 at batch 1 0.961 and
  * 0.965 of the time (scripts/ab-models.sh, 100 rounds), ResNet-50 0.996. On more rows the copy is
  * spread over more tiles and gains less than reading B a plane apart costs: with every row count,
- * ResNet-50 read 1.003-1.009 (its 64 -> 256 layers slower).
+ * ResNet-50 read 1.003-1.009 (its 64 -> 256 layers slower). Only the GEMM kernel itself asks for
+ * it: Winograd's GEMMs (conv2d_winograd.hpp, A packed, up to 128 output channels) made ResNet-50
+ * at batch 64 1.016 of the time with it (scripts/ab-models.sh, 10 rounds), level at batch 1.
  */
 inline bool b_in_place_applies(const gemm_op& op) noexcept {
   return op.m <= kPackWhileReadingRows && op.a_packed && !op.b_panel_width && !op.b_rows && !op.trans_b &&
@@ -705,10 +707,12 @@ inline bool b_in_place_applies(const gemm_op& op) noexcept {
 
 /**
  * @brief Computes C[i0:i1, j0:j1] (j0 on a panel boundary), packing B blocks into @p packed
- * (kKc * kNc floats), or reading them in place when B came packed (op.b_panel_width).
+ * (kKc * kNc floats), or reading them in place when B came packed (op.b_panel_width). With
+ * @p first_tile_packs_b (b_in_place_applies), the first row tile of each block packs B as it reads
+ * it; otherwise the block is packed before the tiles run.
  */
 inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1,
-                       float* packed) {
+                       float* packed, bool first_tile_packs_b = false) {
   using blk = gemm_blocking;
   constexpr std::int64_t kLine = 64 / sizeof(float);
   // The op with C and the residual moved to the image whose columns are being computed
@@ -721,7 +725,6 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
   const row_tiling tiling = tile_rows(op, i0, i1);
   const std::int64_t row_tiles = tiling.count;
   const a_layout layout = op.a_packed ? a_layout::packed : op.trans_a ? a_layout::columns : a_layout::rows;
-  const bool b_in_place = b_in_place_applies(op);
   // Rows [pc, pc + kc) of B's panel of columns [column, column + kPanel), B packed ahead.
   auto packed_panel = [&](std::int64_t column, std::int64_t pc, std::int64_t kc) {
     return op.b + packed_panel_offset(op.k, all_panels, column / blk::kPanel, pc, kc);
@@ -731,7 +734,7 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
     for (std::int64_t pc = 0; pc < op.k; pc += blk::kKc) {
       const std::int64_t kc = std::min(blk::kKc, op.k - pc);
       // Columns [jc, jc + in_place) are read where they lie (b_in_place_applies): whole panels.
-      const std::int64_t in_place = b_in_place ? nc / blk::kPanel * blk::kPanel : 0;
+      const std::int64_t in_place = first_tile_packs_b ? nc / blk::kPanel * blk::kPanel : 0;
       if (!packed_ahead && in_place < nc) pack_b(op, pc, kc, jc + in_place, nc - in_place, packed + in_place * kc);
       // Rows [pc, pc + kc) of the panel of columns [jc + q, jc + q + kPanel).
       auto panel_at = [&](std::int64_t q) { return packed_ahead ? packed_panel(jc + q, pc, kc) : packed + q * kc; };
@@ -1186,6 +1189,7 @@ struct kernel<gemm_op, simd> {
     packed_a_op.a = packed_a;
     packed_a_op.a_packed = true;
     const gemm_op& run_op = pack_a ? packed_a_op : op;
+    const bool first_tile_packs_b = simd_detail::b_in_place_applies(run_op);
     auto pack_tiles = [&](std::int64_t t0, std::int64_t t1) {
       if (t0 >= t1) return;
       const std::int64_t first = t0 * blk::kRows, rows = std::min(op.m, t1 * blk::kRows) - first;
@@ -1210,10 +1214,12 @@ struct kernel<gemm_op, simd> {
       scratch_frame own(ctx.thread_scratch());
       float* mine = op.b_panel_width ? nullptr : own.take<float>(blk::kKc * blk::kNc);
       if (split_columns) {
-        simd_detail::gemm_block(run_op, 0, op.m, u0 * blk::kPanel, std::min(columns, u1 * blk::kPanel), mine);
+        simd_detail::gemm_block(run_op, 0, op.m, u0 * blk::kPanel, std::min(columns, u1 * blk::kPanel), mine,
+                                first_tile_packs_b);
       } else {
         if (pack_a) pack_tiles(u0, u1);  // the thread's own rows of A
-        simd_detail::gemm_block(run_op, u0 * blk::kRows, std::min(op.m, u1 * blk::kRows), 0, columns, mine);
+        simd_detail::gemm_block(run_op, u0 * blk::kRows, std::min(op.m, u1 * blk::kRows), 0, columns, mine,
+                                first_tile_packs_b);
       }
     });
   }
