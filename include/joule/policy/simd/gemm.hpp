@@ -435,9 +435,10 @@ template <std::int64_t Rows, bool PrefetchB, a_layout Layout, b_read BRead = b_r
       __builtin_prefetch(ahead, 0, 3);
       __builtin_prefetch(ahead + kPanel - 1, 0, 3);
     }
-    if constexpr (BRead == b_read::in_place_packing)
+    if constexpr (BRead == b_read::in_place_packing) {
 #pragma GCC unroll 4
       for (std::int64_t v = 0; v < kV; ++v) b[v].store_aligned(t.pack_b_to + p * kPanel + v * kLanes);
+    }
 #pragma GCC unroll 16
     for (std::int64_t r = 0; r < Rows; ++r) {
       const batch a_rp = kRowsOfA                     ? batch(a_rows[r / 3][(r % 3) * lda + p])
