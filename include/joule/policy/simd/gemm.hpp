@@ -534,7 +534,7 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
     for (std::int64_t q = 0; q < t.panels; ++q) {
       micro_kernel_tile<Rows, PrefetchB, Layout, BRead>(
           op, a + i * a_step, kc, packed_b + q * (BRead == b_read::packed ? kc : 1) * kPanel, panel);
-      if (panel.pack_b_to) panel.pack_b_to += kc * kPanel;
+      if constexpr (BRead == b_read::in_place_packing) panel.pack_b_to += kc * kPanel;
       panel.c += kPanel;
       panel.col += kPanel;
       panel.prefetch_a = nullptr;  // fetched while the first panel was multiplied
@@ -545,15 +545,9 @@ inline void micro_kernel(const gemm_op& op, const float* a, std::int64_t kc, con
 
 using micro_kernel_fn = void (*)(const gemm_op&, const float*, std::int64_t, const float*, const tile_target&);
 
-template <bool PrefetchB, a_layout Layout, std::int64_t... Rows>
+template <bool PrefetchB, a_layout Layout, b_read BRead, std::int64_t... Rows>
 constexpr std::array<micro_kernel_fn, sizeof...(Rows)> micro_kernels(std::integer_sequence<std::int64_t, Rows...>) {
-  return {&micro_kernel<Rows + 1, PrefetchB, Layout>...};
-}
-
-template <b_read BRead, std::int64_t... Rows>
-constexpr std::array<micro_kernel_fn, sizeof...(Rows)> b_in_place_kernels(
-    std::integer_sequence<std::int64_t, Rows...>) {
-  return {&micro_kernel<Rows + 1, false, a_layout::packed, BRead>...};
+  return {&micro_kernel<Rows + 1, PrefetchB, Layout, BRead>...};
 }
 
 /**
@@ -563,8 +557,8 @@ constexpr std::array<micro_kernel_fn, sizeof...(Rows)> b_in_place_kernels(
 inline micro_kernel_fn micro_kernel_b_in_place(std::int64_t rows, bool packing) noexcept {
   using rows_sequence = std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>;
   static constexpr std::array<std::array<micro_kernel_fn, gemm_blocking::kRows>, 2> kernels{
-      b_in_place_kernels<b_read::in_place>(rows_sequence{}),
-      b_in_place_kernels<b_read::in_place_packing>(rows_sequence{})};
+      micro_kernels<false, a_layout::packed, b_read::in_place>(rows_sequence{}),
+      micro_kernels<false, a_layout::packed, b_read::in_place_packing>(rows_sequence{})};
   return kernels[packing ? 1 : 0][rows - 1];
 }
 
@@ -576,9 +570,12 @@ inline micro_kernel_fn micro_kernel_b_in_place(std::int64_t rows, bool packing) 
 inline micro_kernel_fn micro_kernel_for(std::int64_t rows, bool prefetch_b, a_layout layout) noexcept {
   using rows_sequence = std::make_integer_sequence<std::int64_t, gemm_blocking::kRows>;
   static constexpr std::array<std::array<micro_kernel_fn, gemm_blocking::kRows>, 6> kernels{
-      micro_kernels<false, a_layout::rows>(rows_sequence{}),    micro_kernels<true, a_layout::rows>(rows_sequence{}),
-      micro_kernels<false, a_layout::columns>(rows_sequence{}), micro_kernels<true, a_layout::columns>(rows_sequence{}),
-      micro_kernels<false, a_layout::packed>(rows_sequence{}),  micro_kernels<true, a_layout::packed>(rows_sequence{})};
+      micro_kernels<false, a_layout::rows, b_read::packed>(rows_sequence{}),
+      micro_kernels<true, a_layout::rows, b_read::packed>(rows_sequence{}),
+      micro_kernels<false, a_layout::columns, b_read::packed>(rows_sequence{}),
+      micro_kernels<true, a_layout::columns, b_read::packed>(rows_sequence{}),
+      micro_kernels<false, a_layout::packed, b_read::packed>(rows_sequence{}),
+      micro_kernels<true, a_layout::packed, b_read::packed>(rows_sequence{})};
   return kernels[2 * static_cast<int>(layout) + (prefetch_b ? 1 : 0)][rows - 1];
 }
 
@@ -788,10 +785,11 @@ inline void gemm_block(const gemm_op& op, std::int64_t i0, std::int64_t i1, std:
             straddles && op.ep.residual ? op.ep.residual + (image + 1) * op.c_image_stride + ir * op.ep.ldr : nullptr,
             panels,
             row_run};
-        if (q < in_place && r == 0) {  // the first row tile reads B in place, and packs it for the others
+        if (q < in_place && r == 0) {        // the first row tile reads B in place, and packs it for the others
+          const bool packs = row_tiles > 1;  // a single row tile has no one to pack for
           t.ldb = op.ldb;
-          t.pack_b_to = row_tiles > 1 ? packed + q * kc : nullptr;
-          return micro_kernel_b_in_place(rows, row_tiles > 1)(target, a, kc, op.b + pc * op.ldb + jc + q, t);
+          t.pack_b_to = packs ? packed + q * kc : nullptr;
+          return micro_kernel_b_in_place(rows, packs)(target, a, kc, op.b + pc * op.ldb + jc + q, t);
         }
         micro_kernel_for(rows, prefetch, layout)(target, a, kc, panel, t);
       };
