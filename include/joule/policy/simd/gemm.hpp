@@ -42,13 +42,18 @@ namespace simd_detail {
 #ifndef JOULE_GEMM_ROWS
 #define JOULE_GEMM_ROWS (kLanes >= 16 ? 12 : 6)
 #endif
+// Vectors per row of the register tile; -DJOULE_GEMM_PANEL_VECTORS=v, with JOULE_GEMM_ROWS, only to
+// measure another tile (docs/results.md, 2026-12-07 evening: 6 x 4 vectors on channels-last 1x1 layers).
+#ifndef JOULE_GEMM_PANEL_VECTORS
+#define JOULE_GEMM_PANEL_VECTORS 2
+#endif
 
 struct gemm_blocking {
   // The register tile holds kRows x kPanelVectors accumulators, plus kPanelVectors vectors of B and
   // one broadcast of A: 12 + 2 + 1 of AVX2's 16 registers, 24 + 2 + 1 of AVX-512's 32. The taller
   // AVX-512 tile halves the loads per FMA (14 per 24 FMAs against 8 per 12).
-  static constexpr std::int64_t kRows = JOULE_GEMM_ROWS;  // rows of the register tile
-  static constexpr std::int64_t kPanelVectors = 2;        // vectors per row of the register tile
+  static constexpr std::int64_t kRows = JOULE_GEMM_ROWS;                   // rows of the register tile
+  static constexpr std::int64_t kPanelVectors = JOULE_GEMM_PANEL_VECTORS;  // vectors per row of the register tile
   static constexpr std::int64_t kPanel = kPanelVectors * kLanes;
   static constexpr std::int64_t kKc = 256;  // depth of a packed block (A rows stay in L1)
   static constexpr std::int64_t kNc = 512;  // columns of a packed block (B block stays in L2)
