@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # joule's hardening checks, after the ordinary suite (scripts/test.sh): the sanitizer builds, the
-# fuzzers for a bounded time, the static checks and the simd policy's AVX2 path. Prints each stage's time; fails if any fails,
-# after running the others, so one CI run reports every problem.
+# fuzzers for a bounded time, the static checks and the simd policy's AVX2 path. Prints each
+# stage's time; fails if any fails, after running the others, so one CI run reports every problem.
 #
 #   bash scripts/hardening.sh                 # everything
 #   bash scripts/hardening.sh static tsan     # some stages: static tsan fuzz asan isa
