@@ -7,10 +7,15 @@
 // the cost of streaming the weight, with everything else (input, output, scratch, TLB) warm.
 // COLD 3 also rewrites the input before each call, each thread its share of the channels (as the
 // layer before leaves it in a model: half of it in the other core's L2).
+// COLD 4 is COLD 1 with the output written before each call: its lines in cache, as a buffer the
+// model used a layer before would leave them.
+// COLD 6 is COLD 3 with the input rewritten by halves of every channel's plane, each thread the
+// same half (as a layer before that split its pixels between the threads leaves it).
 //
 //   c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -Iinclude \
 //       bench/ab/resnet50_layers.cpp -o build/ab/resnet50_layers
-//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1, 1 2, 1 3; NAME: only layers whose name holds it
+//   build/ab/resnet50_layers IMAGES COLD [NAME]  # e.g. 1 0, 1 1, 1 2, 1 3, 1 4, 1 6
+//   (NAME: only the layers whose name holds it)
 #include <joule/joule.hpp>
 
 #include "ab_timing.hpp"
@@ -29,9 +34,11 @@ int main(int argc, char** argv) {
   const int images = argc > 1 ? std::atoi(argv[1]) : 1;
   context<simd> ctx(std::getenv("THREADS") ? std::atoi(std::getenv("THREADS")) : 2);
   const int cold_mode = argc > 2 ? std::atoi(argv[2]) : 0;
-  const bool cold = cold_mode == 1;
-  const bool weights_cold = cold_mode >= 2;  // the packed weight flushed from every cache
-  const bool input_shared = cold_mode == 3;  // and the input rewritten, channels split between the threads
+  const bool cold = cold_mode == 1 || cold_mode == 4;
+  const bool output_warm = cold_mode == 4;  // after the eviction, the output written
+  const bool weights_cold = cold_mode == 2 || cold_mode == 3 || cold_mode == 6;  // the packed weight flushed
+  const bool input_shared = cold_mode == 3;     // and the input rewritten, channels split between the threads
+  const bool input_by_pixels = cold_mode == 6;  // or each channel's plane split in halves between them
   const std::string only = argc > 3 ? argv[3] : "";
   float sink = 0;
   std::vector<float> junk(cold ? 32 << 20 : 0);  // 128 MB touched between calls: evicts L2 and L3
@@ -106,6 +113,8 @@ int main(int argc, char** argv) {
           float acc = 0;  // the input back in cache, as the previous layer leaves it
           for (std::int64_t j = 0; j < x.numel(); j += 16) acc += x.data()[j];
           sink = sink + acc;
+          if (output_warm)
+            for (std::int64_t j = 0; j < y.numel(); j += 16) y.data()[j] = sink;
         }
         if (input_shared) {
           // As the layer before leaves it: each thread wrote its share of the channels, which sit
@@ -114,6 +123,15 @@ int main(int argc, char** argv) {
           const std::int64_t plane = std::int64_t{l.size} * l.size;
           ctx.parallel_for(x.numel() / plane, 1, [&](std::int64_t p0, std::int64_t p1) {
             for (std::int64_t j = p0 * plane; j < p1 * plane; ++j) x.data()[j] += sink * 0.f;
+          });
+        }
+        if (input_by_pixels) {
+          const std::int64_t plane = std::int64_t{l.size} * l.size, half = plane / 2;
+          ctx.parallel_for(2, 1, [&](std::int64_t t0, std::int64_t t1) {
+            for (std::int64_t t = t0; t < t1; ++t)
+              for (std::int64_t c = 0; c < x.numel() / plane; ++c)
+                for (std::int64_t j = c * plane + (t ? half : 0); j < c * plane + (t ? plane : half); ++j)
+                  x.data()[j] += sink * 0.f;
           });
         }
         if (weights_cold) {
