@@ -116,24 +116,22 @@ int main(int argc, char** argv) {
           if (output_warm)
             for (std::int64_t j = 0; j < y.numel(); j += 16) y.data()[j] = sink;
         }
-        if (input_shared) {
+        // Floats [j0, j1) of the input rewritten (sink · 0 is not a constant: the stores stay).
+        const std::int64_t plane = std::int64_t{l.size} * l.size, planes = x.numel() / plane;
+        const auto rewrite = [&](std::int64_t j0, std::int64_t j1) {
+          for (std::int64_t j = j0; j < j1; ++j) x.data()[j] += sink * 0.f;
+        };
+        if (input_shared)
           // As the layer before leaves it: each thread wrote its share of the channels, which sit
-          // in that core's L2.
-          // Planes (image, channel), so that several images split as one would.
-          const std::int64_t plane = std::int64_t{l.size} * l.size;
-          ctx.parallel_for(x.numel() / plane, 1, [&](std::int64_t p0, std::int64_t p1) {
-            for (std::int64_t j = p0 * plane; j < p1 * plane; ++j) x.data()[j] += sink * 0.f;
-          });
-        }
-        if (input_by_pixels) {
-          const std::int64_t plane = std::int64_t{l.size} * l.size, half = plane / 2;
+          // in that core's L2. Planes (image, channel), so that several images split as one would.
+          ctx.parallel_for(planes, 1, [&](std::int64_t p0, std::int64_t p1) { rewrite(p0 * plane, p1 * plane); });
+        if (input_by_pixels)
+          // Half t of every plane by thread t.
           ctx.parallel_for(2, 1, [&](std::int64_t t0, std::int64_t t1) {
             for (std::int64_t t = t0; t < t1; ++t)
-              for (std::int64_t c = 0; c < x.numel() / plane; ++c)
-                for (std::int64_t j = c * plane + (t ? half : 0); j < c * plane + (t ? plane : half); ++j)
-                  x.data()[j] += sink * 0.f;
+              for (std::int64_t c = 0; c < planes; ++c)
+                rewrite(c * plane + t * (plane / 2), c * plane + (t + 1) * plane / 2);
           });
-        }
         if (weights_cold) {
           for (std::int64_t j = 0; j < p.numel(); j += 16) _mm_clflush(p.data() + j);
           _mm_mfence();
