@@ -10,15 +10,11 @@ cd "$(dirname "$0")/../.."
 out=build/ab
 copy=$out/fork-gaps-include
 rm -rf "$copy" && mkdir -p "$copy" && cp -r include/. "$copy"/
-python3 - "$copy/joule/core/thread_pool.hpp" <<'PY'
+PYTHONPATH=bench/ab python3 - "$copy/joule/core/thread_pool.hpp" <<'PY'
 import sys
-path = sys.argv[1]
-s = open(path).read()
-def swap(old, new):
-    global s
-    if old not in s:
-        sys.exit(f"fork_gaps.sh: core/thread_pool.hpp no longer has:\n{old}")
-    s = s.replace(old, new, 1)
+from header_patch import Header
+header = Header(sys.argv[1], "fork_gaps.sh")
+swap = header.swap
 swap("namespace joule {", """namespace joule {
 namespace fork_gaps {
 struct fork { long long gap_ns = 0, slower_ns = 0; bool first_slower = false; };
@@ -41,7 +37,7 @@ swap("""    if (error_) std::rethrow_exception(error_);
       fork_gaps::forks.push_back({*last - *first, *slowest, slowest == index_ns_.begin()});
     }
   }""")
-open(path, "w").write(s)
+header.save()
 PY
 c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -DAB_SIDE=new -I"$copy" -Ibench/ab \
   bench/ab/fork_gaps.cpp -o "$out/fork_gaps" -lpthread

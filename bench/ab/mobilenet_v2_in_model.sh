@@ -11,15 +11,11 @@ cd "$(dirname "$0")/../.."
 out=build/ab
 copy=$out/mnv2-in-model-include
 rm -rf "$copy" && mkdir -p "$copy" && cp -r "${JOULE_INCLUDE:-include}"/. "$copy"/
-python3 - "$copy/joule/models/mobilenet_v2.hpp" <<'PY'
+PYTHONPATH=bench/ab python3 - "$copy/joule/models/mobilenet_v2.hpp" <<'PY'
 import sys
-path = sys.argv[1]
-s = open(path).read()
-def swap(old, new):
-    global s
-    if old not in s:
-        sys.exit(f"mobilenet_v2_in_model.sh: models/mobilenet_v2.hpp no longer has:\n{old}")
-    s = s.replace(old, new, 1)
+from header_patch import Header
+header = Header(sys.argv[1], "mobilenet_v2_in_model.sh")
+swap = header.swap
 swap("#pragma once", """#pragma once
 #include <chrono>
 #include <map>
@@ -62,7 +58,7 @@ swap("    ops::global_avg_pool(ctx, tensor_view<const float>(out), pooled);",
      '    timed_layer("pool", [&] { ops::global_avg_pool(ctx, tensor_view<const float>(out), pooled); });')
 swap("    classifier_.forward(ctx, pooled_.cview(), logits_.view());",
      '    timed_layer("classifier", [&] { classifier_.forward(ctx, pooled_.cview(), logits_.view()); });')
-open(path, "w").write(s)
+header.save()
 PY
 c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -I"$copy" bench/ab/mobilenet_v2_in_model.cpp \
   -o "$out/mobilenet_v2_in_model"

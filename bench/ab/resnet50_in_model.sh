@@ -10,15 +10,11 @@ cd "$(dirname "$0")/../.."
 out=build/ab
 copy=$out/in-model-include
 rm -rf "$copy" && mkdir -p "$copy" && cp -r "${JOULE_INCLUDE:-include}"/. "$copy"/
-python3 - "$copy/joule/models/resnet.hpp" <<'PY'
+PYTHONPATH=bench/ab python3 - "$copy/joule/models/resnet.hpp" <<'PY'
 import sys
-path = sys.argv[1]
-s = open(path).read()
-def swap(old, new):
-    global s
-    if old not in s:
-        sys.exit(f"resnet50_in_model.sh: models/resnet.hpp no longer has:\n{old}")
-    s = s.replace(old, new, 1)
+from header_patch import Header
+header = Header(sys.argv[1], "resnet50_in_model.sh")
+swap = header.swap
 clock = "std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()"
 swap("#pragma once", """#pragma once
 #include <chrono>
@@ -53,14 +49,14 @@ swap("    ops::pool2d(ctx, stem_out, pooled, max_pool());", f"""    ops::pool2d(
     layer_time("maxpool", {clock});""")
 # The stem and pool run as one where the policy fuses them (ops::conv2d_max_pool).
 fused = "      stem_.forward_max_pool(ctx, image, pooled, max_pool());"
-if fused in s:
+if header.has(fused):
     swap(fused, f"""      const auto start = std::chrono::steady_clock::now();
       stem_.forward_max_pool(ctx, image, pooled, max_pool());
       layer_time("stem+maxpool", {clock});""")
 swap("    fc_.forward(ctx, pooled_.cview(), logits_.view());", f"""    const auto start = std::chrono::steady_clock::now();
     fc_.forward(ctx, pooled_.cview(), logits_.view());
     layer_time("fc", {clock});""")
-open(path, "w").write(s)
+header.save()
 PY
 c++ -std=gnu++20 -O3 -DNDEBUG -march=native -DJOULE_HAS_SIMD=1 -I"$copy" bench/ab/resnet50_in_model.cpp \
   -o "$out/resnet50_in_model"
