@@ -8,7 +8,10 @@
 //
 // Prints the run's time, the summed gaps, and the TOP forks by gap (each fork's position in the
 // run, its slower index's time, its gap, and how often index 0 was the slower one: near 0 or
-// 100% is a lopsided split, near 50% the host's noise).
+// 100% is a lopsided split, near 50% the host's noise), each with the function whose job it ran
+// (the job's lambda type, demangled and cut to its enclosing function).
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +20,19 @@
 #include <vector>
 
 #include "model_runner.cpp"
+
+/** @brief The function a fork's job lambda was written in: its demangled type up to "::{lambda". */
+std::string job_of(const char* mangled) {
+  int status = 0;
+  char* name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string s = status == 0 && name ? name : mangled;
+  std::free(name);
+  const std::size_t lambda = s.find("::{lambda");
+  if (lambda != std::string::npos) s.resize(lambda);
+  const std::size_t args = s.find('(');  // drop the parameter list
+  if (args != std::string::npos) s.resize(args);
+  return s;
+}
 
 int main(int argc, char** argv) {
   const std::string model = argc > 1 ? argv[1] : "resnet50";
@@ -32,6 +48,8 @@ int main(int argc, char** argv) {
   joule::fork_gaps::reset();
   run();
   const std::size_t forks = joule::fork_gaps::forks.size();
+  std::vector<std::string> job(forks);
+  for (std::size_t i = 0; i < forks; ++i) job[i] = job_of(joule::fork_gaps::forks[i].body);
   joule::fork_gaps::reset();
   std::vector<double> gap_ms(forks), slower_ms(forks), first_slower(forks);
   double wall = 0;
@@ -62,7 +80,8 @@ int main(int argc, char** argv) {
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return gap_ms[a] > gap_ms[b]; });
   for (int k = 0; k < top && k < static_cast<int>(forks); ++k) {
     const std::size_t i = order[static_cast<std::size_t>(k)];
-    std::printf("  fork %3zu: slower index %.3f ms, gap %.3f ms (%4.1f%%), index 0 the slower in %3.0f%% of runs\n", i,
-                slower_ms[i] / runs, gap_ms[i] / runs, 100 * gap_ms[i] / slower_ms[i], 100 * first_slower[i] / runs);
+    std::printf("  fork %3zu: slower index %.3f ms, gap %.3f ms (%4.1f%%), index 0 the slower in %3.0f%% of runs: %s\n",
+                i, slower_ms[i] / runs, gap_ms[i] / runs, 100 * gap_ms[i] / slower_ms[i], 100 * first_slower[i] / runs,
+                job[i].c_str());
   }
 }

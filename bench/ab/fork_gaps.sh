@@ -15,9 +15,10 @@ import sys
 from header_patch import Header
 header = Header(sys.argv[1], "fork_gaps.sh")
 swap = header.swap
-swap("namespace joule {", """namespace joule {
+swap("namespace joule {", """#include <typeinfo>
+namespace joule {
 namespace fork_gaps {
-struct fork { long long gap_ns = 0, slower_ns = 0; bool first_slower = false; };
+struct fork { long long gap_ns = 0, slower_ns = 0; bool first_slower = false; const char* body = nullptr; };
 inline std::vector<fork> forks;           // this run's forks, in order
 inline std::vector<long long> ended_ns;   // per index: when it ended (steady clock)
 inline void reset() { forks.clear(); }
@@ -34,7 +35,7 @@ swap("""    if (error_) std::rethrow_exception(error_);
       const auto n = static_cast<std::size_t>(size_);
       const auto [first, last] = std::minmax_element(fork_gaps::ended_ns.begin(), fork_gaps::ended_ns.begin() + n);
       const auto slowest = std::max_element(index_ns_.begin(), index_ns_.begin() + n);
-      fork_gaps::forks.push_back({*last - *first, *slowest, slowest == index_ns_.begin()});
+      fork_gaps::forks.push_back({*last - *first, *slowest, slowest == index_ns_.begin(), typeid(Body).name()});
     }
   }""")
 header.save()
