@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
           ctx.parallel_for(2, 1, [&](std::int64_t t0, std::int64_t t1) {
             for (std::int64_t t = t0; t < t1; ++t)
               for (std::int64_t c = 0; c < planes; ++c)
-                rewrite(c * plane + t * (plane / 2), c * plane + (t + 1) * plane / 2);
+                rewrite(c * plane + t * plane / 2, c * plane + (t + 1) * plane / 2);
           });
         if (weights_cold) {
           for (std::int64_t j = 0; j < p.numel(); j += 16) _mm_clflush(p.data() + j);
