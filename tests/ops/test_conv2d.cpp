@@ -437,40 +437,6 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   }
 }
 
-TYPED_TEST(conv2d_conformance, packed_weight_pointwise_small_planes) {
-  // 1x1 stride-1 layers on small planes with output channels in blocks of 64: on AVX-512 the simd
-  // policy runs them with a 6-pixel x 64-channel tile over the whole depth (conv2d_pointwise.hpp),
-  // parking 48 pixels of sums before turning them into the output. The smallest plane it takes
-  // (6 pixels), a plane whose last run is merged into the one before (52 = 48 + 4) or stands alone
-  // (54 = 48 + 6), runs that end on a tile moved back (49, 110, 196), depths of one ragged k block,
-  // several (300, 513, 1024) and fewer than a vector (7), one block of channels (64: one thread has
-  // none) and many, with and without a residual, every activation, on 1 and 2 threads.
-  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
-    GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
-  } else {
-    auto rng = joule_test::rng_for_test();
-    for (int threads : {1, 2}) {
-      joule::context<TypeParam> t_ctx(threads);
-      const conv_case cases[] = {
-          {"1x1 2x3, 6 pixels", shape{1, 40, 2, 3}, shape{64, 40, 1, 1}, stride_pad(1, 0), true, true,
-           activation::relu},
-          {"1x1 4x13, runs 52", shape{1, 7, 4, 13}, shape{128, 7, 1, 1}, stride_pad(1, 0), true, false,
-           activation::relu6},
-          {"1x1 6x9, runs 48 + 6", shape{1, 300, 6, 9}, shape{192, 300, 1, 1}, stride_pad(1, 0), false, true,
-           activation::none},
-          {"1x1 7x7, depth 513", shape{1, 513, 7, 7}, shape{256, 513, 1, 1}, stride_pad(1, 0), true, true,
-           activation::gelu_tanh},
-          {"1x1 11x10", shape{1, 96, 11, 10}, shape{320, 96, 1, 1}, stride_pad(1, 0), true, true, activation::tanh},
-          {"1x1 14x14 deep", shape{1, 1024, 14, 14}, shape{64, 1024, 1, 1}, stride_pad(1, 0), true, false,
-           activation::gelu_erf},
-          {"1x1 14x14 wide + residual", shape{1, 256, 14, 14}, shape{1024, 256, 1, 1}, stride_pad(1, 0), true, true,
-           activation::relu},
-      };
-      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
-    }
-  }
-}
-
 TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
   // With a weight packed with the channels as rows the simd policy's usual lowering reads it as its
   // GEMM's A, in tiles of 12 rows: ResNet-50's layers at 1 and 3 images (one GEMM over every image),
