@@ -437,6 +437,43 @@ TYPED_TEST(conv2d_conformance, packed_weight_pixels_as_rows) {
   }
 }
 
+TYPED_TEST(conv2d_conformance, packed_weight_pointwise_small_planes) {
+  // 1x1 stride-1 layers on small planes with 512 input channels or more and output channels in
+  // blocks of 64: on AVX-512 the simd policy runs them with a 6-pixel x 64-channel tile
+  // (conv2d_pointwise.hpp), runs of up to 53 pixels taking the depth 64 steps at a time. A plane
+  // smaller than a tile (5 pixels) and of one tile (6), a last run merged into the one before
+  // (49 = 48 + 1, 52 = 48 + 4) or standing alone (54 = 48 + 6, 110 = 48 + 48 + 14), ragged last
+  // tiles, depths that end in a ragged k block (520, 600, 513) or a ragged 64 steps (520: 256 + 256
+  // + 8), one block of channels (64: one thread has none) and many, with and without a residual,
+  // every activation, on 1 and 2 threads.
+  if constexpr (!joule::ops::conv2d_takes_packed_weight<TypeParam>) {
+    GTEST_SKIP() << TypeParam::name() << "'s conv2d reads its weight only as given: nothing to pack";
+  } else {
+    auto rng = joule_test::rng_for_test();
+    for (int threads : {1, 2}) {
+      joule::context<TypeParam> t_ctx(threads);
+      const conv_case cases[] = {
+          {"1x1 1x5, under a tile", shape{1, 512, 1, 5}, shape{64, 512, 1, 1}, stride_pad(1, 0), true, true,
+           activation::relu},
+          {"1x1 2x3, one tile", shape{1, 512, 2, 3}, shape{128, 512, 1, 1}, stride_pad(1, 0), true, false,
+           activation::none},
+          {"1x1 4x13, runs 52", shape{1, 520, 4, 13}, shape{128, 520, 1, 1}, stride_pad(1, 0), true, false,
+           activation::relu6},
+          {"1x1 6x9, runs 48 + 6", shape{1, 600, 6, 9}, shape{192, 600, 1, 1}, stride_pad(1, 0), false, true,
+           activation::none},
+          {"1x1 7x7, depth 513", shape{1, 513, 7, 7}, shape{256, 513, 1, 1}, stride_pad(1, 0), true, true,
+           activation::gelu_tanh},
+          {"1x1 11x10", shape{1, 512, 11, 10}, shape{320, 512, 1, 1}, stride_pad(1, 0), true, true, activation::tanh},
+          {"1x1 14x14 deep", shape{1, 1024, 14, 14}, shape{64, 1024, 1, 1}, stride_pad(1, 0), true, false,
+           activation::gelu_erf},
+          {"1x1 7x7 wide + residual", shape{1, 512, 7, 7}, shape{2048, 512, 1, 1}, stride_pad(1, 0), true, true,
+           activation::relu},
+      };
+      for (const auto& c : cases) this->check(t_ctx, c, rng, -1, weight_as::pixels_as_rows);
+    }
+  }
+}
+
 TYPED_TEST(conv2d_conformance, packed_weight_channels_as_rows) {
   // With a weight packed with the channels as rows the simd policy's usual lowering reads it as its
   // GEMM's A, in tiles of 12 rows: ResNet-50's layers at 1 and 3 images (one GEMM over every image),
