@@ -4,8 +4,8 @@
  * @brief simd conv2d: a dedicated vector kernel for depthwise convolutions, im2col + the simd GEMM
  * (epilogue fused) for everything else, and the simd GEMM on the input itself, with no im2col, for
  * 1x1 stride-1 unpadded convolutions (detail::conv2d_as_gemm); on small planes, with a weight
- * packed ahead, the GEMM with the pixels as rows (conv2d_pixel_rows.hpp), or for a 1x1 stride-1
- * layer on AVX-512 a dedicated 6-pixel x 64-channel tile over the whole depth (conv2d_pointwise.hpp).
+ * packed ahead, the GEMM with the pixels as rows (conv2d_pixel_rows.hpp), or for a deep 1x1
+ * stride-1 layer on AVX-512 a dedicated 6-pixel x 64-channel tile (conv2d_pointwise.hpp).
  *
  * Depthwise (groups == c_in == c_out) does a few multiply-adds per output and would waste a GEMM.
  * At stride 1 with "same" width, a plane is read in place as one flat row of pixels, each tap a
@@ -235,7 +235,7 @@ struct kernel<conv2d_op, simd> {
       simd_detail::few_channels_conv2d(ctx, op);
     else if (simd_detail::winograd_applies(op))
       simd_detail::winograd_conv2d(ctx, op);
-    else if (simd_detail::pixel_rows_apply(op) && simd_detail::pointwise_applies(op))
+    else if (simd_detail::pointwise_applies(op))  // a case of pixel_rows_apply
       simd_detail::conv2d_pointwise(ctx, op);
     else if (simd_detail::pixel_rows_apply(op))
       simd_detail::conv2d_pixel_rows(ctx, op);

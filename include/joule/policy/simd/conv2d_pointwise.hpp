@@ -116,7 +116,7 @@ template <std::int64_t Pixels, bool First>
     for (std::int64_t v = 0; v < kV; ++v) acc[i][v].store_aligned(sums + i * kPointwiseChannels + v * kLanes);
 }
 
-/** @brief pointwise_tile for a last tile of 1 to kPointwisePixels pixels. */
+/** @brief pointwise_tile for a tile of 1 to kPointwisePixels pixels (a run's last may be short). */
 template <bool First>
 inline void pointwise_tile_of(std::int64_t pixels, const float* a, std::int64_t plane, const float* b, std::int64_t hi,
                               std::int64_t steps, const pointwise_fetch& fetch, float* sums) noexcept {
@@ -172,20 +172,19 @@ inline void conv2d_pointwise(cpu_context& ctx, const conv2d_op& op) {
             // fetched into L1 by the first and the last run's tiles, a share each: the first run
             // reads each step's weight from beyond L2, the last one ends on the next block's.
             pointwise_fetch fetch;
-            const float *next = nullptr, *next_hi = nullptr;
-            std::int64_t next_steps = 0;
-            if (d + kPointwiseDepth < kc) {
-              next = b + kPointwiseDepth * kPanel, next_hi = next + kc * kPanel;
-              next_steps = std::min(kPointwiseDepth, kc - d - kPointwiseDepth);
-            } else if (pc + kc < depth) {
-              const std::int64_t next_kc = std::min(gemm_blocking::kKc, depth - pc - kc);
-              next = op.packed_weight + packed_panel_offset(depth, panels, 2 * f, pc + kc, next_kc);
-              next_hi = next + next_kc * kPanel, next_steps = std::min(kPointwiseDepth, next_kc);
-            } else if (f + 1 < f1 && q1 == pixels) {
-              const std::int64_t next_kc = std::min(gemm_blocking::kKc, depth);
-              next = op.packed_weight + packed_panel_offset(depth, panels, 2 * f + 2, 0, next_kc);
-              next_hi = next + next_kc * kPanel, next_steps = std::min(kPointwiseDepth, next_kc);
+            // The steps after these: [nd, nd + 64) of k block npc of block nf.
+            std::int64_t nf = f, npc = pc, nd = d + kPointwiseDepth;
+            if (nd >= kc) {
+              nd = 0, npc += kc;
+              if (npc >= depth) npc = 0, ++nf;
             }
+            const std::int64_t next_kc = std::min(gemm_blocking::kKc, depth - npc);
+            const float* next =
+                nf < f1 && (nf == f || q1 == pixels)
+                    ? op.packed_weight + packed_panel_offset(depth, panels, 2 * nf, npc, next_kc) + nd * kPanel
+                    : nullptr;
+            const float* next_hi = next ? next + next_kc * kPanel : nullptr;
+            const std::int64_t next_steps = std::min(kPointwiseDepth, next_kc - nd);
             const bool fetching = next != nullptr && (q0 == 0 || q1 == pixels);
             const std::int64_t run_tiles = detail::ceil_div(q1 - q0, kP), groups = std::max<std::int64_t>(1, steps / 8);
             const std::int64_t lines = fetching ? next_steps * kPanel / kLine : 0;  // of each panel
@@ -196,16 +195,11 @@ inline void conv2d_pointwise(cpu_context& ctx, const conv2d_op& op) {
               if (fetching)
                 fetch = {next + from * kLine, next_hi + from * kLine, std::min(lines, from + share) - from,
                          detail::ceil_div(share, groups)};
-              if (q1 - p >= kP) {
-                if (first)
-                  pointwise_tile<kP, true>(a + p, pixels, b, kc * kPanel, steps, fetch, tile_sums);
-                else
-                  pointwise_tile<kP, false>(a + p, pixels, b, kc * kPanel, steps, fetch, tile_sums);
-              } else if (first) {
-                pointwise_tile_of<true>(q1 - p, a + p, pixels, b, kc * kPanel, steps, fetch, tile_sums);
-              } else {
-                pointwise_tile_of<false>(q1 - p, a + p, pixels, b, kc * kPanel, steps, fetch, tile_sums);
-              }
+              const std::int64_t count = std::min(kP, q1 - p);
+              if (first)
+                pointwise_tile_of<true>(count, a + p, pixels, b, kc * kPanel, steps, fetch, tile_sums);
+              else
+                pointwise_tile_of<false>(count, a + p, pixels, b, kc * kPanel, steps, fetch, tile_sums);
             }
           }
         }
